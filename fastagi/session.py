@@ -1,0 +1,293 @@
+"""One FastAGI session: the asyncio protocol that reads Asterisk's lines and the commands a handler sends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastagi.errors import (
+    AGIError,
+    CallerHungUp,
+    CommandRejected,
+    ProtocolViolation,
+    ReplyTimeout,
+    SessionClosed,
+)
+from fastagi.protocol import (
+    MAX_ENV_LINES,
+    MAX_LINE,
+    AGIRequest,
+    Reply,
+    ReplyReader,
+    build_request,
+    format_command,
+    format_exec,
+    parse_env_line,
+)
+
+MAX_STRAY_LINES = 64
+"""Unsolicited lines (other than HANGUP) tolerated while no command waits for a reply."""
+
+
+class AGISession(asyncio.Protocol):
+    """A FastAGI connection from Asterisk: collects the environment, then carries commands and replies.
+
+    The server creates one per connection and starts the handler once the environment block is in.
+    Handlers use `command()` and the helpers below; `fields` feeds the session's canonical log line.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_command_timeout",
+        "_env",
+        "_env_lines",
+        "_env_timeout",
+        "_env_timer",
+        "_on_request",
+        "_reader",
+        "_stray",
+        "_transport",
+        "_waiter",
+        "close_reason",
+        "closed",
+        "commands",
+        "fields",
+        "hungup",
+        "peer",
+        "request",
+        "started",
+        "task",
+    )
+
+    def __init__(
+        self,
+        on_request: Callable[[AGISession], None],
+        env_timeout: float,
+        command_timeout: float,
+    ) -> None:
+        self._on_request = on_request
+        self._command_timeout = command_timeout
+        self._env_timeout = env_timeout
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""
+        self._env: dict[str, str] | None = {}
+        self._env_lines = 0
+        self._env_timer: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Future[Reply] | None = None
+        self._reader: ReplyReader | None = None
+        self._stray = 0
+        self.request: AGIRequest | None = None
+        self.peer: str = ""
+        self.started = time.monotonic()
+        self.hungup = False
+        self.closed = False
+        self.commands = 0
+        self.close_reason = ""
+        self.fields: dict[str, Any] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start the clock for the environment block."""
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self._env_timer = asyncio.get_running_loop().call_later(
+            self._env_timeout, self._abort, "no environment block in time"
+        )
+
+    def data_received(self, data: bytes) -> None:
+        """Split what arrived into lines and handle each one."""
+        buffer = self._buffer + data if self._buffer else data
+        start = 0
+        while (end := buffer.find(b"\n", start)) >= 0:
+            if end - start > MAX_LINE:
+                self._abort(f"line over {MAX_LINE} bytes")
+                return
+            line = buffer[start:end]
+            start = end + 1
+            self._line(line[:-1] if line.endswith(b"\r") else line)
+            if self.closed:
+                return
+        self._buffer = buffer[start:]
+        if len(self._buffer) > MAX_LINE:
+            self._abort(f"line over {MAX_LINE} bytes")
+
+    def eof_received(self) -> bool | None:
+        """Asterisk closed its side: the session is over."""
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Fail whatever waits, stop timers; the handler task then ends on SessionClosed."""
+        if not self.closed:
+            self.closed = True
+            if not self.close_reason:
+                self.close_reason = (
+                    "closed by Asterisk" if self._env is None else "EOF before end of environment"
+                )
+        if self._env_timer is not None:
+            self._env_timer.cancel()
+            self._env_timer = None
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(SessionClosed(self.close_reason))
+        if self._env is not None:
+            # The handler never started: this is where the session ends.
+            self._env = None
+            self._on_request(self)
+
+    # -- lines --------------------------------------------------------------------------------------
+
+    def _line(self, line: bytes) -> None:
+        env = self._env
+        if env is not None:
+            if not line:
+                self._env = None
+                if self._env_timer is not None:
+                    self._env_timer.cancel()
+                    self._env_timer = None
+                self.request = build_request(env)
+                self._on_request(self)
+                return
+            self._env_lines += 1
+            if self._env_lines > MAX_ENV_LINES:
+                self._abort(f"environment block over {MAX_ENV_LINES} lines")
+                return
+            try:
+                key, value = parse_env_line(line)
+            except ProtocolViolation as exc:
+                self._abort(str(exc))
+                return
+            env[key] = value
+            return
+        text = line.decode("utf-8", errors="replace")
+        if text == "HANGUP":
+            self.hungup = True
+            return
+        waiter, reader = self._waiter, self._reader
+        if waiter is None or reader is None or waiter.done():
+            self._stray += 1
+            if self._stray > MAX_STRAY_LINES:
+                self._abort("too many lines with no command waiting")
+            return
+        try:
+            reply = reader.feed(text)
+        except AGIError as exc:
+            self._waiter = None
+            waiter.set_exception(exc)
+            return
+        if reply is not None:
+            self._waiter = None
+            waiter.set_result(reply)
+
+    def _abort(self, reason: str) -> None:
+        """Close the connection at once for a protocol reason."""
+        if self.closed:
+            return
+        self.close_reason = reason
+        self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    # -- commands -----------------------------------------------------------------------------------
+
+    async def command(self, *words: str, timeout: float | None = -1.0) -> Reply:
+        """Send one command and wait for its reply; `timeout=None` waits as long as it takes."""
+        if self.closed or self._transport is None:
+            raise SessionClosed(self.close_reason or "session closed")
+        if self._waiter is not None:
+            raise RuntimeError("a command is already waiting for its reply")
+        return await self._roundtrip(format_command(*words), timeout)
+
+    async def _roundtrip(self, line: bytes, timeout: float | None) -> Reply:
+        if self.closed or self._transport is None:
+            raise SessionClosed(self.close_reason or "session closed")
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Reply] = loop.create_future()
+        self._waiter = waiter
+        self._reader = ReplyReader()
+        self._stray = 0
+        self.commands += 1
+        self._transport.write(line)
+        if timeout is not None and timeout < 0:
+            timeout = self._command_timeout
+        if timeout is None:
+            return await waiter
+        handle = loop.call_later(timeout, self._reply_timeout, waiter)
+        try:
+            return await waiter
+        finally:
+            handle.cancel()
+
+    def _reply_timeout(self, waiter: asyncio.Future[Reply]) -> None:
+        if not waiter.done():
+            self._waiter = None
+            waiter.set_exception(ReplyTimeout(f"no reply within {self._command_timeout:g} s"))
+            self._abort("reply timeout")
+
+    async def exec(self, app: str, options: str = "") -> Reply:
+        """Run a dialplan application; the options always travel as one quoted token, no timeout."""
+        if self._waiter is not None:
+            raise RuntimeError("a command is already waiting for its reply")
+        return await self._roundtrip(format_exec(app, options), None)
+
+    async def set_variable(self, name: str, value: str) -> None:
+        """Set a channel variable (prefix `__` for an inherited one)."""
+        await self.command("SET", "VARIABLE", name, value)
+
+    async def get_variable(self, name: str) -> str | None:
+        """Read a channel variable, None when unset."""
+        reply = await self.command("GET", "VARIABLE", name)
+        return reply.data if reply.result == "1" else None
+
+    async def get_full_variable(self, expression: str) -> str | None:
+        """Evaluate a dialplan expression such as `${DIALSTATUS},${HANGUPCAUSE}`."""
+        reply = await self.command("GET", "FULL", "VARIABLE", expression)
+        return reply.data if reply.result == "1" else None
+
+    async def verbose(self, message: str, level: int = 1) -> None:
+        """Write a line to the Asterisk console/log."""
+        await self.command("VERBOSE", message.replace("\n", " ").replace("\0", ""), str(level))
+
+    async def fail(self, reason: str) -> None:
+        """End the session with AGISTATUS=FAILURE after a VERBOSE explaining why (best effort)."""
+        if self.closed:
+            return
+        with contextlib.suppress(AGIError, OSError):
+            await self.verbose(f"did-failover: {reason}")
+        self.send_failure()
+
+    def send_failure(self) -> None:
+        """Write the `failure` line: res_agi ends the session with AGISTATUS=FAILURE."""
+        if not self.closed and self._transport is not None:
+            self._transport.write(b"failure\n")
+            self.close("failure")
+
+    def close(self, reason: str = "closed by server") -> None:
+        """Close the connection after what was written is flushed."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = self.close_reason or reason
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection at once (shutdown after the grace period)."""
+        self._abort(reason)
+
+    def check_alive(self) -> None:
+        """Raise CallerHungUp when a HANGUP line has arrived."""
+        if self.hungup:
+            raise CallerHungUp("caller hung up")
+
+
+Handler = Callable[[AGISession], Awaitable[None]]
+"""A route: a coroutine function that drives one session."""
+
+__all__ = ["AGISession", "CallerHungUp", "CommandRejected", "Handler"]

@@ -1,0 +1,151 @@
+"""Settings from DID_FAILOVER_* environment variables and an optional TOML file (pydantic-settings)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_config_file: Path | None = None
+
+
+def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
+    """Split `HOST:PORT`, `[V6]:PORT` or `HOST` into host and port."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") or str(default_port)
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    else:
+        host, port = value, str(default_port)
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+class Settings(BaseSettings):
+    """Every setting of the server; see docs/settings.md for what each one does."""
+
+    model_config = SettingsConfigDict(env_prefix="DID_FAILOVER_", extra="forbid")
+
+    listen: str = "127.0.0.1:4573"
+    allow: Annotated[tuple[IPNetwork, ...], NoDecode] = (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
+    max_sessions: int = Field(default=10000, ge=1)
+    env_timeout: float = Field(default=5.0, gt=0)
+    command_timeout: float = Field(default=10.0, gt=0)
+    grace_period: float = Field(default=25.0, ge=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    database_url: str = "sqlite:///./did-failover.db"
+    db_timeout: float = Field(default=1.0, gt=0)
+    cache_ttl: float = Field(default=10.0, ge=0)
+
+    pstn_dial: str = "PJSIP/{number}@pstn"
+    sip_dial: str = "PJSIP/did-failover/{uri}"
+    endpoint_dial: str = "PJSIP/{endpoint}"
+    dial_options: str = ""
+    max_hops: int = Field(default=5, ge=1, le=100)
+
+    ami_url: str = ""
+    metrics_listen: str = "127.0.0.1:9573"
+
+    @field_validator("allow", mode="before")
+    @classmethod
+    def _parse_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        try:
+            return tuple(ipaddress.ip_network(str(v), strict=False) for v in value)
+        except ValueError as exc:
+            raise ValueError(f"not a CIDR list: {exc}") from None
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        parse_hostport(value, 4573)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "mysql://")):
+            raise ValueError("must start with sqlite:/// or mysql://")
+        return value
+
+    @field_validator("pstn_dial", "sip_dial", "endpoint_dial")
+    @classmethod
+    def _check_template(cls, value: str, info: Any) -> str:
+        placeholder = {"pstn_dial": "{number}", "sip_dial": "{uri}", "endpoint_dial": "{endpoint}"}[
+            info.field_name
+        ]
+        if placeholder not in value:
+            raise ValueError(f"must contain {placeholder}")
+        if any(c in value for c in ',&()"\\\n\r\0$'):
+            raise ValueError('must not contain , & ( ) " \\ $ or control characters')
+        return value
+
+    @field_validator("dial_options")
+    @classmethod
+    def _check_dial_options(cls, value: str) -> str:
+        if any(c in value for c in ',&"\\\n\r\0$'):
+            raise ValueError('must not contain , & " \\ $ or control characters')
+        return value
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        """The (host, port) to listen on."""
+        return parse_hostport(self.listen, 4573)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: explicit arguments, then environment, then the TOML file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if _config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_config_file))
+        return tuple(sources)
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from the environment and, when given, a TOML file."""
+    global _config_file
+    if config is not None and not config.is_file():
+        raise ValueError(f"config file {config} does not exist")
+    _config_file = config
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ValueError(describe_error(exc)) from None
+    finally:
+        _config_file = None
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line naming the first bad setting by its environment variable and the rule it broke."""
+    first = exc.errors()[0]
+    name = "_".join(str(part) for part in first["loc"][:1]).upper()
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"setting DID_FAILOVER_{name}: {message}{more}"
