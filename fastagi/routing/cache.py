@@ -1,0 +1,96 @@
+"""The DID lookup cache: no database round trip on a hit, the last known settings when the database is down."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Literal
+
+from fastagi.errors import StorageUnavailable
+from fastagi.logs import get_logger
+from fastagi.storage.base import DIDRoute, Repository
+
+log = get_logger("fastagi.routing.cache")
+
+Source = Literal["hit", "miss", "stale"]
+"""Where a lookup's answer came from: fresh cache entry, the database, or a stale entry (database down)."""
+
+
+class RouteCache:
+    """Caches `get_route` answers (unknown DIDs too) for `ttl` seconds; keeps them as a fallback."""
+
+    def __init__(self, repository: Repository, ttl: float, db_timeout: float) -> None:
+        self._repository = repository
+        self._ttl = ttl
+        self._db_timeout = db_timeout
+        self._entries: dict[str, tuple[float, DIDRoute | None]] = {}
+        self._inflight: dict[str, asyncio.Future[DIDRoute | None]] = {}
+        self.database_down = False
+        self.last_database_ok = 0.0
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+
+    def clear(self) -> None:
+        """Forget every entry (after a reload, or in tests)."""
+        self._entries.clear()
+
+    async def lookup(self, did: str) -> tuple[DIDRoute | None, Source]:
+        """The DID's routing data; raise StorageUnavailable only when the database fails and nothing is known."""
+        now = time.monotonic()
+        entry = self._entries.get(did)
+        if entry is not None and entry[0] > now:
+            self.hits += 1
+            return entry[1], "hit"
+        self.misses += 1
+        try:
+            route = await self._fetch(did)
+        except StorageUnavailable:
+            self.errors += 1
+            if entry is None:
+                raise
+            return entry[1], "stale"
+        self._entries[did] = (time.monotonic() + self._ttl, route)
+        return route, "miss"
+
+    async def _fetch(self, did: str) -> DIDRoute | None:
+        """One query per DID at a time: concurrent misses for the same DID share it."""
+        pending = self._inflight.get(did)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[DIDRoute | None] = asyncio.get_running_loop().create_future()
+        self._inflight[did] = future
+        try:
+            route = await asyncio.wait_for(self._repository.get_route(did), self._db_timeout)
+        except (StorageUnavailable, asyncio.TimeoutError, OSError) as exc:
+            error = exc if isinstance(exc, StorageUnavailable) else StorageUnavailable(_describe(exc))
+            self._set_down(str(error))
+            future.set_exception(error)
+            future.exception()  # retrieved: waiters get it through their own await
+            raise error from None
+        except BaseException as exc:
+            future.set_exception(StorageUnavailable(_describe(exc)))
+            future.exception()
+            raise
+        finally:
+            del self._inflight[did]
+        self._set_up()
+        future.set_result(route)
+        return route
+
+    def _set_down(self, error: str) -> None:
+        if not self.database_down:
+            self.database_down = True
+            log.warning("database unreachable: routing from cached DID settings", error=error)
+
+    def _set_up(self) -> None:
+        self.last_database_ok = time.monotonic()
+        if self.database_down:
+            self.database_down = False
+            log.info("database reachable again")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "no answer within the database timeout"
+    return f"{type(exc).__name__}: {exc}"

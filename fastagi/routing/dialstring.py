@@ -1,0 +1,46 @@
+"""Dial strings from destinations and the operator's templates, validated once more on the way out."""
+
+from __future__ import annotations
+
+import re
+
+from fastagi.destinations import parse_destination
+from fastagi.errors import InvalidDestination
+from fastagi.settings import Settings
+
+_SAFE = re.compile(r"[A-Za-z0-9_.:@;=~*+!%/\-\[\]]+", re.ASCII)
+"""Characters a finished dial string may hold: none that Dial's or the dialplan's parsers give meaning to."""
+
+
+class DialTemplates:
+    """The PSTN, SIP and endpoint dial templates and the extra Dial options, from the settings."""
+
+    __slots__ = ("endpoint", "options", "pstn", "sip")
+
+    def __init__(self, settings: Settings) -> None:
+        self.pstn = settings.pstn_dial
+        self.sip = settings.sip_dial
+        self.endpoint = settings.endpoint_dial
+        self.options = settings.dial_options
+
+    def dial_string(self, destination: str, field: str) -> str:
+        """The Dial target for a stored destination, which is parsed and checked again here."""
+        dest = parse_destination(destination, field)
+        if dest.kind == "pstn":
+            target = self.pstn.format(number=dest.value)
+        elif dest.kind == "sip":
+            target = self.sip.format(uri=f"sip:{dest.value}")
+        else:
+            target = self.endpoint.format(endpoint=dest.value)
+        if not _SAFE.fullmatch(target):
+            raise InvalidDestination(f"{field}: dial string {target!r} holds characters Dial would interpret")
+        return target
+
+    def dial_options(self, timeout: int, caller_id: str | None) -> str:
+        """`,TIMEOUT,OPTIONS` for Dial: the operator's options plus f(DID) to present the DID."""
+        options = self.options
+        if caller_id is not None:
+            if not caller_id.isdigit():
+                raise InvalidDestination(f"caller ID {caller_id!r} is not a number")
+            options += f"f({caller_id})"
+        return f",{int(timeout)},{options}" if options else f",{int(timeout)}"

@@ -1,0 +1,160 @@
+"""The `did-failover` route: look the DID up, dial the primary, fail over by DIALSTATUS, report to the dialplan."""
+
+from __future__ import annotations
+
+import re
+
+from fastagi.errors import CallerHungUp, InvalidDestination, StorageUnavailable
+from fastagi.logs import get_logger
+from fastagi.routing.cache import RouteCache
+from fastagi.routing.decision import REASONS, Dial, Finish, Leg, Result, after_primary, first_leg, result_of
+from fastagi.routing.dialstring import DialTemplates
+from fastagi.session import AGISession
+from fastagi.storage.base import DIDRoute
+
+log = get_logger("fastagi.routing")
+
+GROUP_CATEGORY = "did-failover"
+"""GROUP() category that counts a DID's concurrent calls in Asterisk, so several servers agree."""
+
+_ACCOUNT = re.compile(r"[A-Za-z0-9_.\-]{1,64}", re.ASCII)
+
+
+def did_of(session: AGISession) -> str:
+    """The DID: the first AGI argument, else the extension; a leading + is ignored."""
+    request = session.request
+    assert request is not None
+    raw = request.args[0] if request.args and request.args[0] else request.extension
+    return raw.strip().removeprefix("+")
+
+
+class DIDFailover:
+    """Handler of the `did-failover` route; one instance serves every session."""
+
+    def __init__(self, cache: RouteCache, templates: DialTemplates, max_hops: int) -> None:
+        self.cache = cache
+        self.templates = templates
+        self.max_hops = max_hops
+
+    async def __call__(self, session: AGISession) -> None:
+        """Route one inbound DID call and set DID_FAILOVER_RESULT, _LEG and _DIALSTATUS."""
+        fields = session.fields
+        did = did_of(session)
+        fields["did"] = did
+        outcome = _Outcome()
+        try:
+            await self._route(session, did, outcome)
+        except CallerHungUp:
+            outcome.result = Result.CALLER_HANGUP
+        except StorageUnavailable as exc:
+            outcome.result, outcome.error = Result.ERROR, f"database unavailable: {exc}"
+        except InvalidDestination as exc:
+            outcome.result, outcome.error = Result.ERROR, str(exc)
+        fields["result"] = outcome.result.value
+        fields["leg"] = outcome.leg.value if outcome.leg else ""
+        if outcome.dialstatus:
+            fields["dialstatus"] = outcome.dialstatus
+        await session.exec(
+            "MSet",
+            f"DID_FAILOVER_RESULT={outcome.result.value},"
+            f"DID_FAILOVER_LEG={outcome.leg.value if outcome.leg else ''},"
+            f"DID_FAILOVER_DIALSTATUS={outcome.dialstatus}",
+        )
+        if outcome.error is not None:
+            fields["error"] = outcome.error
+            await session.fail(f"{outcome.error}; the dialplan fallback takes the call")
+        fields["outcome"] = outcome.result.value.lower()
+
+    async def _route(self, session: AGISession, did: str, outcome: _Outcome) -> None:
+        route, source = await self.cache.lookup(did)
+        session.fields["cache"] = source
+        hops, redirects = await self._read_counters(session)
+        step = first_leg(route, hops, self.max_hops)
+        if isinstance(step, Finish):
+            outcome.result = step.result
+            return
+        assert route is not None
+        session.fields["account"] = route.account_number
+        await self._prepare(session, route, hops)
+        if route.max_channels and await self._over_limit(session, route):
+            outcome.result = Result.BUSY
+            session.fields["limit"] = route.max_channels
+            return
+        if step.leg is Leg.PRIMARY:
+            status, cause = await self._dial(session, route, step, redirects, outcome)
+            session.fields["primary"] = status
+            step2 = after_primary(route, status, cause)
+            if isinstance(step2, Finish):
+                outcome.result = step2.result
+                return
+            session.check_alive()
+            step = step2
+        status, cause = await self._dial(session, route, step, redirects, outcome)
+        outcome.result = result_of(status, cause)
+
+    async def _read_counters(self, session: AGISession) -> tuple[int, int]:
+        """DID-failover hops so far (inherited variable) and the REDIRECTING count (Diversion)."""
+        value = await session.get_full_variable("${DID_FAILOVER_HOPS},${REDIRECTING(count)}") or ","
+        hops, _, redirects = value.partition(",")
+        return _number(hops), _number(redirects)
+
+    async def _prepare(self, session: AGISession, route: DIDRoute, hops: int) -> None:
+        """Count this hop, bill legs to the DID owner, and join the DID's group when it is limited."""
+        assignments = [f"__DID_FAILOVER_HOPS={hops + 1}"]
+        if _ACCOUNT.fullmatch(route.account_number):
+            assignments.append(f"CHANNEL(accountcode)={route.account_number}")
+        if route.max_channels:
+            assignments.append(f"GROUP({GROUP_CATEGORY})={route.did}")
+        await session.exec("MSet", ",".join(assignments))
+
+    async def _over_limit(self, session: AGISession, route: DIDRoute) -> bool:
+        """True when this call would exceed the DID's concurrent-call limit (the count includes it)."""
+        count = _number(await session.get_full_variable(f"${{GROUP_COUNT({route.did}@{GROUP_CATEGORY})}}"))
+        if count <= route.max_channels:
+            return False
+        await session.exec("MSet", f"GROUP({GROUP_CATEGORY})=")
+        return True
+
+    async def _dial(
+        self, session: AGISession, route: DIDRoute, step: Dial, redirects: int, outcome: _Outcome
+    ) -> tuple[str, str]:
+        """Dial one leg and return its DIALSTATUS and HANGUPCAUSE."""
+        session.check_alive()
+        field = f"{step.leg.value.lower()} destination"
+        target = self.templates.dial_string(step.destination, field)
+        forwarded = step.leg is not Leg.PRIMARY
+        caller_id = route.did if forwarded and route.caller_id == "did" else None
+        options = self.templates.dial_options(step.timeout, caller_id)
+        if forwarded:
+            await session.exec(
+                "MSet",
+                f"REDIRECTING(from-num,i)={route.did},"
+                f"REDIRECTING(reason,i)={REASONS[step.leg]},"
+                f"REDIRECTING(count,i)={redirects + 1}",
+            )
+        outcome.leg = step.leg
+        await session.exec("Dial", target + options)
+        value = await session.get_full_variable("${DIALSTATUS},${HANGUPCAUSE}") or ","
+        status, _, cause = value.partition(",")
+        outcome.dialstatus = status
+        session.fields[f"{step.leg.value.lower()}_dest"] = step.destination
+        if status == "CANCEL":
+            raise CallerHungUp("caller hung up while the destination rang")
+        return status, cause
+
+
+class _Outcome:
+    """What the handler reports when it ends."""
+
+    __slots__ = ("dialstatus", "error", "leg", "result")
+
+    def __init__(self) -> None:
+        self.result = Result.ERROR
+        self.leg: Leg | None = None
+        self.dialstatus = ""
+        self.error: str | None = None
+
+
+def _number(text: str | None) -> int:
+    """A counter read from the channel; anything that is not a number counts as 0."""
+    return int(text) if text and text.isdigit() else 0

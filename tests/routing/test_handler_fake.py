@@ -1,0 +1,191 @@
+"""The did-failover handler against the fake Asterisk and a real SQLite database: exact command sequences
+and the cases a real Asterisk cannot produce on demand (hand-edited rows, database outages)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from fastagi.routing.cache import RouteCache
+from fastagi.routing.dialstring import DialTemplates
+from fastagi.routing.handler import DIDFailover
+from fastagi.settings import Settings
+from fastagi.storage import Repository, TransferRow, open_repository
+from fastagi.testing import call, environment
+from tests.conftest import StartServer
+
+DID = "15551230000"
+
+
+@pytest.fixture
+async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
+    """A real SQLite database with one customer and one DID whose transfer is on."""
+    repository = open_repository(f"sqlite:///{tmp_path / 'db.sqlite'}", 1.0)
+    await repository.init_schema()
+    await repository.add_account("1001", "Customer", "customer", None)
+    await repository.add_did(DID, "1001", "endpoint:alice", 20, 0)
+    await repository.set_transfer(
+        TransferRow(
+            did=DID,
+            enabled=True,
+            always=None,
+            busy="pstn:+15550001111",
+            no_answer="sip:vm@example.com",
+            unavailable=None,
+            timeout=25,
+            caller_id="keep",
+            updated_by="test",
+        )
+    )
+    yield repository
+    await repository.close()
+
+
+class FakeChannel:
+    """Answers like a channel whose Dials end with the given DIALSTATUS,HANGUPCAUSE values in turn."""
+
+    def __init__(
+        self, *statuses: str, hops: str = "", group_count: str = "1", hangup_on_dial: int = 0
+    ) -> None:
+        self.statuses = list(statuses)
+        self.hops = hops
+        self.group_count = group_count
+        self.hangup_on_dial = hangup_on_dial
+        self.dials = 0
+
+    def __call__(self, command: str) -> list[str]:
+        if command.startswith("EXEC Dial"):
+            self.dials += 1
+            lines = ["200 result=0"]
+            return ["HANGUP", *lines] if self.dials == self.hangup_on_dial else lines
+        if command.startswith("GET FULL VARIABLE"):
+            if "DIALSTATUS" in command:
+                return [f"200 result=1 ({self.statuses.pop(0)})"]
+            if "GROUP_COUNT" in command:
+                return [f"200 result=1 ({self.group_count})"]
+            return [f"200 result=1 ({self.hops},)"]
+        return ["200 result=0"]
+
+
+async def _server(start_server: StartServer, repo: Repository, **settings: object) -> int:
+    config = Settings(**settings)  # type: ignore[arg-type]
+    handler = DIDFailover(RouteCache(repo, 10, 1.0), DialTemplates(config), config.max_hops)
+    server = await start_server({"did-failover": handler})
+    return server.port
+
+
+async def test_busy_primary_forwards_to_busy_destination_with_redirecting(
+    start_server: StartServer, repo: Repository
+) -> None:
+    """The exact command sequence of a busy -> PSTN failover."""
+    port = await _server(start_server, repo)
+    result = await call("127.0.0.1", port, environment(args=[DID]), FakeChannel("BUSY,17", "ANSWER,16"))
+    assert result.commands == [
+        "GET FULL VARIABLE ${DID_FAILOVER_HOPS},${REDIRECTING(count)}",
+        'EXEC MSet "__DID_FAILOVER_HOPS=1,CHANNEL(accountcode)=1001"',
+        'EXEC Dial "PJSIP/endpoint:alice,20"'.replace("endpoint:", ""),
+        "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE}",
+        'EXEC MSet "REDIRECTING(from-num,i)=15551230000,REDIRECTING(reason,i)=user-busy,REDIRECTING(count,i)=1"',
+        'EXEC Dial "PJSIP/+15550001111@pstn,25"',
+        "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE}",
+        'EXEC MSet "DID_FAILOVER_RESULT=ANSWERED,DID_FAILOVER_LEG=BUSY,DID_FAILOVER_DIALSTATUS=ANSWER"',
+    ]
+    assert not result.failure
+
+
+async def test_caller_id_did_mode_presents_the_did(start_server: StartServer, repo: Repository) -> None:
+    """caller-ID mode `did`: the forwarded leg is dialled with f(DID)."""
+    transfer = await repo.get_transfer(DID)
+    assert transfer is not None
+    await repo.set_transfer(dataclasses.replace(transfer, caller_id="did"))
+    port = await _server(start_server, repo, dial_options="L(3600000)")
+    result = await call("127.0.0.1", port, environment(args=[DID]), FakeChannel("NOANSWER,16", "ANSWER,16"))
+    assert 'EXEC Dial "PJSIP/did-failover/sip:vm@example.com,25,L(3600000)f(15551230000)"' in result.commands
+
+
+async def test_hand_edited_injection_in_database_is_never_dialled(
+    start_server: StartServer, repo: Repository
+) -> None:
+    """A destination edited by hand into the database to smuggle a second channel is refused before Dial."""
+    import aiosqlite
+
+    repo_path = repo.path  # type: ignore[attr-defined]
+    async with aiosqlite.connect(repo_path) as db:
+        await db.execute(
+            "UPDATE dids SET primary_destination = 'pstn:123&PJSIP/evil' WHERE number = ?", (DID,)
+        )
+        await db.commit()
+    port = await _server(start_server, repo)
+    result = await call("127.0.0.1", port, environment(args=[DID]), FakeChannel())
+    assert not [c for c in result.commands if c.startswith("EXEC Dial")]
+    assert any("DID_FAILOVER_RESULT=ERROR" in c for c in result.commands)
+    assert result.failure
+
+
+async def test_hangup_while_primary_rings_dials_nothing_more(
+    start_server: StartServer, repo: Repository
+) -> None:
+    """A HANGUP line during the primary's Dial: CALLER_HANGUP, the NO ANSWER destination is never dialled."""
+    port = await _server(start_server, repo)
+    channel = FakeChannel("NOANSWER,16", hangup_on_dial=1)
+    result = await call("127.0.0.1", port, environment(args=[DID]), channel)
+    assert channel.dials == 1
+    assert result.commands[-1] == (
+        'EXEC MSet "DID_FAILOVER_RESULT=CALLER_HANGUP,DID_FAILOVER_LEG=PRIMARY,DID_FAILOVER_DIALSTATUS=NOANSWER"'
+    )
+
+
+async def test_hops_at_the_limit_is_a_loop(start_server: StartServer, repo: Repository) -> None:
+    """An inherited hop count at DID_FAILOVER_MAX_HOPS: LOOP, nothing dialled."""
+    port = await _server(start_server, repo, max_hops=3)
+    channel = FakeChannel(hops="3")
+    result = await call("127.0.0.1", port, environment(args=[DID]), channel)
+    assert channel.dials == 0
+    assert (
+        'EXEC MSet "DID_FAILOVER_RESULT=LOOP,DID_FAILOVER_LEG=,DID_FAILOVER_DIALSTATUS="' in result.commands
+    )
+
+
+async def test_did_at_its_channel_limit_is_busy(start_server: StartServer, repo: Repository) -> None:
+    """GROUP_COUNT above max channels: BUSY, not dialled, and the call leaves the group."""
+    await repo.update_did(DID, max_channels=2)
+    port = await _server(start_server, repo)
+    channel = FakeChannel(group_count="3")
+    result = await call("127.0.0.1", port, environment(args=[DID]), channel)
+    assert channel.dials == 0
+    assert 'EXEC MSet "GROUP(did-failover)="' in result.commands
+    assert any("DID_FAILOVER_RESULT=BUSY" in c for c in result.commands)
+
+
+async def test_unknown_did_is_not_found(start_server: StartServer, repo: Repository) -> None:
+    """A DID not in the database: NOT_FOUND, nothing dialled, success (the dialplan decides)."""
+    port = await _server(start_server, repo)
+    result = await call("127.0.0.1", port, environment(args=["+19999999999"]), FakeChannel())
+    assert result.commands == [
+        "GET FULL VARIABLE ${DID_FAILOVER_HOPS},${REDIRECTING(count)}",
+        'EXEC MSet "DID_FAILOVER_RESULT=NOT_FOUND,DID_FAILOVER_LEG=,DID_FAILOVER_DIALSTATUS="',
+    ]
+    assert not result.failure
+
+
+async def test_database_down_routes_known_dids_from_cache_and_fails_unknown(
+    start_server: StartServer, repo: Repository
+) -> None:
+    """With the database unreachable, a DID seen before routes from the cache; an unseen one gets ERROR
+    and failure so the dialplan's fallback runs."""
+    cache = RouteCache(repo, 0, 0.5)  # ttl 0: every call goes to the database
+    handler = DIDFailover(cache, DialTemplates(Settings()), 5)
+    server = await start_server({"did-failover": handler})
+    first = await call("127.0.0.1", server.port, environment(args=[DID]), FakeChannel("ANSWER,16"))
+    assert any("RESULT=ANSWERED" in c for c in first.commands)
+    # A real, unreachable database: nothing listens on this port.
+    cache._repository = open_repository("mysql://root@127.0.0.1:9/none", 0.5)
+    again = await call("127.0.0.1", server.port, environment(args=[DID]), FakeChannel("ANSWER,16"))
+    assert any("RESULT=ANSWERED" in c for c in again.commands) and not again.failure
+    unseen = await call("127.0.0.1", server.port, environment(args=["15559998888"]), FakeChannel())
+    assert unseen.failure
+    assert not [c for c in unseen.commands if c.startswith("EXEC Dial")]
+    assert cache.database_down
