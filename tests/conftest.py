@@ -60,3 +60,30 @@ async def start_server(log_capture: LogCapture) -> AsyncIterator[StartServer]:
     for server, task in started:
         server.request_stop()
         await asyncio.wait_for(task, 10)
+
+
+# -- The Asterisk 22 test bed (tests/testbed, see its README.md) ---------------------
+
+from collections.abc import Iterator  # noqa: E402
+
+from tests.testbed.asterisk import Ami, AsteriskTestbed, TestbedError  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def asterisk() -> Iterator[AsteriskTestbed]:
+    """The running Asterisk test bed for the whole session; fails (never skips) when it
+    cannot be provisioned or started."""
+    testbed = AsteriskTestbed()
+    try:
+        testbed.start()
+    except TestbedError as exc:
+        pytest.fail(f"Asterisk test bed unavailable: {exc}", pytrace=False)
+    yield testbed
+    testbed.stop()
+
+
+@pytest.fixture
+async def ami(asterisk: AsteriskTestbed) -> AsyncIterator[Ami]:
+    """An AMI client (user testbed) recording events; hangs up leftover calls after the test."""
+    async with asterisk.ami() as client:
+        yield client

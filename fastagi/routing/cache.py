@@ -1,4 +1,4 @@
-"""The DID lookup cache: no database round trip on a hit, the last known settings when the database is down."""
+"""The DID lookup cache: no database round trip on a hit, last known settings while the database is down."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class RouteCache:
         self._entries.clear()
 
     async def lookup(self, did: str) -> tuple[DIDRoute | None, Source]:
-        """The DID's routing data; raise StorageUnavailable only when the database fails and nothing is known."""
+        """The DID's routing data; StorageUnavailable only when the database fails and nothing is known."""
         now = time.monotonic()
         entry = self._entries.get(did)
         if entry is not None and entry[0] > now:
@@ -62,7 +62,7 @@ class RouteCache:
         self._inflight[did] = future
         try:
             route = await asyncio.wait_for(self._repository.get_route(did), self._db_timeout)
-        except (StorageUnavailable, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, StorageUnavailable, OSError) as exc:
             error = exc if isinstance(exc, StorageUnavailable) else StorageUnavailable(_describe(exc))
             self._set_down(str(error))
             future.set_exception(error)

@@ -1,4 +1,4 @@
-"""The `did-failover` route: look the DID up, dial the primary, fail over by DIALSTATUS, report to the dialplan."""
+"""The `did-failover` route: look the DID up, dial the primary, fail over by DIALSTATUS, tell the dialplan."""
 
 from __future__ import annotations
 

@@ -88,7 +88,8 @@ async def test_busy_primary_forwards_to_busy_destination_with_redirecting(
         'EXEC MSet "__DID_FAILOVER_HOPS=1,CHANNEL(accountcode)=1001"',
         'EXEC Dial "PJSIP/endpoint:alice,20"'.replace("endpoint:", ""),
         "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE}",
-        'EXEC MSet "REDIRECTING(from-num,i)=15551230000,REDIRECTING(reason,i)=user-busy,REDIRECTING(count,i)=1"',
+        'EXEC MSet "REDIRECTING(from-num,i)=15551230000,'
+        'REDIRECTING(reason,i)=user-busy,REDIRECTING(count,i)=1"',
         'EXEC Dial "PJSIP/+15550001111@pstn,25"',
         "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE}",
         'EXEC MSet "DID_FAILOVER_RESULT=ANSWERED,DID_FAILOVER_LEG=BUSY,DID_FAILOVER_DIALSTATUS=ANSWER"',
@@ -134,7 +135,8 @@ async def test_hangup_while_primary_rings_dials_nothing_more(
     result = await call("127.0.0.1", port, environment(args=[DID]), channel)
     assert channel.dials == 1
     assert result.commands[-1] == (
-        'EXEC MSet "DID_FAILOVER_RESULT=CALLER_HANGUP,DID_FAILOVER_LEG=PRIMARY,DID_FAILOVER_DIALSTATUS=NOANSWER"'
+        'EXEC MSet "DID_FAILOVER_RESULT=CALLER_HANGUP,'
+        'DID_FAILOVER_LEG=PRIMARY,DID_FAILOVER_DIALSTATUS=NOANSWER"'
     )
 
 
