@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import uvloop
 
 from fastagi import logs
 from fastagi.server import Server
@@ -30,6 +31,12 @@ class LogCapture:
     def events(self, event: str) -> list[dict[str, Any]]:
         """Lines whose event is `event`."""
         return [line for line in self.lines if line["event"] == event]
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+    """Tests run on uvloop, the loop production uses (the property tests use the stdlib loop)."""
+    return uvloop.EventLoopPolicy()
 
 
 @pytest.fixture
@@ -87,3 +94,46 @@ async def ami(asterisk: AsteriskTestbed) -> AsyncIterator[Ami]:
     """An AMI client (user testbed) recording events; hangs up leftover calls after the test."""
     async with asterisk.ami() as client:
         yield client
+
+
+# -- Databases: a fresh SQLite file and a fresh MariaDB database per test ----------------
+
+import secrets  # noqa: E402
+
+import pymysql  # noqa: E402
+
+from tests.dbtools import MARIADB  # noqa: E402
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Any) -> str:
+    """The URL of an empty SQLite database file in the test's tmp_path."""
+    return f"sqlite:///{tmp_path}/did-failover.db"
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """The URL of a new, empty database on the real MariaDB at 127.0.0.1:3306, dropped afterwards.
+
+    Fails (never skips) when MariaDB is not running.
+    """
+    name = f"didfo_test_{secrets.token_hex(6)}"
+    try:
+        admin = pymysql.connect(**MARIADB, autocommit=True)
+    except pymysql.err.MySQLError as exc:
+        pytest.fail(f"MariaDB at 127.0.0.1:3306 unavailable: {exc}", pytrace=False)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        yield f"mysql://root@127.0.0.1:3306/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def repo_url(request: pytest.FixtureRequest) -> str:
+    """An empty database of each back end in turn: SQLite, then the real MariaDB."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
