@@ -1,4 +1,4 @@
-"""did-failover: a FastAGI server giving Asterisk DIDs call transfer on busy, no answer, unavailable or always."""
+"""did-failover: FastAGI server giving Asterisk DIDs call transfer on busy, no answer, unavailable, always."""
 
 from __future__ import annotations
 

@@ -1,0 +1,131 @@
+"""Typed call destinations (pstn:, sip:, endpoint:) and the one validator that keeps dial strings safe."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from fastagi.errors import InvalidDestination
+
+DestinationKind = Literal["pstn", "sip", "endpoint"]
+KINDS: tuple[DestinationKind, ...] = get_args(DestinationKind)
+
+MAX_LENGTH = 255
+"""Longest destination text accepted, `kind:` prefix included (the database column width)."""
+
+_PSTN = re.compile(r"\+?[0-9]{3,20}", re.ASCII)
+_ENDPOINT = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
+# RFC 3261 `user`: unreserved / escaped / user-unreserved, minus everything a dial string or the
+# dialplan gives a meaning to: ' ( ) from `mark`, & $ , ; ? / from `user-unreserved`.
+_SIP_USER = re.compile(r"(?:[A-Za-z0-9\-_.!~*+=]|%[0-9A-Fa-f]{2})+", re.ASCII)
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
+_IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}", re.ASCII)
+_PORT = re.compile(r"[0-9]{1,5}", re.ASCII)
+
+_USER_RULE = (
+    "user may use only RFC 3261 unreserved/escaped characters "
+    "(letters, digits, - _ . ! ~ * + = and %HH; no spaces, , & | ( ) \" ' \\ ;)"
+)
+_HOST_RULE = "host must be a DNS name, an IPv4 address or an [IPv6] literal"
+_SYNTAX = "use pstn:NUMBER, sip:USER@HOST[:PORT] or endpoint:NAME"
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a call goes: a PSTN number, a SIP URI (USER@HOST[:PORT]) or a local PJSIP endpoint."""
+
+    kind: DestinationKind
+    value: str
+
+    def __str__(self) -> str:
+        """The canonical `kind:value` text, as stored and as typed."""
+        return f"{self.kind}:{self.value}"
+
+
+def _shown(text: str) -> str:
+    """Quote a user's text for a one-line message, cut when very long."""
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def _valid_host(host: str) -> bool:
+    """True when `host` is a DNS name, a dotted-quad IPv4 address or a bracketed IPv6 literal."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        # Zone ids (fe80::1%eth0) are not valid in a SIP URI.
+        return "%" not in host
+    if _IPV4.fullmatch(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+        return True
+    if len(host) > 253:
+        return False
+    labels = host.split(".")
+    # RFC 3261 toplabel starts with a letter, which is what keeps 1.2.3.999 from being a name.
+    return all(_DNS_LABEL.fullmatch(label) for label in labels) and labels[-1][0].isalpha()
+
+
+def _parse_sip(text: str, rest: str, field: str) -> Destination:
+    """Validate the part of a sip: destination after the prefix."""
+    bad = f"{field}: {_shown(text)} is not a valid SIP URI"
+    user, at, hostport = rest.rpartition("@")
+    if not at or not user or not hostport:
+        raise InvalidDestination(f"{bad}: expected sip:USER@HOST[:PORT]")
+    if not _SIP_USER.fullmatch(user):
+        raise InvalidDestination(f"{bad}: {_USER_RULE}")
+    host, port = hostport, ""
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        if close != -1:
+            host, tail = hostport[: close + 1], hostport[close + 1 :]
+            if tail and not tail.startswith(":"):
+                raise InvalidDestination(f"{bad}: {_HOST_RULE}")
+            port = tail[1:] if tail else ""
+            if tail == ":":
+                raise InvalidDestination(f"{bad}: port must be a number 1..65535")
+    elif ":" in hostport:
+        host, _, port = hostport.partition(":")
+        if not port:
+            raise InvalidDestination(f"{bad}: port must be a number 1..65535")
+    if not _valid_host(host):
+        raise InvalidDestination(f"{bad}: {_HOST_RULE}")
+    if port and not (_PORT.fullmatch(port) and 1 <= int(port) <= 65535):
+        raise InvalidDestination(f"{bad}: port must be a number 1..65535")
+    return Destination("sip", rest)
+
+
+def parse_destination(text: str, field: str) -> Destination:
+    """Parse a `pstn:`, `sip:` or `endpoint:` destination; raise InvalidDestination naming `field`."""
+    if len(text) > MAX_LENGTH:
+        raise InvalidDestination(f"{field}: destination is longer than {MAX_LENGTH} characters")
+    kind, colon, rest = text.partition(":")
+    if not colon or kind not in KINDS:
+        raise InvalidDestination(f"{field}: {_shown(text)} is not a destination: {_SYNTAX}")
+    if kind == "pstn":
+        if not _PSTN.fullmatch(rest):
+            raise InvalidDestination(
+                f"{field}: {_shown(text)} is not a valid PSTN number: "
+                "3 to 20 digits with an optional leading +"
+            )
+        return Destination("pstn", rest)
+    if kind == "endpoint":
+        if not _ENDPOINT.fullmatch(rest):
+            raise InvalidDestination(
+                f"{field}: {_shown(text)} is not a valid endpoint name: 1 to 64 letters, digits, _ . or -"
+            )
+        return Destination("endpoint", rest)
+    return _parse_sip(text, rest, field)
+
+
+def check_destination(dest: Destination, field: str = "destination") -> Destination:
+    """Validate again a Destination built elsewhere (e.g. read from a hand-edited database)."""
+    checked = parse_destination(str(dest), field)
+    if checked != dest:
+        raise InvalidDestination(f"{field}: {_shown(str(dest))} is not a valid destination")
+    return checked

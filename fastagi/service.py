@@ -1,0 +1,560 @@
+"""The service layer behind the CLI (and later the web page): validation, admin/reseller scope, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO, get_args
+
+from fastagi.destinations import parse_destination
+from fastagi.errors import InputError, InvalidDestination
+from fastagi.storage.base import (
+    DEFAULT_RING_TIMEOUT,
+    DEFAULT_TRANSFER_TIMEOUT,
+    AccountRow,
+    AccountType,
+    CallerIdMode,
+    DIDRow,
+    Repository,
+    TransferRow,
+)
+
+ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
+CALLER_ID_MODES: tuple[CallerIdMode, ...] = get_args(CallerIdMode)
+CSV_COLUMNS = (
+    "did",
+    "account",
+    "primary",
+    "always",
+    "busy",
+    "no_answer",
+    "unavailable",
+    "timeout",
+    "caller_id",
+    "status",
+)
+_CSV_REQUIRED = frozenset(CSV_COLUMNS) - {"account", "primary"}
+CONDITIONS = ("always", "busy", "no_answer", "unavailable")
+
+_DID = re.compile(r"\+?[0-9]{3,20}", re.ASCII)
+_ACCOUNT = re.compile(r"[A-Za-z0-9_.-]{1,32}", re.ASCII)
+_NAME_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who acts: the admin (reseller None) or a reseller, who sees only its own customers."""
+
+    reseller: str | None = None
+
+    @property
+    def updated_by(self) -> str:
+        """The `updated_by` text recorded with a change."""
+        return "admin" if self.reseller is None else f"reseller:{self.reseller}"
+
+
+ADMIN = Scope()
+
+
+@dataclass(frozen=True, slots=True)
+class TransferView:
+    """One line of the "DIDs Call Transfer" table: a DID, its primary and its transfer settings."""
+
+    did: str
+    account: str
+    primary: str
+    did_active: bool
+    account_transfer: bool
+    enabled: bool
+    always: str | None
+    busy: str | None
+    no_answer: str | None
+    unavailable: str | None
+    timeout: int
+    caller_id: str
+    updated_by: str | None
+    updated_at: datetime | None
+
+    @property
+    def did_type(self) -> str:
+        """The primary destination's kind: pstn, sip or endpoint."""
+        return self.primary.partition(":")[0]
+
+    @property
+    def status(self) -> str:
+        """`on`, `off`, or `off (account)` when the DID's transfer is on but its account's is off."""
+        if not self.enabled:
+            return "off"
+        return "on" if self.account_transfer else "off (account)"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as JSON-ready values."""
+        return {
+            "did": self.did,
+            "account": self.account,
+            "did_type": self.did_type,
+            "primary": self.primary,
+            "busy": self.busy,
+            "no_answer": self.no_answer,
+            "unavailable": self.unavailable,
+            "always": self.always,
+            "transfer": "on" if self.enabled else "off",
+            "account_transfer": "on" if self.account_transfer else "off",
+            "status": self.status,
+            "timeout": self.timeout,
+            "caller_id": self.caller_id,
+            "did_active": self.did_active,
+            "updated_by": self.updated_by,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+
+def did_number(text: str, field: str = "DID") -> str:
+    """A DID as stored (digits, no +); InputError unless 3..20 digits with an optional leading +."""
+    if not _DID.fullmatch(text):
+        raise InputError(f"{field}: {text!r} is not a valid DID: 3 to 20 digits with an optional leading +")
+    return text.removeprefix("+")
+
+
+def account_number(text: str, field: str = "account") -> str:
+    """An account number; InputError unless 1..32 letters, digits, _ . or -."""
+    if not _ACCOUNT.fullmatch(text):
+        raise InputError(
+            f"{field}: {text!r} is not a valid account number: 1 to 32 letters, digits, _ . or -"
+        )
+    return text
+
+
+def _name(text: str) -> str:
+    name = text.strip()
+    if not name or len(name) > _NAME_MAX or not name.isprintable():
+        raise InputError(f"--name: must be 1 to {_NAME_MAX} printable characters")
+    return name
+
+
+def _seconds(value: int, field: str) -> int:
+    if not 1 <= value <= 300:
+        raise InputError(f"{field}: must be 1..300 seconds, got {value}")
+    return value
+
+
+def _max_channels(value: int) -> int:
+    if value < 0:
+        raise InputError(f"--max-channels: must be 0 (unlimited) or more, got {value}")
+    return value
+
+
+def _destination(text: str, field: str) -> str:
+    try:
+        return str(parse_destination(text, field))
+    except InvalidDestination as exc:
+        raise InputError(str(exc)) from None
+
+
+def _optional_destination(text: str, field: str) -> str | None:
+    """A destination or None for `none` / empty (no transfer for that condition)."""
+    return None if text.strip() in ("", "none") else _destination(text, field)
+
+
+def _caller_id(text: str, field: str) -> CallerIdMode:
+    if text not in CALLER_ID_MODES:
+        raise InputError(f"{field}: must be keep or did, got {text!r}")
+    return text
+
+
+class Service:
+    """Every management operation, each taking the acting Scope; validation before any write."""
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+
+    async def init_db(self) -> int:
+        """Create the schema idempotently and return its version."""
+        return await self.repo.init_schema()
+
+    async def _check_scope(self, scope: Scope) -> None:
+        """Refuse a reseller scope that names no reseller account."""
+        if scope.reseller is None:
+            return
+        account = await self.repo.get_account(account_number(scope.reseller, "--as-reseller"))
+        if account is None or account.type != "reseller":
+            raise InputError(f"--as-reseller: there is no reseller account {scope.reseller}")
+
+    @staticmethod
+    def _sees(scope: Scope, account: AccountRow) -> bool:
+        """True when the scope may see the account: the admin sees all, a reseller its customers."""
+        return scope.reseller is None or (account.type == "customer" and account.reseller == scope.reseller)
+
+    async def _account(self, scope: Scope, number: str, field: str = "account") -> AccountRow:
+        account = await self.repo.get_account(account_number(number, field))
+        if account is None or not self._sees(scope, account):
+            raise InputError(f"account {number} not found")
+        return account
+
+    async def _did(self, scope: Scope, did: str) -> tuple[DIDRow, AccountRow]:
+        number = did_number(did)
+        row = await self.repo.get_did(number)
+        if row is not None:
+            account = await self.repo.get_account(row.account)
+            if account is not None and self._sees(scope, account):
+                return row, account
+        raise InputError(f"DID {number} not found")
+
+    async def _customer(self, scope: Scope, number: str) -> AccountRow:
+        account = await self._account(scope, number, "--account")
+        if account.type != "customer":
+            raise InputError(
+                f"--account: account {number} is a {account.type} account; DIDs belong to customers"
+            )
+        return account
+
+    # Accounts
+
+    async def add_account(
+        self, scope: Scope, number: str, name: str, type: str, reseller: str | None = None
+    ) -> AccountRow:
+        """Create an account; a reseller scope may only create customers under itself."""
+        await self._check_scope(scope)
+        number = account_number(number, "NUMBER")
+        name = _name(name)
+        if type not in ACCOUNT_TYPES:
+            raise InputError(f"--type: must be admin, reseller or customer, got {type!r}")
+        if reseller is not None:
+            account_number(reseller, "--reseller")
+            if type != "customer":
+                raise InputError("--reseller: only a customer account belongs to a reseller")
+        if scope.reseller is not None:
+            if type != "customer":
+                raise InputError("--type: a reseller can create customer accounts only")
+            if reseller is not None and reseller != scope.reseller:
+                raise InputError(f"account {reseller} not found")
+            reseller = scope.reseller
+        elif reseller is not None:
+            owner = await self.repo.get_account(reseller)
+            if owner is None:
+                raise InputError(f"account {reseller} not found")
+            if owner.type != "reseller":
+                raise InputError(f"--reseller: account {reseller} is a {owner.type}, not a reseller")
+        if await self.repo.get_account(number) is not None:
+            raise InputError(f"account {number} already exists")
+        return await self.repo.add_account(number, name, type, reseller)
+
+    async def set_account(
+        self,
+        scope: Scope,
+        number: str,
+        *,
+        name: str | None = None,
+        active: bool | None = None,
+        transfer: bool | None = None,
+    ) -> AccountRow:
+        """Change an account's name, status or account-level transfer switch."""
+        await self._check_scope(scope)
+        if name is None and active is None and transfer is None:
+            raise InputError("nothing to change: give --name, --active/--inactive or --transfer")
+        name = None if name is None else _name(name)
+        await self._account(scope, number)
+        return await self.repo.update_account(number, name=name, active=active, transfer_enabled=transfer)
+
+    async def list_accounts(self, scope: Scope) -> list[AccountRow]:
+        """Every account the scope sees."""
+        await self._check_scope(scope)
+        return await self.repo.list_accounts(reseller=scope.reseller)
+
+    # DIDs
+
+    async def add_did(
+        self,
+        scope: Scope,
+        did: str,
+        account: str,
+        primary: str,
+        ring_timeout: int = DEFAULT_RING_TIMEOUT,
+        max_channels: int = 0,
+    ) -> DIDRow:
+        """Create a DID for a customer account the scope sees."""
+        await self._check_scope(scope)
+        number = did_number(did)
+        account_number(account, "--account")
+        primary = _destination(primary, "--primary")
+        _seconds(ring_timeout, "--ring-timeout")
+        _max_channels(max_channels)
+        await self._customer(scope, account)
+        if await self.repo.get_did(number) is not None:
+            raise InputError(f"DID {number} already exists")
+        return await self.repo.add_did(number, account, primary, ring_timeout, max_channels)
+
+    async def set_did(
+        self,
+        scope: Scope,
+        did: str,
+        *,
+        account: str | None = None,
+        primary: str | None = None,
+        ring_timeout: int | None = None,
+        max_channels: int | None = None,
+        active: bool | None = None,
+    ) -> DIDRow:
+        """Change a DID's account, primary destination, ring timeout, channel limit or status."""
+        await self._check_scope(scope)
+        if all(v is None for v in (account, primary, ring_timeout, max_channels, active)):
+            raise InputError(
+                "nothing to change: give --account, --primary, --ring-timeout, --max-channels"
+                " or --active/--inactive"
+            )
+        number = did_number(did)
+        if account is not None:
+            account_number(account, "--account")
+        if primary is not None:
+            primary = _destination(primary, "--primary")
+        if ring_timeout is not None:
+            _seconds(ring_timeout, "--ring-timeout")
+        if max_channels is not None:
+            _max_channels(max_channels)
+        await self._did(scope, number)
+        if account is not None:
+            await self._customer(scope, account)
+        return await self.repo.update_did(
+            number,
+            account=account,
+            primary=primary,
+            ring_timeout=ring_timeout,
+            max_channels=max_channels,
+            active=active,
+        )
+
+    async def remove_did(self, scope: Scope, did: str) -> None:
+        """Delete a DID and its transfer settings."""
+        await self._check_scope(scope)
+        row, _ = await self._did(scope, did)
+        await self.repo.remove_did(row.number)
+
+    async def list_dids(self, scope: Scope, account: str | None = None) -> list[DIDRow]:
+        """The DIDs the scope sees, optionally of one account."""
+        await self._check_scope(scope)
+        if account is not None:
+            await self._account(scope, account, "--account")
+        return await self.repo.list_dids(account=account, reseller=scope.reseller)
+
+    # Call transfer
+
+    async def set_transfer(
+        self,
+        scope: Scope,
+        did: str,
+        *,
+        always: str | None = None,
+        busy: str | None = None,
+        no_answer: str | None = None,
+        unavailable: str | None = None,
+        timeout: int | None = None,
+        caller_id: str | None = None,
+        enabled: bool | None = None,
+    ) -> TransferView:
+        """Change a DID's transfer settings; a destination of `none` clears that condition.
+
+        A DID without transfer settings gets them created, switched on unless --off is given.
+        """
+        await self._check_scope(scope)
+        given = {"always": always, "busy": busy, "no_answer": no_answer, "unavailable": unavailable}
+        if all(v is None for v in (*given.values(), timeout, caller_id, enabled)):
+            raise InputError(
+                "nothing to change: give --always, --busy, --no-answer, --unavailable, --timeout,"
+                " --caller-id, --on or --off"
+            )
+        number = did_number(did)
+        changes: dict[str, Any] = {
+            condition: _optional_destination(text, "--" + condition.replace("_", "-"))
+            for condition, text in given.items()
+            if text is not None
+        }
+        if timeout is not None:
+            changes["timeout"] = _seconds(timeout, "--timeout")
+        if caller_id is not None:
+            changes["caller_id"] = _caller_id(caller_id, "--caller-id")
+        if enabled is not None:
+            changes["enabled"] = enabled
+        await self._did(scope, number)
+        current = await self.repo.get_transfer(number) or _default_transfer(number)
+        values = {
+            "did": number,
+            "enabled": current.enabled,
+            "always": current.always,
+            "busy": current.busy,
+            "no_answer": current.no_answer,
+            "unavailable": current.unavailable,
+            "timeout": current.timeout,
+            "caller_id": current.caller_id,
+            **changes,
+            "updated_by": scope.updated_by,
+        }
+        await self.repo.set_transfer(TransferRow(**values))
+        return await self.show_transfer(scope, number)
+
+    async def list_transfers(self, scope: Scope) -> list[TransferView]:
+        """Every DID the scope sees with its transfer settings (the "DIDs Call Transfer" table)."""
+        await self._check_scope(scope)
+        dids = await self.repo.list_dids(reseller=scope.reseller)
+        transfers = {t.did: t for t in await self.repo.list_transfers(reseller=scope.reseller)}
+        accounts = {a.number: a for a in await self.repo.list_accounts(reseller=scope.reseller)}
+        return [_view(d, accounts[d.account], transfers.get(d.number)) for d in dids]
+
+    async def show_transfer(self, scope: Scope, did: str) -> TransferView:
+        """One DID's transfer settings."""
+        await self._check_scope(scope)
+        row, account = await self._did(scope, did)
+        return _view(row, account, await self.repo.get_transfer(row.number))
+
+    async def export_csv(self, scope: Scope, out: TextIO) -> int:
+        """Write the transfer settings of every DID the scope sees as CSV; return the row count."""
+        views = await self.list_transfers(scope)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for v in views:
+            writer.writerow(
+                [
+                    v.did,
+                    v.account,
+                    v.primary,
+                    v.always or "",
+                    v.busy or "",
+                    v.no_answer or "",
+                    v.unavailable or "",
+                    v.timeout,
+                    v.caller_id,
+                    "on" if v.enabled else "off",
+                ]
+            )
+        return len(views)
+
+    async def import_csv(self, scope: Scope, text: str, *, dry_run: bool = False) -> int:
+        """Apply the transfer settings of an export-format CSV, all rows or none; return the count.
+
+        Every row is checked first; any bad row raises one InputError listing each bad row by
+        line number. The account and primary columns are informational and not applied.
+        """
+        await self._check_scope(scope)
+        visible = {d.number for d in await self.repo.list_dids(reseller=scope.reseller)}
+        rows, problems = _parse_csv(text, visible, scope.updated_by)
+        if problems:
+            count = len(problems)
+            summary = f"nothing imported: {count} bad row{'s' if count > 1 else ''}"
+            raise InputError("\n".join([*problems, summary]))
+        if not dry_run:
+            await self.repo.set_transfers(rows)
+        return len(rows)
+
+
+def _default_transfer(did: str) -> TransferRow:
+    """The settings a DID without a transfer row behaves as having."""
+    return TransferRow(
+        did=did,
+        enabled=True,
+        always=None,
+        busy=None,
+        no_answer=None,
+        unavailable=None,
+        timeout=DEFAULT_TRANSFER_TIMEOUT,
+        caller_id="keep",
+        updated_by="",
+    )
+
+
+def _view(did: DIDRow, account: AccountRow, transfer: TransferRow | None) -> TransferView:
+    """Join a DID, its account and its transfer row (or the off-by-default values when none)."""
+    t = transfer or _default_transfer(did.number)
+    return TransferView(
+        did=did.number,
+        account=did.account,
+        primary=did.primary,
+        did_active=did.active,
+        account_transfer=account.transfer_enabled,
+        enabled=t.enabled if transfer is not None else False,
+        always=t.always,
+        busy=t.busy,
+        no_answer=t.no_answer,
+        unavailable=t.unavailable,
+        timeout=t.timeout,
+        caller_id=t.caller_id,
+        updated_by=transfer.updated_by if transfer else None,
+        updated_at=transfer.updated_at if transfer else None,
+    )
+
+
+def _parse_csv(text: str, visible: set[str], updated_by: str) -> tuple[list[TransferRow], list[str]]:
+    """The rows of an import and the problems found, each problem naming its line."""
+    reader = csv.reader(io.StringIO(text))
+    problems: list[str] = []
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        return [], [f"line 1: {exc}"]
+    if header is None:
+        return [], [f"line 1: empty file; expected the header {','.join(CSV_COLUMNS)}"]
+    columns = [cell.strip().lower() for cell in header]
+    unknown = [c for c in columns if c not in CSV_COLUMNS]
+    missing = sorted(_CSV_REQUIRED - set(columns))
+    if unknown or missing or len(set(columns)) != len(columns):
+        return [], [
+            f"line 1: the header must be {','.join(CSV_COLUMNS)}"
+            f" (unknown: {','.join(unknown) or '-'}; missing: {','.join(missing) or '-'})"
+        ]
+    rows: list[TransferRow] = []
+    seen: dict[str, int] = {}
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(f"line {reader.line_num}: {exc}")
+            break
+        line = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            problems.append(f"line {line}: expected {len(columns)} cells, got {len(cells)}")
+            continue
+        record = dict(zip(columns, (cell.strip() for cell in cells), strict=True))
+        try:
+            row = _csv_row(record, line, visible, updated_by)
+        except InputError as exc:
+            problems.append(str(exc))
+            continue
+        if row.did in seen:
+            problems.append(f"line {line}: DID {row.did} is already on line {seen[row.did]}")
+            continue
+        seen[row.did] = line
+        rows.append(row)
+    return rows, problems
+
+
+def _csv_row(record: dict[str, str], line: int, visible: set[str], updated_by: str) -> TransferRow:
+    """One checked CSV record as a TransferRow; InputError naming the line otherwise."""
+    where = f"line {line}"
+    number = did_number(record["did"], f"{where}: did")
+    if number not in visible:
+        raise InputError(f"{where}: DID {number} not found")
+    destinations = {c: _optional_destination(record[c], f"{where}: {c}") for c in CONDITIONS}
+    timeout_text = record["timeout"] or str(DEFAULT_TRANSFER_TIMEOUT)
+    if not timeout_text.isdecimal() or not timeout_text.isascii():
+        raise InputError(f"{where}: timeout: must be a whole number of seconds 1..300, got {timeout_text!r}")
+    timeout = _seconds(int(timeout_text), f"{where}: timeout")
+    caller_id = _caller_id(record["caller_id"] or "keep", f"{where}: caller_id")
+    status = record["status"].lower()
+    if status not in ("on", "off"):
+        raise InputError(f"{where}: status: must be on or off, got {record['status']!r}")
+    return TransferRow(
+        did=number,
+        enabled=status == "on",
+        timeout=timeout,
+        caller_id=caller_id,
+        updated_by=updated_by,
+        always=destinations["always"],
+        busy=destinations["busy"],
+        no_answer=destinations["no_answer"],
+        unavailable=destinations["unavailable"],
+    )

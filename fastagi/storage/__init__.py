@@ -1,0 +1,58 @@
+"""Storage: one async Repository interface, SQLite (embedded default) and MySQL/MariaDB back ends."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from fastagi.errors import InputError
+from fastagi.storage.base import (
+    SCHEMA_VERSION,
+    AccountRow,
+    CallRecord,
+    DIDRoute,
+    DIDRow,
+    Repository,
+    TransferRow,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AccountRow",
+    "CallRecord",
+    "DIDRoute",
+    "DIDRow",
+    "Repository",
+    "TransferRow",
+    "open_repository",
+]
+
+
+def open_repository(url: str, timeout: float) -> Repository:
+    """The repository for `sqlite:///PATH` or `mysql://USER:PASS@HOST:PORT/DB`; connects on first use."""
+    if url.startswith("sqlite:///"):
+        from fastagi.storage.sqlite import SQLiteRepository
+
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise InputError("database_url: sqlite:///PATH needs a file path")
+        return SQLiteRepository(path, timeout)
+    if url.startswith("mysql://"):
+        from fastagi.storage.mysql import MySQLRepository
+
+        parts = urlsplit(url)
+        try:
+            port = parts.port or 3306
+        except ValueError:
+            raise InputError("database_url: the MySQL port must be a number 1..65535") from None
+        db = unquote(parts.path.removeprefix("/"))
+        if not parts.hostname or not db or "/" in db or parts.query:
+            raise InputError("database_url: expected mysql://USER:PASS@HOST:PORT/DB")
+        return MySQLRepository(
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            db=db,
+            timeout=timeout,
+        )
+    raise InputError("database_url: must start with sqlite:/// or mysql://")

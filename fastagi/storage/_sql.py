@@ -1,0 +1,409 @@
+"""The SQL both back ends share: written once with `?` placeholders over a tiny executor interface."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, cast
+
+from fastagi.errors import InputError, StorageUnavailable
+from fastagi.storage.base import (
+    DEFAULT_TRANSFER_TIMEOUT,
+    SCHEMA_VERSION,
+    AccountRow,
+    AccountType,
+    CallRecord,
+    DIDRoute,
+    DIDRow,
+    Repository,
+    TransferRow,
+)
+
+Row = tuple[Any, ...]
+
+_ACCOUNT = """SELECT a.number, a.name, a.type, r.number, a.active, a.transfer_enabled,
+ a.created_at, a.updated_at
+ FROM accounts a LEFT JOIN accounts r ON r.id = a.reseller_id"""
+
+_DID = """SELECT d.number, a.number, d.active, d.primary_destination, d.ring_timeout,
+ d.max_channels, d.created_at, d.updated_at
+ FROM dids d JOIN accounts a ON a.id = d.account_id
+ LEFT JOIN accounts r ON r.id = a.reseller_id"""
+
+_TRANSFER = """SELECT d.number, t.enabled, t.always_destination, t.busy_destination,
+ t.no_answer_destination, t.unavailable_destination, t.timeout, t.caller_id, t.updated_by,
+ t.updated_at
+ FROM did_transfers t JOIN dids d ON d.id = t.did_id JOIN accounts a ON a.id = d.account_id
+ LEFT JOIN accounts r ON r.id = a.reseller_id"""
+
+_ROUTE = """SELECT d.number, d.active, a.number, a.active, a.transfer_enabled,
+ d.primary_destination, d.ring_timeout, d.max_channels, t.enabled, t.always_destination,
+ t.busy_destination, t.no_answer_destination, t.unavailable_destination, t.timeout, t.caller_id
+ FROM dids d JOIN accounts a ON a.id = d.account_id
+ LEFT JOIN did_transfers t ON t.did_id = d.id
+ WHERE d.number = ?"""
+
+_CALL_COLUMNS = (
+    "started_at",
+    "did",
+    "account_number",
+    "caller",
+    "primary_destination",
+    "primary_dialstatus",
+    "transfer_condition",
+    "transfer_destination",
+    "transfer_dialstatus",
+    "result",
+    "leg",
+    "answered_at",
+    "ended_at",
+    "hangup_cause",
+    "billsec",
+    "uniqueid",
+)
+
+NO_SCHEMA = "the database has no did-failover schema: run 'did-failover db init'"
+
+
+def read_schema(resource: str) -> list[str]:
+    """The statements of a packaged .sql file, comments dropped, split on the closing `;`."""
+    text = resources.files("fastagi").joinpath(resource).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
+
+
+def normalize_did(did: str) -> str:
+    """The DID as stored: without a leading +."""
+    return did.removeprefix("+")
+
+
+def _dt(value: Any) -> datetime:
+    """A database timestamp (datetime or SQLite text) as an aware UTC datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Executor(abc.ABC):
+    """Runs statements on one connection (inside a transaction for writes)."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one statement and return the number of rows it matched."""
+
+    @abc.abstractmethod
+    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        """Run one query and return every row."""
+
+    async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        """Run one query and return its first row, None when empty."""
+        rows = await self.fetch_all(sql, args)
+        return rows[0] if rows else None
+
+
+class SQLRepository(Repository):
+    """Repository written once over an Executor; the back ends supply connections and dialect."""
+
+    _SCHEMA_RESOURCE: str
+    _TABLE_EXISTS: str
+
+    @abc.abstractmethod
+    def _read(self) -> AbstractAsyncContextManager[Executor]:
+        """An executor for reads (autocommit)."""
+
+    @abc.abstractmethod
+    def _write(self) -> AbstractAsyncContextManager[Executor]:
+        """An executor inside one transaction: committed on success, rolled back on error."""
+
+    @abc.abstractmethod
+    def _ts(self, moment: datetime) -> Any:
+        """A timestamp as the driver wants it in a parameter."""
+
+    def _now(self) -> Any:
+        return self._ts(datetime.now(UTC).replace(microsecond=0))
+
+    async def schema_version(self) -> int | None:
+        """The database's schema version, None when the schema was never created."""
+        async with self._read() as db:
+            if await db.fetch_one(self._TABLE_EXISTS, ("schema_version",)) is None:
+                return None
+            row = await db.fetch_one("SELECT version FROM schema_version WHERE id = 1")
+        return None if row is None else int(row[0])
+
+    async def init_schema(self) -> int:
+        """Create the schema idempotently and return its version; refuse a newer database."""
+        version = await self.schema_version()
+        if version is not None and version > SCHEMA_VERSION:
+            raise StorageUnavailable(
+                f"the database has schema version {version}, newer than this did-failover "
+                f"understands ({SCHEMA_VERSION}): upgrade did-failover"
+            )
+        async with self._write() as db:
+            for statement in read_schema(self._SCHEMA_RESOURCE):
+                await db.execute(statement)
+        return await self.schema_version() or 0
+
+    async def get_route(self, did: str) -> DIDRoute | None:
+        """The routing data of one DID (hot path: one query), None when unknown."""
+        async with self._read() as db:
+            row = await db.fetch_one(_ROUTE, (normalize_did(did),))
+        if row is None:
+            return None
+        has_transfer = row[8] is not None
+        return DIDRoute(
+            did=row[0],
+            did_active=bool(row[1]),
+            account_number=row[2],
+            account_active=bool(row[3]),
+            account_transfer=bool(row[4]),
+            primary=row[5],
+            ring_timeout=int(row[6]),
+            max_channels=int(row[7]),
+            transfer_enabled=bool(row[8]) if has_transfer else False,
+            always=row[9],
+            busy=row[10],
+            no_answer=row[11],
+            unavailable=row[12],
+            transfer_timeout=int(row[13]) if has_transfer else DEFAULT_TRANSFER_TIMEOUT,
+            caller_id=row[14] if has_transfer else "keep",
+        )
+
+    @staticmethod
+    def _account(row: Row) -> AccountRow:
+        return AccountRow(
+            number=row[0],
+            name=row[1],
+            type=cast(AccountType, row[2]),
+            reseller=row[3],
+            active=bool(row[4]),
+            transfer_enabled=bool(row[5]),
+            created_at=_dt(row[6]),
+            updated_at=_dt(row[7]),
+        )
+
+    async def get_account(self, number: str) -> AccountRow | None:
+        """One account by number."""
+        async with self._read() as db:
+            row = await db.fetch_one(f"{_ACCOUNT} WHERE a.number = ?", (number,))
+        return None if row is None else self._account(row)
+
+    async def list_accounts(self, reseller: str | None = None) -> list[AccountRow]:
+        """Every account, or only the customers of `reseller`, ordered by number."""
+        async with self._read() as db:
+            if reseller is None:
+                rows = await db.fetch_all(f"{_ACCOUNT} ORDER BY a.number")
+            else:
+                rows = await db.fetch_all(f"{_ACCOUNT} WHERE r.number = ? ORDER BY a.number", (reseller,))
+        return [self._account(row) for row in rows]
+
+    async def add_account(
+        self, number: str, name: str, type: AccountType, reseller: str | None
+    ) -> AccountRow:
+        """Create an account (active, transfer on)."""
+        now = self._now()
+        async with self._write() as db:
+            reseller_id = None
+            if reseller is not None:
+                found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (reseller,))
+                if found is None:
+                    raise InputError(f"account {reseller} not found")
+                reseller_id = found[0]
+            await db.execute(
+                "INSERT INTO accounts (number, name, type, reseller_id, active, transfer_enabled,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, 1, 1, ?, ?)",
+                (number, name, type, reseller_id, now, now),
+            )
+        return await self._must_account(number)
+
+    async def _must_account(self, number: str) -> AccountRow:
+        account = await self.get_account(number)
+        if account is None:
+            raise InputError(f"account {number} not found")
+        return account
+
+    async def update_account(
+        self,
+        number: str,
+        *,
+        name: str | None = None,
+        active: bool | None = None,
+        transfer_enabled: bool | None = None,
+    ) -> AccountRow:
+        """Change the given fields of an account."""
+        changes = {"name": name, "active": active, "transfer_enabled": transfer_enabled}
+        await self._update("accounts", changes, number, f"account {number} not found")
+        return await self._must_account(number)
+
+    async def _update(self, table: str, changes: dict[str, Any], number: str, missing: str) -> None:
+        """UPDATE the non-None `changes` (column names from code, never from input) of one row."""
+        sets = {column: value for column, value in changes.items() if value is not None}
+        sets["updated_at"] = self._now()
+        assignments = ", ".join(f"{column} = ?" for column in sets)
+        async with self._write() as db:
+            matched = await db.execute(
+                f"UPDATE {table} SET {assignments} WHERE number = ?", (*sets.values(), number)
+            )
+            if matched == 0:
+                raise InputError(missing)
+
+    @staticmethod
+    def _did(row: Row) -> DIDRow:
+        return DIDRow(
+            number=row[0],
+            account=row[1],
+            active=bool(row[2]),
+            primary=row[3],
+            ring_timeout=int(row[4]),
+            max_channels=int(row[5]),
+            created_at=_dt(row[6]),
+            updated_at=_dt(row[7]),
+        )
+
+    async def get_did(self, did: str) -> DIDRow | None:
+        """One DID by number."""
+        async with self._read() as db:
+            row = await db.fetch_one(f"{_DID} WHERE d.number = ?", (normalize_did(did),))
+        return None if row is None else self._did(row)
+
+    async def _must_did(self, did: str) -> DIDRow:
+        row = await self.get_did(did)
+        if row is None:
+            raise InputError(f"DID {normalize_did(did)} not found")
+        return row
+
+    async def list_dids(self, account: str | None = None, reseller: str | None = None) -> list[DIDRow]:
+        """DIDs, optionally only one account's or one reseller's customers', ordered by number."""
+        where, args = [], []
+        if account is not None:
+            where.append("a.number = ?")
+            args.append(account)
+        if reseller is not None:
+            where.append("r.number = ?")
+            args.append(reseller)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        async with self._read() as db:
+            rows = await db.fetch_all(f"{_DID}{clause} ORDER BY d.number", args)
+        return [self._did(row) for row in rows]
+
+    async def add_did(
+        self, did: str, account: str, primary: str, ring_timeout: int, max_channels: int
+    ) -> DIDRow:
+        """Create a DID (active, no transfer settings)."""
+        now = self._now()
+        async with self._write() as db:
+            inserted = await db.execute(
+                "INSERT INTO dids (number, account_id, active, primary_destination, ring_timeout,"
+                " max_channels, created_at, updated_at)"
+                " SELECT ?, id, 1, ?, ?, ?, ?, ? FROM accounts WHERE number = ?",
+                (normalize_did(did), primary, ring_timeout, max_channels, now, now, account),
+            )
+            if inserted == 0:
+                raise InputError(f"account {account} not found")
+        return await self._must_did(did)
+
+    async def update_did(
+        self,
+        did: str,
+        *,
+        account: str | None = None,
+        primary: str | None = None,
+        ring_timeout: int | None = None,
+        max_channels: int | None = None,
+        active: bool | None = None,
+    ) -> DIDRow:
+        """Change the given fields of a DID."""
+        account_id = None
+        if account is not None:
+            async with self._read() as db:
+                found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (account,))
+            if found is None:
+                raise InputError(f"account {account} not found")
+            account_id = found[0]
+        changes = {
+            "account_id": account_id,
+            "primary_destination": primary,
+            "ring_timeout": ring_timeout,
+            "max_channels": max_channels,
+            "active": active,
+        }
+        number = normalize_did(did)
+        await self._update("dids", changes, number, f"DID {number} not found")
+        return await self._must_did(number)
+
+    async def remove_did(self, did: str) -> bool:
+        """Delete a DID and its transfer settings; False when it did not exist."""
+        async with self._write() as db:
+            # Explicit, so that no orphan survives even where ON DELETE CASCADE is not enforced.
+            await db.execute(
+                "DELETE FROM did_transfers WHERE did_id IN (SELECT id FROM dids WHERE number = ?)",
+                (normalize_did(did),),
+            )
+            return await db.execute("DELETE FROM dids WHERE number = ?", (normalize_did(did),)) > 0
+
+    @staticmethod
+    def _transfer(row: Row) -> TransferRow:
+        return TransferRow(
+            did=row[0],
+            enabled=bool(row[1]),
+            always=row[2],
+            busy=row[3],
+            no_answer=row[4],
+            unavailable=row[5],
+            timeout=int(row[6]),
+            caller_id=row[7],
+            updated_by=row[8],
+            updated_at=_dt(row[9]),
+        )
+
+    async def get_transfer(self, did: str) -> TransferRow | None:
+        """The transfer settings of one DID, None when it has none."""
+        async with self._read() as db:
+            row = await db.fetch_one(f"{_TRANSFER} WHERE d.number = ?", (normalize_did(did),))
+        return None if row is None else self._transfer(row)
+
+    async def list_transfers(self, reseller: str | None = None) -> list[TransferRow]:
+        """Every transfer-settings row, or only those of `reseller`'s customers' DIDs."""
+        async with self._read() as db:
+            if reseller is None:
+                rows = await db.fetch_all(f"{_TRANSFER} ORDER BY d.number")
+            else:
+                rows = await db.fetch_all(f"{_TRANSFER} WHERE r.number = ? ORDER BY d.number", (reseller,))
+        return [self._transfer(row) for row in rows]
+
+    async def set_transfers(self, rows: Sequence[TransferRow]) -> None:
+        """Create or replace the transfer settings of every row's DID, all or nothing."""
+        now = self._now()
+        async with self._write() as db:
+            for row in rows:
+                found = await db.fetch_one("SELECT id FROM dids WHERE number = ?", (normalize_did(row.did),))
+                if found is None:
+                    raise InputError(f"DID {normalize_did(row.did)} not found")
+                await db.execute("DELETE FROM did_transfers WHERE did_id = ?", (found[0],))
+                await db.execute(
+                    "INSERT INTO did_transfers (did_id, enabled, always_destination,"
+                    " busy_destination, no_answer_destination, unavailable_destination, timeout,"
+                    " caller_id, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        found[0],
+                        row.enabled,
+                        row.always,
+                        row.busy,
+                        row.no_answer,
+                        row.unavailable,
+                        row.timeout,
+                        row.caller_id,
+                        row.updated_by,
+                        now,
+                    ),
+                )
+
+    async def insert_call(self, row: CallRecord) -> None:
+        """Append one routed call to the call log."""
+        values = [getattr(row, column) for column in _CALL_COLUMNS]
+        values = [self._ts(v) if isinstance(v, datetime) else v for v in values]
+        columns = ", ".join(_CALL_COLUMNS)
+        marks = ", ".join("?" for _ in _CALL_COLUMNS)
+        async with self._write() as db:
+            await db.execute(f"INSERT INTO call_log ({columns}) VALUES ({marks})", values)

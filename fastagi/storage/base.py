@@ -1,0 +1,225 @@
+"""The async repository interface both storage back ends implement, and the rows it returns."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Literal, Self
+
+SCHEMA_VERSION = 1
+"""Version of the schema this code reads and writes (the `schema_version` row)."""
+
+AccountType = Literal["admin", "reseller", "customer"]
+CallerIdMode = Literal["keep", "did"]
+
+DEFAULT_RING_TIMEOUT = 30
+DEFAULT_TRANSFER_TIMEOUT = 30
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """An account: admin, reseller, or customer owned by a reseller (or by the admin when None)."""
+
+    number: str
+    name: str
+    type: AccountType
+    reseller: str | None
+    active: bool
+    transfer_enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DIDRow:
+    """A DID with its owning account and primary destination (as stored text)."""
+
+    number: str
+    account: str
+    active: bool
+    primary: str
+    ring_timeout: int
+    max_channels: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRow:
+    """The call-transfer settings of one DID; destinations as stored text, None when unset."""
+
+    did: str
+    enabled: bool
+    always: str | None
+    busy: str | None
+    no_answer: str | None
+    unavailable: str | None
+    timeout: int
+    caller_id: CallerIdMode
+    updated_by: str
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DIDRoute:
+    """Everything the routing handler needs for one DID, read with one query."""
+
+    did: str
+    did_active: bool
+    account_number: str
+    account_active: bool
+    account_transfer: bool
+    primary: str
+    ring_timeout: int
+    max_channels: int
+    transfer_enabled: bool
+    always: str | None
+    busy: str | None
+    no_answer: str | None
+    unavailable: str | None
+    transfer_timeout: int
+    caller_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One routed call, as written to `call_log` (filled by the routing handler)."""
+
+    started_at: datetime
+    did: str
+    result: str
+    account_number: str | None = None
+    caller: str | None = None
+    primary_destination: str | None = None
+    primary_dialstatus: str | None = None
+    transfer_condition: str | None = None
+    transfer_destination: str | None = None
+    transfer_dialstatus: str | None = None
+    leg: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    hangup_cause: int | None = None
+    billsec: int | None = None
+    uniqueid: str | None = None
+
+
+class Repository(abc.ABC):
+    """Async access to accounts, DIDs, transfer settings and the call log; one per process.
+
+    DID arguments are digits, a leading + is ignored. Every write runs in one transaction:
+    when it fails nothing is changed. Unreachable database or timeout: StorageUnavailable.
+    A write refused by a constraint (duplicate number, unknown account): InputError.
+    """
+
+    async def __aenter__(self) -> Self:
+        """Connect (`async with open_repository(...) as repo`)."""
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the connections."""
+        await self.close()
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Open the connection or pool now (otherwise done on first use); idempotent."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close every connection; idempotent."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int | None:
+        """The database's schema version, None when the schema was never created."""
+
+    @abc.abstractmethod
+    async def init_schema(self) -> int:
+        """Create the schema idempotently and return its version; refuse a newer database."""
+
+    @abc.abstractmethod
+    async def get_route(self, did: str) -> DIDRoute | None:
+        """The routing data of one DID (hot path: one query), None when unknown."""
+
+    @abc.abstractmethod
+    async def get_account(self, number: str) -> AccountRow | None:
+        """One account by number."""
+
+    @abc.abstractmethod
+    async def list_accounts(self, reseller: str | None = None) -> list[AccountRow]:
+        """Every account, or only the customers of `reseller`, ordered by number."""
+
+    @abc.abstractmethod
+    async def add_account(
+        self, number: str, name: str, type: AccountType, reseller: str | None
+    ) -> AccountRow:
+        """Create an account (active, transfer on)."""
+
+    @abc.abstractmethod
+    async def update_account(
+        self,
+        number: str,
+        *,
+        name: str | None = None,
+        active: bool | None = None,
+        transfer_enabled: bool | None = None,
+    ) -> AccountRow:
+        """Change the given fields of an account."""
+
+    @abc.abstractmethod
+    async def get_did(self, did: str) -> DIDRow | None:
+        """One DID by number."""
+
+    @abc.abstractmethod
+    async def list_dids(self, account: str | None = None, reseller: str | None = None) -> list[DIDRow]:
+        """DIDs, optionally only one account's or one reseller's customers', ordered by number."""
+
+    @abc.abstractmethod
+    async def add_did(
+        self, did: str, account: str, primary: str, ring_timeout: int, max_channels: int
+    ) -> DIDRow:
+        """Create a DID (active, no transfer settings)."""
+
+    @abc.abstractmethod
+    async def update_did(
+        self,
+        did: str,
+        *,
+        account: str | None = None,
+        primary: str | None = None,
+        ring_timeout: int | None = None,
+        max_channels: int | None = None,
+        active: bool | None = None,
+    ) -> DIDRow:
+        """Change the given fields of a DID."""
+
+    @abc.abstractmethod
+    async def remove_did(self, did: str) -> bool:
+        """Delete a DID and its transfer settings; False when it did not exist."""
+
+    @abc.abstractmethod
+    async def get_transfer(self, did: str) -> TransferRow | None:
+        """The transfer settings of one DID, None when it has none."""
+
+    @abc.abstractmethod
+    async def list_transfers(self, reseller: str | None = None) -> list[TransferRow]:
+        """Every transfer-settings row, or only those of `reseller`'s customers' DIDs."""
+
+    @abc.abstractmethod
+    async def set_transfers(self, rows: Sequence[TransferRow]) -> None:
+        """Create or replace the transfer settings of every row's DID, all or nothing."""
+
+    @abc.abstractmethod
+    async def insert_call(self, row: CallRecord) -> None:
+        """Append one routed call to the call log."""
+
+    async def set_transfer(self, row: TransferRow) -> None:
+        """Create or replace the transfer settings of one DID."""
+        await self.set_transfers([row])

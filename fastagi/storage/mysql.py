@@ -1,0 +1,190 @@
+"""The MySQL / MariaDB back end (aiomysql): a small pool, autocommit reads, short transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import aiomysql
+import pymysql
+from pymysql.constants import CLIENT
+
+from fastagi.errors import InputError, StorageUnavailable
+from fastagi.storage._sql import NO_SCHEMA, Executor, Row, SQLRepository
+
+# Connections idle longer than this are replaced when taken from the pool. 280 s stays below
+# the wait_timeout of hardened servers (often 300 s, the default is 28800 s) and below the idle
+# timeout of most NAT/firewall state tables, so a call never meets a connection the server or
+# the network has silently dropped; a fresh connection costs a few milliseconds every ~5 min.
+POOL_RECYCLE = 280
+POOL_MAX = 10
+_ER_NO_SUCH_TABLE = 1146
+_ER_CHECK_FAILED = (4025, 3819)  # CHECK constraint violated: MariaDB, MySQL 8
+_IDEMPOTENT_DDL = ("CREATE TABLE IF NOT EXISTS", "INSERT IGNORE")
+
+
+@functools.cache
+def _mysql_sql(sql: str) -> str:
+    """The shared `?` placeholders as the driver's `%s` (the shared SQL has no literal % or ?)."""
+    return sql.replace("?", "%s")
+
+
+def _translate(exc: BaseException, timeout: float) -> Exception:
+    """The package exception for a driver error or timeout."""
+    if isinstance(exc, TimeoutError):
+        return StorageUnavailable(f"the database did not answer within {timeout:g} s")
+    refused = isinstance(exc, pymysql.err.IntegrityError | pymysql.err.DataError) or (
+        isinstance(exc, pymysql.err.MySQLError) and bool(exc.args) and exc.args[0] in _ER_CHECK_FAILED
+    )
+    if refused:
+        detail = exc.args[1] if len(exc.args) > 1 else exc
+        return InputError(f"the database refused the change: {detail}")
+    if isinstance(exc, pymysql.err.MySQLError) and exc.args and exc.args[0] == _ER_NO_SUCH_TABLE:
+        return StorageUnavailable(NO_SCHEMA)
+    detail = exc.args[1] if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) > 1 else exc
+    return StorageUnavailable(f"database unavailable: {detail}")
+
+
+_DRIVER_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError, TimeoutError)
+
+
+class _MySQLExecutor(Executor):
+    """Executor over one pooled connection; every statement bounded by the timeout."""
+
+    def __init__(self, conn: Any, timeout: float) -> None:
+        self._conn = conn
+        self._timeout = timeout
+
+    async def _run(self, sql: str, args: Sequence[Any]) -> Any:
+        cursor = await self._conn.cursor()
+        try:
+            async with asyncio.timeout(self._timeout):
+                if sql.startswith(_IDEMPOTENT_DDL):
+                    # "Table already exists" notes of an idempotent `db init` are expected.
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", pymysql.Warning)
+                        await cursor.execute(_mysql_sql(sql), tuple(args) or None)
+                else:
+                    await cursor.execute(_mysql_sql(sql), tuple(args) or None)
+            return cursor
+        except BaseException:
+            await cursor.close()
+            raise
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one statement and return the number of rows it matched (CLIENT.FOUND_ROWS)."""
+        cursor = await self._run(sql, args)
+        count: int = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        """Run one query and return every row."""
+        cursor = await self._run(sql, args)
+        rows = [tuple(row) for row in await cursor.fetchall()]
+        await cursor.close()
+        return rows
+
+
+class MySQLRepository(SQLRepository):
+    """Repository on a MySQL 8 / MariaDB 10.11 database through an aiomysql pool."""
+
+    _SCHEMA_RESOURCE = "schema_mysql.sql"
+    _TABLE_EXISTS = (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+    )
+
+    def __init__(self, host: str, port: int, user: str, password: str, db: str, timeout: float) -> None:
+        self.host, self.port, self.user, self.db = host, port, user, db
+        self._password = password
+        self.timeout = timeout
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        """Create the pool now (otherwise done on first use); idempotent."""
+        await self._get_pool()
+
+    async def _get_pool(self) -> Any:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    try:
+                        async with asyncio.timeout(self.timeout * 2):
+                            self._pool = await aiomysql.create_pool(
+                                minsize=1,
+                                maxsize=POOL_MAX,
+                                pool_recycle=POOL_RECYCLE,
+                                host=self.host,
+                                port=self.port,
+                                user=self.user,
+                                password=self._password,
+                                db=self.db,
+                                charset="utf8mb4",
+                                autocommit=True,
+                                connect_timeout=self.timeout,
+                                init_command="SET time_zone = '+00:00'",
+                                client_flag=CLIENT.FOUND_ROWS,
+                            )
+                    except (pymysql.err.MySQLError, OSError, TimeoutError) as exc:
+                        raise StorageUnavailable(
+                            f"cannot connect to MySQL {self.host}:{self.port}/{self.db}: "
+                            f"{_translate(exc, self.timeout)}"
+                        ) from None
+        return self._pool
+
+    async def close(self) -> None:
+        """Close the pool and wait for its connections to close; idempotent."""
+        async with self._lock:
+            if self._pool is not None:
+                pool, self._pool = self._pool, None
+                pool.close()
+                await pool.wait_closed()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        pool = await self._get_pool()
+        try:
+            async with asyncio.timeout(self.timeout):
+                conn = await pool.acquire()
+        except (TimeoutError, *_DRIVER_ERRORS) as exc:
+            raise _translate(exc, self.timeout) from None
+        try:
+            yield conn
+        except BaseException:
+            # The connection may be mid-reply (timeout, cancellation): never reuse it.
+            conn.close()
+            raise
+        finally:
+            await pool.release(conn)
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[Executor]:
+        try:
+            async with self._connection() as conn:
+                yield _MySQLExecutor(conn, self.timeout)
+        except (pymysql.err.MySQLError, *_DRIVER_ERRORS) as exc:
+            raise _translate(exc, self.timeout) from None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[Executor]:
+        try:
+            async with self._connection() as conn:
+                async with asyncio.timeout(self.timeout):
+                    await conn.begin()
+                yield _MySQLExecutor(conn, self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    await conn.commit()
+        except (pymysql.err.MySQLError, *_DRIVER_ERRORS) as exc:
+            # The connection was closed on the way out: the server rolls the transaction back.
+            raise _translate(exc, self.timeout) from None
+
+    def _ts(self, moment: datetime) -> Any:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment

@@ -1,0 +1,126 @@
+"""The embedded SQLite back end (aiosqlite): one connection, foreign keys on, WAL journal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+from fastagi.errors import InputError, StorageUnavailable
+from fastagi.storage._sql import NO_SCHEMA, Executor, Row, SQLRepository
+
+
+class _SQLiteExecutor(Executor):
+    """Executor over the one aiosqlite connection."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one statement and return the number of rows it changed."""
+        async with self._conn.execute(sql, tuple(args)) as cursor:
+            return cursor.rowcount
+
+    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        """Run one query and return every row."""
+        async with self._conn.execute(sql, tuple(args)) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+
+def _translate(exc: sqlite3.Error) -> Exception:
+    """The package exception for a driver error."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return InputError(f"the database refused the change: {exc}")
+    if "no such table" in str(exc):
+        return StorageUnavailable(NO_SCHEMA)
+    return StorageUnavailable(f"database unavailable: {exc}")
+
+
+class SQLiteRepository(SQLRepository):
+    """Repository on a SQLite file; an asyncio lock serialises use of its single connection."""
+
+    _SCHEMA_RESOURCE = "schema_sqlite.sql"
+    _TABLE_EXISTS = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        """Open the database file now (otherwise done on first use); idempotent."""
+        async with self._lock:
+            await self._connection()
+
+    async def _connection(self) -> aiosqlite.Connection:
+        """The open connection, opened on first use (caller holds the lock)."""
+        if self._conn is None:
+            folder = os.path.dirname(self.path) or "."
+            if self.path != ":memory:" and not await asyncio.to_thread(os.path.isdir, folder):
+                raise StorageUnavailable(f"cannot open SQLite database {self.path}: no folder {folder}")
+            try:
+                conn = await aiosqlite.connect(self.path, timeout=self.timeout, isolation_level=None)
+            except sqlite3.Error as exc:
+                # aiosqlite stops its worker thread without waiting; let it finish while the loop runs.
+                await asyncio.sleep(0.05)
+                raise StorageUnavailable(f"cannot open SQLite database {self.path}: {exc}") from None
+            try:
+                await conn.execute("PRAGMA foreign_keys = ON")
+                await conn.execute("PRAGMA journal_mode = WAL")
+                await conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                await conn.close()
+                raise StorageUnavailable(f"cannot open SQLite database {self.path}: {exc}") from None
+            self._conn = conn
+        return self._conn
+
+    async def close(self) -> None:
+        """Close the connection; idempotent."""
+        async with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                await conn.close()
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[Executor]:
+        async with self._lock:
+            conn = await self._connection()
+            try:
+                yield _SQLiteExecutor(conn)
+            except sqlite3.Error as exc:
+                raise _translate(exc) from None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[Executor]:
+        async with self._lock:
+            conn = await self._connection()
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _translate(exc) from None
+            try:
+                yield _SQLiteExecutor(conn)
+            except BaseException as exc:
+                if conn.in_transaction:  # some errors (disk full, I/O) already rolled back
+                    await conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc) from None
+                raise
+            try:
+                await conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise _translate(exc) from None
+
+    def _ts(self, moment: datetime) -> Any:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment.isoformat(sep=" ")

@@ -1,0 +1,44 @@
+"""Direct database access for tests: dump every table, run raw SQL, behind the repository's back."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pymysql
+
+TABLES = ("accounts", "dids", "did_transfers", "call_log", "schema_version")
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+
+def mysql_connect(url: str) -> pymysql.connections.Connection[Any]:
+    """A plain pymysql connection to the database a mysql:// URL names."""
+    parts = urlsplit(url)
+    return pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+        database=unquote(parts.path.lstrip("/")),
+        autocommit=True,
+    )
+
+
+def execute(url: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement (placeholders `?` for both back ends) and return its rows."""
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            return [tuple(r) for r in conn.execute(sql, args).fetchall()]
+    conn = mysql_connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), args or None)
+            return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every did-failover table, in a stable order, to compare before and after."""
+    return {table: execute(url, f"SELECT * FROM {table} ORDER BY 1") for table in TABLES}

@@ -1,0 +1,447 @@
+"""The management CLI as a sysadmin uses it, on SQLite and on the real MariaDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fastagi.cli import main
+from tests.dbtools import dump, execute
+
+CLI = Path(sys.executable).with_name("did-failover")
+
+
+@dataclass
+class Result:
+    """What one command did: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(repo_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+    """Run `did-failover ARGS...` in-process against the test database."""
+    monkeypatch.setenv("DID_FAILOVER_DATABASE_URL", repo_url)
+    capsys.readouterr()
+
+    def run(*argv: str) -> Result:
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def ok(result: Result) -> Result:
+    """Assert a command succeeded quietly on stderr."""
+    assert (result.code, result.err) == (0, ""), result
+    return result
+
+
+@pytest.fixture
+def world(cli: Run) -> Run:
+    """Two resellers with one customer and one DID each, an admin-owned customer, transfer set on one DID."""
+    ok(cli("db", "init"))
+    ok(cli("account", "add", "100", "--name", "Reseller A", "--type", "reseller"))
+    ok(cli("account", "add", "200", "--name", "Reseller B", "--type", "reseller"))
+    ok(cli("account", "add", "1001", "--name", "Customer A1", "--type", "customer", "--reseller", "100"))
+    ok(cli("account", "add", "2001", "--name", "Customer B1", "--type", "customer", "--as-reseller", "200"))
+    ok(cli("account", "add", "3001", "--name", "Direct", "--type", "customer"))
+    ok(cli("did", "add", "+15550001", "--account", "1001", "--primary", "pstn:+4930111"))
+    ok(
+        cli(
+            "did",
+            "add",
+            "15550002",
+            "--account",
+            "2001",
+            "--primary",
+            "endpoint:desk-2",
+            "--as-reseller",
+            "200",
+        )
+    )
+    ok(cli("transfer", "set", "15550001", "--busy", "pstn:+4930999", "--as-reseller", "100"))
+    return cli
+
+
+def test_sysadmin_walkthrough_creates_reseller_customer_did_and_transfer(cli: Run, repo_url: str) -> None:
+    """From an empty database to a DID with transfer settings, each step confirmed in one line."""
+    assert ok(cli("db", "init")).out == "database schema version 1 ready\n"
+    assert ok(cli("db", "init")).out == "database schema version 1 ready\n"
+    out = ok(cli("account", "add", "100", "--name", "Acme Reseller", "--type", "reseller")).out
+    assert out == "account 100 added: reseller\n"
+    out = ok(
+        cli("account", "add", "1001", "--name", "Bob's Bakery", "--type", "customer", "--reseller", "100")
+    ).out
+    assert out == "account 1001 added: customer of reseller 100\n"
+    out = ok(
+        cli(
+            "did",
+            "add",
+            "+4930555123",
+            "--account",
+            "1001",
+            "--primary",
+            "sip:bob@pbx.example.com:5060",
+            "--ring-timeout",
+            "25",
+            "--max-channels",
+            "2",
+        )
+    ).out
+    assert out == "DID 4930555123 added to account 1001: primary sip:bob@pbx.example.com:5060\n"
+    out = ok(
+        cli(
+            "transfer",
+            "set",
+            "+4930555123",
+            "--busy",
+            "pstn:+4930999888",
+            "--no-answer",
+            "endpoint:reception",
+            "--unavailable",
+            "sip:backup@[2001:db8::5]:5070",
+            "--timeout",
+            "20",
+            "--caller-id",
+            "did",
+        )
+    ).out
+    assert out == "transfer of DID 4930555123 updated: on\n"
+    table = ok(cli("transfer", "list")).out.splitlines()
+    assert table[0] == "DIDs Call Transfer"
+    assert table[1].split() == [
+        "DID",
+        "ACCOUNT",
+        "DID",
+        "TYPE",
+        "PRIMARY",
+        "BUSY",
+        "NO",
+        "ANSWER",
+        "UNAVAILABLE",
+        "ALWAYS",
+        "TRANSFER",
+    ]
+    assert table[2].split() == [
+        "4930555123",
+        "1001",
+        "sip",
+        "sip:bob@pbx.example.com:5060",
+        "pstn:+4930999888",
+        "endpoint:reception",
+        "sip:backup@[2001:db8::5]:5070",
+        "-",
+        "on",
+    ]
+    assert table[1].index("PRIMARY") == table[2].index("sip:bob")
+    shown = json.loads(ok(cli("transfer", "show", "4930555123", "--json")).out)
+    assert shown["busy"] == "pstn:+4930999888"
+    assert (shown["timeout"], shown["caller_id"], shown["status"]) == (20, "did", "on")
+    assert shown["updated_by"] == "admin"
+    assert json.loads(ok(cli("transfer", "list", "--json")).out)[0]["did_type"] == "sip"
+    accounts = json.loads(ok(cli("account", "list", "--json")).out)
+    assert [(a["number"], a["type"], a["reseller"]) for a in accounts] == [
+        ("100", "reseller", None),
+        ("1001", "customer", "100"),
+    ]
+    dids = json.loads(ok(cli("did", "list", "--account", "1001", "--json")).out)
+    assert [(d["did"], d["ring_timeout"], d["max_channels"]) for d in dids] == [("4930555123", 25, 2)]
+    assert execute(repo_url, "SELECT COUNT(*) FROM did_transfers") == [(1,)]
+    assert ok(cli("did", "remove", "+4930555123")).out == "DID 4930555123 removed\n"
+    assert execute(repo_url, "SELECT COUNT(*) FROM did_transfers") == [(0,)]
+
+
+def test_account_transfer_switch_off_shows_in_transfer_list(world: Run) -> None:
+    """With the account-level switch off, a DID whose own transfer is on lists as `off (account)`."""
+    ok(world("account", "set", "1001", "--transfer", "off"))
+    rows = {r["did"]: r for r in json.loads(ok(world("transfer", "list", "--json")).out)}
+    assert (rows["15550001"]["transfer"], rows["15550001"]["account_transfer"]) == ("on", "off")
+    assert rows["15550001"]["status"] == "off (account)"
+    assert rows["15550002"]["status"] == "off"
+    assert "off (account)" in ok(world("transfer", "list")).out
+
+
+def test_transfer_set_none_clears_and_off_switches_off(world: Run) -> None:
+    """`--busy none` clears a destination; `--off` keeps the destinations but switches transfer off."""
+    ok(world("transfer", "set", "15550001", "--always", "sip:x@example.com", "--off"))
+    ok(world("transfer", "set", "15550001", "--busy", "none"))
+    shown = json.loads(ok(world("transfer", "show", "15550001", "--json")).out)
+    assert (shown["busy"], shown["always"], shown["transfer"]) == (None, "sip:x@example.com", "off")
+
+
+def test_reseller_sees_only_its_own_customers_and_dids(world: Run) -> None:
+    """Lists under --as-reseller hold the reseller's customers and their DIDs, nothing else."""
+    accounts = json.loads(ok(world("account", "list", "--json", "--as-reseller", "100")).out)
+    assert [a["number"] for a in accounts] == ["1001"]
+    dids = json.loads(ok(world("did", "list", "--json", "--as-reseller", "100")).out)
+    assert [d["did"] for d in dids] == ["15550001"]
+    transfers = json.loads(ok(world("transfer", "list", "--json", "--as-reseller", "200")).out)
+    assert [t["did"] for t in transfers] == ["15550002"]
+    exported = ok(world("transfer", "export", "--as-reseller", "200")).out.splitlines()
+    assert [line.split(",")[0] for line in exported] == ["did", "15550002"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["did", "set", "15550001", "--ring-timeout", "10"], "DID 15550001 not found"),
+        (["did", "remove", "+15550001"], "DID 15550001 not found"),
+        (["did", "list", "--account", "1001"], "account 1001 not found"),
+        (["did", "add", "15550009", "--account", "1001", "--primary", "pstn:123"], "account 1001 not found"),
+        (["did", "set", "15550002", "--account", "1001"], "account 1001 not found"),
+        (["transfer", "set", "15550001", "--busy", "none"], "DID 15550001 not found"),
+        (["transfer", "show", "15550001"], "DID 15550001 not found"),
+        (["account", "set", "1001", "--inactive"], "account 1001 not found"),
+        (["account", "set", "200", "--name", "Mine now"], "account 200 not found"),
+        (["account", "set", "100", "--transfer", "off"], "account 100 not found"),
+        (["account", "set", "3001", "--inactive"], "account 3001 not found"),
+        (
+            ["account", "add", "2009", "--name", "X", "--type", "customer", "--reseller", "100"],
+            "account 100 not found",
+        ),
+        (["transfer", "set", "15559999", "--off"], "DID 15559999 not found"),
+    ],
+)
+def test_reseller_cannot_see_or_change_another_resellers_things(
+    world: Run, repo_url: str, argv: list[str], message: str
+) -> None:
+    """Another reseller's (or the admin's) account or DID is simply "not found": exit 2, nothing changed."""
+    before = dump(repo_url)
+    result = world(*argv, "--as-reseller", "200")
+    assert result.code == 2
+    assert result.err == f"did-failover: error: {message}\n"
+    assert result.out == ""
+    assert dump(repo_url) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["account", "add", "1001", "--name", "Again", "--type", "customer"], "account 1001 already exists"),
+        (["account", "add", "bad number", "--name", "X", "--type", "admin"], "NUMBER: 'bad number'"),
+        (["account", "add", "4001", "--name", "", "--type", "admin"], "--name"),
+        (["account", "add", "4001", "--name", "X", "--type", "reseller", "--reseller", "100"], "--reseller"),
+        (
+            ["account", "add", "4001", "--name", "X", "--type", "customer", "--reseller", "1001"],
+            "not a reseller",
+        ),
+        (
+            ["account", "add", "4001", "--name", "X", "--type", "customer", "--reseller", "999"],
+            "account 999 not found",
+        ),
+        (["account", "add", "4001", "--name", "X", "--type", "reseller", "--as-reseller", "100"], "--type"),
+        (["account", "add", "4001", "--name", "X", "--type", "wizard"], "invalid choice"),
+        (["account", "set", "1001"], "nothing to change"),
+        (["account", "set", "9999", "--inactive"], "account 9999 not found"),
+        (["account", "list", "--as-reseller", "1001"], "--as-reseller"),
+        (
+            ["did", "add", "15550001", "--account", "1001", "--primary", "pstn:123"],
+            "DID 15550001 already exists",
+        ),
+        (["did", "add", "12", "--account", "1001", "--primary", "pstn:123"], "3 to 20 digits"),
+        (["did", "add", "15550009", "--account", "100", "--primary", "pstn:123"], "DIDs belong to customers"),
+        (["did", "add", "15550009", "--account", "1001", "--primary", "pstn:12&3"], "--primary"),
+        (["did", "add", "15550009", "--account", "1001", "--primary", "sip:a b@x"], "RFC 3261"),
+        (
+            ["did", "add", "15550009", "--account", "1001", "--primary", "pstn:123", "--ring-timeout", "0"],
+            "--ring-timeout",
+        ),
+        (
+            ["did", "add", "15550009", "--account", "1001", "--primary", "pstn:123", "--ring-timeout", "301"],
+            "1..300",
+        ),
+        (
+            ["did", "add", "15550009", "--account", "1001", "--primary", "pstn:123", "--max-channels", "-1"],
+            "--max-channels",
+        ),
+        (
+            ["did", "add", "15550009", "--account", "1001", "--primary", "pstn:123", "--ring-timeout", "x"],
+            "invalid int",
+        ),
+        (["did", "set", "15550001"], "nothing to change"),
+        (["did", "set", "15550001", "--primary", "endpoint:a,b"], "endpoint"),
+        (["did", "set", "15550001", "--active", "--inactive"], "not allowed with"),
+        (["did", "remove", "15559999"], "DID 15559999 not found"),
+        (["transfer", "set", "15550001"], "nothing to change"),
+        (["transfer", "set", "15550001", "--busy", "sip:${EXTEN}@x"], "--busy"),
+        (["transfer", "set", "15550001", "--no-answer", "pstn:123)"], "--no-answer"),
+        (["transfer", "set", "15550001", "--unavailable", "tel:123"], "--unavailable"),
+        (["transfer", "set", "15550001", "--always", "sip:a@b\nc"], "--always"),
+        (["transfer", "set", "15550001", "--timeout", "0"], "--timeout"),
+        (["transfer", "set", "15550001", "--caller-id", "both"], "invalid choice"),
+        (["transfer", "set", "15550001", "--busy", "pstn:123", "--timeout", "999"], "--timeout"),
+        (["transfer", "show", "abc"], "not a valid DID"),
+    ],
+)
+def test_refused_input_exits_2_with_one_line_and_changes_nothing(
+    world: Run, repo_url: str, argv: list[str], fragment: str
+) -> None:
+    """Every refused command names the problem on stderr, exits 2 and leaves every table as it was."""
+    before = dump(repo_url)
+    result = world(*argv)
+    assert result.code == 2
+    assert fragment in result.err
+    assert "Traceback" not in result.err
+    if "invalid" not in fragment and "not allowed" not in fragment:  # argparse prints usage first
+        assert result.err.count("\n") == 1
+        assert result.err.startswith("did-failover: error: ")
+    assert dump(repo_url) == before
+
+
+def test_import_is_all_or_nothing_and_names_every_bad_line(world: Run, repo_url: str, tmp_path: Path) -> None:
+    """A CSV with bad rows changes nothing and reports each bad row by line; dry run changes nothing."""
+    exported = tmp_path / "export.csv"
+    assert ok(world("transfer", "export", str(exported))).out.startswith(
+        "exported the transfer settings of 2"
+    )
+    good_row = "15550002,2001,endpoint:desk-2,,pstn:+4930777,,,15,did,on"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "did,account,primary,always,busy,no_answer,unavailable,timeout,caller_id,status\n"
+        f"{good_row}\n"
+        "15550001,1001,pstn:+4930111,,pstn:1&2,,,30,keep,on\n"
+        "15559999,,,,,,,30,keep,on\n"
+        "15550001,,,,,,,0,keep,on\n"
+        "15550002,,,,,,,30,keep,maybe\n"
+    )
+    before = dump(repo_url)
+    result = world("transfer", "import", str(bad))
+    assert result.code == 2
+    lines = result.err.splitlines()
+    assert [line.split(":")[2].strip() for line in lines[:-1]] == ["line 3", "line 4", "line 5", "line 6"]
+    assert "busy" in lines[0] and "DID 15559999 not found" in lines[1]
+    assert lines[-1] == "did-failover: error: nothing imported: 4 bad rows"
+    assert dump(repo_url) == before
+
+    good = tmp_path / "good.csv"
+    good.write_text(exported.read_text().replace("15550002,2001,endpoint:desk-2,,,,,30,keep,off", good_row))
+    assert "nothing changed" in ok(world("transfer", "import", str(good), "--dry-run")).out
+    assert dump(repo_url) == before
+    assert ok(world("transfer", "import", str(good))).out == "imported the transfer settings of 2 DIDs\n"
+    shown = json.loads(ok(world("transfer", "show", "15550002", "--json")).out)
+    assert (shown["busy"], shown["timeout"], shown["caller_id"], shown["status"]) == (
+        "pstn:+4930777",
+        15,
+        "did",
+        "on",
+    )
+    assert shown["updated_by"] == "admin"
+    reexported = tmp_path / "again.csv"
+    ok(world("transfer", "export", str(reexported)))
+    assert reexported.read_text() == good.read_text()
+
+
+def test_import_by_a_reseller_refuses_other_resellers_dids(world: Run, repo_url: str, tmp_path: Path) -> None:
+    """A reseller importing a row for someone else's DID gets "not found" for that line and no change."""
+    csv_file = tmp_path / "mixed.csv"
+    csv_file.write_text(
+        "did,always,busy,no_answer,unavailable,timeout,caller_id,status\n"
+        "15550002,,pstn:+4930777,,,30,keep,on\n"
+        "15550001,,,,,30,keep,off\n"
+    )
+    before = dump(repo_url)
+    result = world("transfer", "import", str(csv_file), "--as-reseller", "200")
+    assert result.code == 2
+    assert "line 3: DID 15550001 not found" in result.err
+    assert dump(repo_url) == before
+    result = world("transfer", "import", str(csv_file), "--as-reseller", "100", "--dry-run")
+    assert (result.code, result.err.splitlines()[0]) == (
+        2,
+        "did-failover: error: line 2: DID 15550002 not found",
+    )
+
+
+def test_import_refuses_a_wrong_header(world: Run, repo_url: str, tmp_path: Path) -> None:
+    """An unknown or missing column is reported on line 1."""
+    csv_file = tmp_path / "header.csv"
+    csv_file.write_text("did,bussy,timeout\n15550001,pstn:123,30\n")
+    result = world("transfer", "import", str(csv_file))
+    assert result.code == 2
+    assert "line 1: the header must be" in result.err
+    assert "unknown: bussy" in result.err
+
+
+def test_db_init_refuses_a_newer_schema(world: Run, repo_url: str) -> None:
+    """A database with a newer schema version is refused with exit 1 and left untouched."""
+    execute(repo_url, "UPDATE schema_version SET version = 99")
+    before = dump(repo_url)
+    result = world("db", "init")
+    assert result.code == 1
+    assert "schema version 99, newer" in result.err
+    assert dump(repo_url) == before
+
+
+def test_commands_before_db_init_say_to_run_it(cli: Run) -> None:
+    """On an empty database every command explains that `db init` is needed (exit 1)."""
+    result = cli("did", "list")
+    assert result.code == 1
+    assert result.err == (
+        "did-failover: error: the database has no did-failover schema: run 'did-failover db init'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://root@127.0.0.1:1/didfo", "sqlite:////nonexistent-folder/did-failover.db"],
+)
+def test_unreachable_database_exits_1_without_traceback(url: str) -> None:
+    """The installed console script reports an unreachable database in one line, exit code 1."""
+    env = {**os.environ, "DID_FAILOVER_DATABASE_URL": url}
+    proc = subprocess.run([str(CLI), "did", "list"], env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("did-failover: error: ")
+    assert proc.stderr.count("\n") == 1
+    assert proc.stdout == ""
+
+
+def test_console_script_refuses_a_dangerous_destination(repo_url: str) -> None:
+    """The installed console script refuses dial-string injection with exit 2 and no traceback."""
+    env = {**os.environ, "DID_FAILOVER_DATABASE_URL": repo_url}
+    subprocess.run([str(CLI), "db", "init"], env=env, check=True, capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [str(CLI), "did", "add", "15550001", "--account", "1", "--primary", "pstn:123&Local/evil"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "did-failover: error: --primary: 'pstn:123&Local/evil' is not a valid PSTN number:"
+        " 3 to 20 digits with an optional leading +\n"
+    )
+
+
+def test_database_url_comes_from_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--config FILE.toml` sets database_url when the environment does not; a bad value exits 2."""
+    monkeypatch.delenv("DID_FAILOVER_DATABASE_URL", raising=False)
+    config = tmp_path / "did-failover.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path}/from-config.db"\n')
+    assert main(["--config", str(config), "db", "init"]) == 0
+    assert (tmp_path / "from-config.db").is_file()
+    config.write_text('database_url = "postgres://nope"\n')
+    capsys.readouterr()
+    assert main(["--config", str(config), "did", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("did-failover: error: settings: ")
+    assert "database_url" in err.lower()
+    assert err.count("\n") == 1
