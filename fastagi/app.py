@@ -12,9 +12,13 @@ from fastagi.routing.dialstring import DialTemplates
 from fastagi.routing.handler import DIDFailover
 from fastagi.session import Handler
 from fastagi.settings import Settings
-from fastagi.storage import open_repository
+from fastagi.storage import SCHEMA_VERSION, open_repository
 
 log = get_logger("fastagi.app")
+
+
+class StartupError(Exception):
+    """The server cannot start as configured; the message says what to fix."""
 
 
 async def build_app(
@@ -24,9 +28,20 @@ async def build_app(
     repository = open_repository(settings.database_url, settings.db_timeout)
     try:
         await repository.connect()
+        version = await repository.schema_version()
     except StorageUnavailable as exc:
-        # Calls still get an answer (ERROR -> dialplan fallback) and the pool retries on each lookup.
+        # Start anyway: calls get ERROR (the dialplan fallback runs) until the database answers.
         log.warning("database unreachable at start-up", error=str(exc))
+    else:
+        if version != SCHEMA_VERSION:
+            await repository.close()
+            found = "no schema" if version is None else f"schema version {version}"
+            raise StartupError(
+                f"the database has {found}, this did-failover needs version {SCHEMA_VERSION}: "
+                "run 'did-failover db init'"
+                if version is None or version < SCHEMA_VERSION
+                else f"the database has {found}, newer than this did-failover ({SCHEMA_VERSION}): upgrade it"
+            )
     cache = RouteCache(repository, settings.cache_ttl, settings.db_timeout)
     routes: dict[str, Handler] = {
         "did-failover": DIDFailover(cache, DialTemplates(settings), settings.max_hops),

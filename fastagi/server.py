@@ -282,10 +282,15 @@ def run(config: Path | None) -> int:
     configure(settings.log_level, settings.log_format)
     loop_name = install_event_loop()
     log.info("starting", event_loop=loop_name, version=_version())
+    from fastagi.app import StartupError
+
     try:
         asyncio.run(_serve(settings))
     except OSError as exc:
         log.error("cannot listen", error=str(exc), listen=settings.listen)
+        return 1
+    except StartupError as exc:
+        log.error("cannot start", error=str(exc))
         return 1
     return 0
 

@@ -33,10 +33,13 @@ class LogCapture:
         return [line for line in self.lines if line["event"] == event]
 
 
-@pytest.fixture(scope="session")
-def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
-    """Tests run on uvloop, the loop production uses (the property tests use the stdlib loop)."""
-    return uvloop.EventLoopPolicy()
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Tests run on uvloop, the loop production uses; the server tests run on the stdlib loop too."""
+    if item.nodeid.startswith("tests/test_server.py"):
+        return {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture

@@ -387,13 +387,3 @@ async def test_second_stop_closes_everything_at_once(start_server: StartServer) 
         pass
     writer.close()
     assert isinstance(server, Server)
-
-
-@pytest.fixture(scope="module", params=["uvloop", "asyncio"])
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    """The server tests run on both event loops: uvloop in production, the stdlib loop as fallback."""
-    if request.param == "uvloop":
-        import uvloop
-
-        return uvloop.EventLoopPolicy()
-    return asyncio.DefaultEventLoopPolicy()
