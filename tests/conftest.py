@@ -87,9 +87,10 @@ def asterisk() -> Iterator[AsteriskTestbed]:
     try:
         testbed.start()
     except TestbedError as exc:
+        testbed.shutdown()
         pytest.fail(f"Asterisk test bed unavailable: {exc}", pytrace=False)
     yield testbed
-    testbed.stop()
+    testbed.shutdown()
 
 
 @pytest.fixture
