@@ -131,6 +131,8 @@ def mysql_url() -> Iterator[str]:
             cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
         yield f"mysql://root@127.0.0.1:3306/{name}"
     finally:
+        admin.close()
+        admin = pymysql.connect(**MARIADB, autocommit=True)  # a test may have restarted MariaDB
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.close()
