@@ -18,6 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the FastAGI server")
     serve.set_defaults(func=_cmd_serve)
+    check = sub.add_parser("check", help="check settings, database, AMI and the running server")
+    check.set_defaults(func=_cmd_check)
+    _add_simulate(sub)
     from fastagi import manage
 
     manage.register(sub)
@@ -28,6 +31,46 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from fastagi.server import run
 
     return run(args.config)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from fastagi.check import run
+
+    return run(args.config)
+
+
+def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from fastagi.simulate import STATUSES
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="play a call to a DID against a fake Asterisk: what would be dialled and set",
+        description="Play a call to DID through the routing handler with the configured database, "
+        "against an in-process fake Asterisk. Exit 0 when routed, 2 for an unknown DID, 1 on error.",
+    )
+    simulate.add_argument("did", metavar="DID")
+    simulate.add_argument(
+        "--primary-status", required=True, choices=STATUSES, help="DIALSTATUS of the primary"
+    )
+    simulate.add_argument("--primary-cause", type=int, metavar="N", help="HANGUPCAUSE of the primary")
+    simulate.add_argument(
+        "--transfer-status", choices=STATUSES, default="ANSWER", help="DIALSTATUS of a transfer leg"
+    )
+    simulate.add_argument("--caller", default="15551110000", metavar="NUMBER", help="the caller's number")
+    simulate.set_defaults(func=_cmd_simulate)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from fastagi.simulate import run
+
+    return run(
+        args.config,
+        args.did,
+        args.primary_status,
+        caller=args.caller,
+        primary_cause=args.primary_cause,
+        transfer_status=args.transfer_status,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from fastagi import sdnotify
 from fastagi.errors import (
     AGIError,
     CallerHungUp,
@@ -47,6 +48,8 @@ class Server:
         self.sessions: set[AGISession] = set()
         self.running = 0
         self.counters: collections.Counter[str] = collections.Counter()
+        self.observers: list[Callable[[AGISession, str], None]] = []
+        """Called with each finished session and its outcome (metrics)."""
         self.started = asyncio.Event()
         self._on_shutdown = on_shutdown
         self._server: asyncio.Server | None = None
@@ -61,6 +64,16 @@ class Server:
         assert self._server is not None
         port: int = self._server.sockets[0].getsockname()[1]
         return port
+
+    @property
+    def accepting(self) -> bool:
+        """True while the listening socket accepts new sessions."""
+        return self._server is not None and self._server.is_serving()
+
+    def update_settings(self, settings: Settings) -> None:
+        """Apply reloaded settings: allowlist, limits and timeouts take effect for new sessions."""
+        self.settings = settings
+        self._allow = settings.allow
 
     # -- lifecycle, like uvicorn's Server.serve(): startup -> main loop -> shutdown -------------------
 
@@ -103,6 +116,7 @@ class Server:
         if self._server is not None:
             self._server.close()
         grace = self.settings.grace_period
+        sdnotify.stopping(f"stopping: {len(self.sessions)} sessions in flight")
         log.info("stopping", sessions=len(self.sessions), grace_period=grace)
         deadline = time.monotonic() + grace
         # Polled: sessions end on many paths, and 50 ms is nothing next to a grace period.
@@ -203,6 +217,8 @@ class Server:
             self.sessions.discard(session)
             self.counters[outcome] += 1
             self._log_session(session, outcome, error)
+            for observe in self.observers:
+                observe(session, outcome)
 
     @staticmethod
     def _log_session(session: AGISession, outcome: str, error: str | None) -> None:
@@ -285,7 +301,7 @@ def run(config: Path | None) -> int:
     from fastagi.app import StartupError
 
     try:
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, config, loop_name))
     except OSError as exc:
         log.error("cannot listen", error=str(exc), listen=settings.listen)
         return 1
@@ -295,11 +311,10 @@ def run(config: Path | None) -> int:
     return 0
 
 
-async def _serve(settings: Settings) -> None:
-    from fastagi.app import build_app
+async def _serve(settings: Settings, config: Path | None, loop_name: str) -> None:
+    from fastagi.daemon import serve
 
-    routes, on_shutdown = await build_app(settings)
-    await Server(settings, routes, on_shutdown).serve()
+    await serve(settings, config, loop_name)
 
 
 def _version() -> str:

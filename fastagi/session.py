@@ -55,6 +55,7 @@ class AGISession(asyncio.Protocol):
         "closed",
         "commands",
         "fields",
+        "first_dial",
         "hungup",
         "peer",
         "request",
@@ -82,6 +83,7 @@ class AGISession(asyncio.Protocol):
         self.request: AGIRequest | None = None
         self.peer: str = ""
         self.started = time.monotonic()
+        self.first_dial: float | None = None
         self.hungup = False
         self.closed = False
         self.commands = 0
@@ -234,6 +236,8 @@ class AGISession(asyncio.Protocol):
         """Run a dialplan application; the options always travel as one quoted token, no timeout."""
         if self._waiter is not None:
             raise RuntimeError("a command is already waiting for its reply")
+        if app == "Dial" and self.first_dial is None:
+            self.first_dial = time.monotonic()  # session setup latency ends here (metrics)
         return await self._roundtrip(format_exec(app, options), None)
 
     async def set_variable(self, name: str, value: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from pydantic_settings import (
     BaseSettings,
     NoDecode,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
@@ -121,8 +123,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Precedence: explicit arguments, then environment, then the TOML file."""
+        """Precedence: explicit arguments, environment, systemd credentials, then the TOML file."""
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        if credentials and Path(credentials).is_dir():
+            # systemd LoadCredential=database_url:/etc/did-failover/database_url: secrets stay out of
+            # the environment and the unit file; each file holds one setting named as in the TOML file.
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=credentials, env_prefix=""))
         if _config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_config_file))
         return tuple(sources)

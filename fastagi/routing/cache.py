@@ -35,6 +35,33 @@ class RouteCache:
         """Forget every entry (after a reload, or in tests)."""
         self._entries.clear()
 
+    @property
+    def ttl(self) -> float:
+        """Seconds an answer is served from memory; settable on reload (new entries use the new value)."""
+        return self._ttl
+
+    @ttl.setter
+    def ttl(self, value: float) -> None:
+        self._ttl = value
+
+    @property
+    def size(self) -> int:
+        """DIDs known (fresh or stale): what calls can still be routed by while the database is down."""
+        return len(self._entries)
+
+    async def database_ok(self, max_age: float) -> bool:
+        """True when the database answered within `max_age` seconds, else after asking it once now."""
+        if not self.database_down and time.monotonic() - self.last_database_ok < max_age:
+            return True
+        try:
+            await asyncio.wait_for(self._repository.schema_version(), self._db_timeout)
+        except (TimeoutError, StorageUnavailable, OSError) as exc:
+            error = exc if isinstance(exc, StorageUnavailable) else StorageUnavailable(_describe(exc))
+            self._set_down(str(error))
+            return False
+        self._set_up()
+        return True
+
     async def lookup(self, did: str) -> tuple[DIDRoute | None, Source]:
         """The DID's routing data; StorageUnavailable only when the database fails and nothing is known."""
         now = time.monotonic()

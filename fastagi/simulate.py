@@ -1,0 +1,187 @@
+"""`did-failover simulate`: play one call through the real routing handler against a fake Asterisk.
+
+The DID's settings come from the configured database; the server, the handler and the wire protocol
+are the production ones. Only Asterisk is played, in-process, answering Dial with the statuses asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from fastagi.errors import StorageUnavailable
+from fastagi.logs import configure
+from fastagi.routing.cache import RouteCache
+from fastagi.routing.dialstring import DialTemplates
+from fastagi.routing.handler import DIDFailover
+from fastagi.server import Server
+from fastagi.settings import Settings, load_settings
+from fastagi.storage import SCHEMA_VERSION, open_repository
+from fastagi.testing import call, environment
+
+STATUSES = ("ANSWER", "BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION")
+"""DIALSTATUS values a simulated leg can end with."""
+
+CAUSES = {"ANSWER": 16, "BUSY": 17, "NOANSWER": 19, "CHANUNAVAIL": 20, "CONGESTION": 34}
+"""The HANGUPCAUSE Asterisk typically reports with each DIALSTATUS."""
+
+CAUSE_NAMES = {
+    16: "normal clearing",
+    17: "user busy",
+    19: "no answer",
+    20: "subscriber absent",
+    21: "rejected",
+}
+
+EXIT_NOT_FOUND = 2
+"""Exit code when the DID is unknown (the result is NOT_FOUND): most likely a typo in the DID."""
+
+
+@dataclass
+class _Leg:
+    status: str
+    cause: int
+
+
+@dataclass
+class FakeAsterisk:
+    """Answers the handler's commands like a channel whose Dials end with the given statuses."""
+
+    primary: _Leg
+    transfer: _Leg
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    _dials: int = 0
+
+    def __call__(self, command: str) -> list[str]:
+        """One reply (list of lines) for one command line."""
+        verb, _, rest = command.partition(" ")
+        if verb == "EXEC":
+            app, _, options = rest.partition(" ")
+            self._exec(app, _unquote(options))
+            return ["200 result=0"]
+        if verb == "GET" and rest.startswith("FULL VARIABLE "):
+            return [f"200 result=1 ({self._evaluate(_unquote(rest.removeprefix('FULL VARIABLE ')))})"]
+        if verb == "VERBOSE":
+            self.steps.append(("verbose", _unquote(rest.rpartition(" ")[0])))
+        return ["200 result=1"]
+
+    def _exec(self, app: str, options: str) -> None:
+        if app == "MSet":
+            for assignment in _split_arguments(options):
+                name, _, value = assignment.partition("=")
+                self.variables[name] = value
+                self.steps.append(("set", assignment))
+        elif app == "Dial":
+            leg = self.primary if self._dials == 0 else self.transfer
+            self._dials += 1
+            self.steps.append(("dial", f"{options} -> {leg.status} (cause {_cause(leg.cause)})"))
+        else:
+            self.steps.append(("exec", f"{app}({options})"))
+
+    def _evaluate(self, expression: str) -> str:
+        if expression == "${DIALSTATUS},${HANGUPCAUSE}":
+            leg = self.primary if self._dials <= 1 else self.transfer
+            return f"{leg.status},{leg.cause}"
+        if expression.startswith("${GROUP_COUNT("):
+            return "1"  # this call is the only one on the DID
+        return ",".join("" for _ in expression.split(","))  # a fresh call: no hops, no redirects
+
+
+def _split_arguments(options: str) -> list[str]:
+    """Split application arguments at the commas outside parentheses, as Asterisk does."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(options):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            parts.append(options[start:i])
+            start = i + 1
+    parts.append(options[start:])
+    return parts
+
+
+def _unquote(token: str) -> str:
+    if len(token) >= 2 and token.startswith('"') and token.endswith('"'):
+        return token[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return token
+
+
+def _cause(cause: int) -> str:
+    name = CAUSE_NAMES.get(cause)
+    return f"{cause}, {name}" if name else str(cause)
+
+
+def run(
+    config: Path | None,
+    did: str,
+    primary_status: str,
+    *,
+    caller: str = "15551110000",
+    primary_cause: int | None = None,
+    transfer_status: str = "ANSWER",
+    out: TextIO = sys.stdout,
+) -> int:
+    """Simulate one call and print it; 0 when routed, 2 for an unknown DID, 1 when it cannot run."""
+    try:
+        settings = load_settings(config)
+    except ValueError as exc:
+        print(f"did-failover: error: {exc}", file=sys.stderr)
+        return 2
+    configure("warning", "console", sys.stderr)
+    asterisk = FakeAsterisk(
+        _Leg(primary_status, CAUSES[primary_status] if primary_cause is None else primary_cause),
+        _Leg(transfer_status, CAUSES[transfer_status]),
+    )
+    try:
+        result = asyncio.run(_simulate(settings, did, caller, asterisk))
+    except StorageUnavailable as exc:
+        print(f"did-failover: error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"DID {did.removeprefix('+')} called by {caller}; the primary ends {primary_status}"
+        f" (cause {_cause(asterisk.primary.cause)}), a transfer leg ends {transfer_status}",
+        file=out,
+    )
+    for kind, text in asterisk.steps:
+        print(f"  {kind:<7} {text}", file=out)
+    if result:
+        print("  failure AGISTATUS=FAILURE: the dialplan's fallback takes the call", file=out)
+    outcome = asterisk.variables.get("DID_FAILOVER_RESULT", "")
+    leg = asterisk.variables.get("DID_FAILOVER_LEG") or "none"
+    print(f"result: {outcome or 'none'} (last leg dialled: {leg})", file=out)
+    if outcome == "NOT_FOUND":
+        return EXIT_NOT_FOUND
+    return 1 if outcome in ("ERROR", "") else 0
+
+
+async def _simulate(settings: Settings, did: str, caller: str, asterisk: FakeAsterisk) -> bool:
+    """Serve the call on 127.0.0.1 port 0; True when the session ended with AGISTATUS=FAILURE."""
+    timeout = max(settings.db_timeout, 5.0)
+    repository = open_repository(settings.database_url, timeout)
+    try:
+        await repository.connect()
+        version = await repository.schema_version()
+        if version != SCHEMA_VERSION:
+            found = "no schema" if version is None else f"schema version {version}"
+            raise StorageUnavailable(f"the database has {found}, this did-failover needs {SCHEMA_VERSION}")
+        handler = DIDFailover(RouteCache(repository, 0, timeout), DialTemplates(settings), settings.max_hops)
+        server = Server(settings.model_copy(update={"listen": "127.0.0.1:0"}), {"did-failover": handler})
+        serving = asyncio.create_task(server.serve(install_signals=False))
+        await server.started.wait()
+        try:
+            env = environment(
+                args=[did], extension=did.removeprefix("+"), callerid=caller, uniqueid="simulate"
+            )
+            result = await call("127.0.0.1", server.port, env, asterisk, timeout=timeout * 2)
+        finally:
+            server.request_stop()
+            await serving
+        return result.failure
+    finally:
+        await repository.close()
