@@ -100,18 +100,19 @@ class Reloader:
         changed = sorted(name for name in type(new).model_fields if getattr(old, name) != getattr(new, name))
         needs_restart = [name for name in changed if name in RESTART_ONLY]
         effective = new.model_copy(update={name: getattr(old, name) for name in needs_restart})
-        configure(effective.log_level, effective.log_format)
         self.server.update_settings(effective)
         if self.handler is not None:
             self.handler.templates = DialTemplates(effective)
             self.handler.max_hops = effective.max_hops
             self.handler.cache.ttl = effective.cache_ttl
+        # Logged at the old level, then the new one applies: a change to `warning` is still seen.
         log.info(
             "reloaded",
             changed=[name for name in changed if name not in RESTART_ONLY],
             needs_restart=needs_restart,
             log_level=effective.log_level,
         )
+        configure(effective.log_level, effective.log_format)
         self._count("applied")
         sdnotify.ready(f"reloaded; {_status(self.server, self.handler)}")
         return True

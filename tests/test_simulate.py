@@ -1,0 +1,56 @@
+"""`did-failover simulate`: a DID's settings played through the real handler, printed for a sysadmin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.opstools import cli, free_port, sample_did, serve_env
+
+
+async def test_simulate_busy_primary_shows_the_busy_destination_dialled(tmp_path: Path) -> None:
+    """BUSY on the primary: the primary, then the BUSY destination with Diversion, and the result."""
+    env = serve_env(tmp_path, free_port())
+    await sample_did(env)
+    code, out, _ = await cli(env, "simulate", "+15551230000", "--primary-status", "BUSY")
+    assert code == 0, out
+    steps = [line.split(None, 1) for line in out.splitlines()[1:-1]]
+    assert steps == [
+        ["set", "__DID_FAILOVER_HOPS=1"],
+        ["set", "CHANNEL(accountcode)=2001"],
+        ["dial", "PJSIP/acme-desk,30 -> BUSY (cause 17, user busy)"],
+        ["set", "REDIRECTING(from-num,i)=15551230000"],
+        ["set", "REDIRECTING(reason,i)=user-busy"],
+        ["set", "REDIRECTING(count,i)=1"],
+        ["dial", "PJSIP/+15557654321@pstn,30 -> ANSWER (cause 16, normal clearing)"],
+        ["set", "DID_FAILOVER_RESULT=ANSWERED"],
+        ["set", "DID_FAILOVER_LEG=BUSY"],
+        ["set", "DID_FAILOVER_DIALSTATUS=ANSWER"],
+    ]
+    assert out.splitlines()[-1] == "result: ANSWERED (last leg dialled: BUSY)"
+
+
+async def test_simulate_no_answer_without_destination_ends_with_the_condition(tmp_path: Path) -> None:
+    """NOANSWER with no NO ANSWER destination: nothing else is dialled, the result says NOANSWER."""
+    env = serve_env(tmp_path, free_port())
+    await sample_did(env)
+    code, out, _ = await cli(env, "simulate", "15551230000", "--primary-status", "NOANSWER")
+    assert code == 0
+    assert out.count("  dial ") == 1 and "DID_FAILOVER_LEG=PRIMARY" in out
+
+
+async def test_simulate_unknown_did_prints_not_found_and_exits_2(tmp_path: Path) -> None:
+    """An unknown DID (most often a typo): NOT_FOUND, nothing dialled, exit code 2."""
+    env = serve_env(tmp_path, free_port())
+    await sample_did(env)
+    code, out, _ = await cli(env, "simulate", "15550000000", "--primary-status", "BUSY")
+    assert code == 2
+    assert "  dial " not in out and out.splitlines()[-1] == "result: NOT_FOUND (last leg dialled: none)"
+
+
+async def test_simulate_without_schema_is_one_error_line(tmp_path: Path) -> None:
+    """No schema: one error line naming the problem, exit code 1."""
+    code, out, err = await cli(
+        serve_env(tmp_path, free_port()), "simulate", "1555", "--primary-status", "BUSY"
+    )
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [err.strip()] and "no schema" in err
