@@ -18,6 +18,8 @@ GROUP_CATEGORY = "did-failover"
 """GROUP() category that counts a DID's concurrent calls in Asterisk, so several servers agree."""
 
 _ACCOUNT = re.compile(r"[A-Za-z0-9_.\-]{1,64}", re.ASCII)
+_DID = re.compile(r"[0-9]{3,20}", re.ASCII)
+"""A DID as stored; checked again because it goes into GROUP() and REDIRECTING() (a row edited by hand)."""
 
 
 def did_of(session: AGISession) -> str:
@@ -74,6 +76,8 @@ class DIDFailover:
             outcome.result = step.result
             return
         assert route is not None
+        if not _DID.fullmatch(route.did):
+            raise InvalidDestination(f"DID {route.did[:40]!r} in the database is not 3 to 20 digits")
         session.fields["account"] = route.account_number
         await self._prepare(session, route, hops)
         if route.max_channels and await self._over_limit(session, route):
