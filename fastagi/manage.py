@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastagi.errors import InputError, InvalidDestination, StorageUnavailable
+from fastagi.progress import progress
 from fastagi.service import Scope, Service, TransferView
 from fastagi.settings import load_settings
 from fastagi.storage import AccountRow, DIDRow, open_repository
@@ -188,7 +189,8 @@ def _did_dict(d: DIDRow) -> dict[str, Any]:
 async def _db_init(service: Service, scope: Scope, args: argparse.Namespace) -> None:
     if scope.reseller is not None:
         raise InputError("--as-reseller: only the admin creates the schema")
-    version = await service.init_db()
+    async with progress("creating the schema"):
+        version = await service.init_db()
     print(f"database schema version {version} ready")
 
 
@@ -354,7 +356,9 @@ async def _transfer_import(service: Service, scope: Scope, args: argparse.Namesp
         raise InputError(f"cannot read {args.file}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InputError(f"{args.file}: not UTF-8 text") from None
-    count = await service.import_csv(scope, text, dry_run=args.dry_run)
+    rows = max(text.count("\n") - 1, 0)
+    async with progress(f"{'checking' if args.dry_run else 'importing'} {rows} rows of {args.file}"):
+        count = await service.import_csv(scope, text, dry_run=args.dry_run)
     if args.dry_run:
         print(f"dry run: the transfer settings of {count} DIDs are valid; nothing changed")
     else:
