@@ -84,3 +84,14 @@ async def test_check_logs_into_ami_and_reports_a_refused_login(tmp_path: Path) -
         assert f"OK    AMI: logged in to 127.0.0.1:{ami_port} as did" in out
     finally:
         server.close()
+
+
+async def test_database_url_comes_from_a_systemd_credential(tmp_path: Path) -> None:
+    """LoadCredential=database_url:...: the URL is read from $CREDENTIALS_DIRECTORY, not the environment."""
+    env = serve_env(tmp_path, free_port())
+    assert (await cli(env, "db", "init"))[0] == 0
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "database_url").write_text(env.pop("DID_FAILOVER_DATABASE_URL") + "\n")
+    _, out, _ = await cli({**env, "CREDENTIALS_DIRECTORY": str(credentials)}, "check")
+    assert f"OK    database: sqlite:///{tmp_path / 'db.sqlite'}, schema version 1" in out
