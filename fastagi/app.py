@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from fastagi.ami import AmiListener, parse_ami_url
+from fastagi.calls import CallTracker, HistoryWriter
 from fastagi.errors import StorageUnavailable
 from fastagi.logs import get_logger
 from fastagi.routing.cache import RouteCache
@@ -43,11 +45,21 @@ async def build_app(
                 else f"the database has {found}, newer than this did-failover ({SCHEMA_VERSION}): upgrade it"
             )
     cache = RouteCache(repository, settings.cache_ttl, settings.db_timeout)
+    history = HistoryWriter(repository, settings.call_log_days)
+    history.start()
+    tracker = CallTracker(history.add)
+    listener = AmiListener(parse_ami_url(settings.ami_url), tracker) if settings.ami_url else None
+    if listener is not None:
+        listener.start()
     routes: dict[str, Handler] = {
-        "did-failover": DIDFailover(cache, DialTemplates(settings), settings.max_hops),
+        "did-failover": DIDFailover(cache, DialTemplates(settings), settings.max_hops, tracker),
     }
 
     async def close() -> None:
+        if listener is not None:
+            listener.close()
+        tracker.set_ami_connected(False)  # rows of finished sessions still waiting for AMI: now
+        await history.close()
         with contextlib.suppress(Exception):
             await repository.close()
 

@@ -1,13 +1,15 @@
-"""The management commands (db, account, did, transfer): a thin argparse shell over fastagi.service."""
+"""The management commands (db, account, did, transfer, calls): a thin argparse shell over fastagi.service."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import io
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from fastagi.errors import InputError, InvalidDestination, StorageUnavailable
 from fastagi.progress import progress
 from fastagi.service import Scope, Service, TransferView
 from fastagi.settings import load_settings
-from fastagi.storage import AccountRow, DIDRow, open_repository
+from fastagi.storage import AccountRow, CallRecord, DIDRow, open_repository
 
 Work = Callable[[Service, Scope, argparse.Namespace], Awaitable[None]]
 
@@ -100,6 +102,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = leaf(transfer, "import", _transfer_import, "apply a CSV export, all rows or none")
     p.add_argument("file", type=Path, metavar="FILE.csv")
     p.add_argument("--dry-run", action="store_true", help="check every row, change nothing")
+
+    p = leaf(sub, "calls", _calls, "call history of routed calls, newest first")
+    p.add_argument("--did", metavar="DID")
+    p.add_argument("--account", metavar="NUMBER")
+    p.add_argument("--since", metavar="WHEN", help="age (30m, 2h, 7d, 1w) or date/time (2026-11-27T08:00)")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N calls (default 50)")
+    p.add_argument("--json", action="store_true")
 
 
 def _on_off_flags(parser: argparse.ArgumentParser, dest: str, on: str, off: str) -> None:
@@ -363,3 +372,48 @@ async def _transfer_import(service: Service, scope: Scope, args: argparse.Namesp
         print(f"dry run: the transfer settings of {count} DIDs are valid; nothing changed")
     else:
         print(f"imported the transfer settings of {count} DIDs")
+
+
+def _time(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else "-"
+
+
+def _call_dict(call: CallRecord) -> dict[str, Any]:
+    values = dataclasses.asdict(call)
+    for key, value in values.items():
+        if isinstance(value, datetime):
+            values[key] = value.isoformat()
+    return values
+
+
+async def _calls(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    calls = await service.list_calls(
+        scope, did=args.did, account=args.account, since=args.since, limit=args.limit
+    )
+    if args.json:
+        _json([_call_dict(c) for c in calls])
+        return
+    headers = [
+        "STARTED (UTC)", "DID", "ACCOUNT", "CALLER", "PRIMARY", "STATUS", "TRANSFER", "TO", "STATUS",
+        "RESULT", "ANSWERED", "ENDED", "CAUSE", "BILLSEC",
+    ]  # fmt: skip
+    rows = [
+        [
+            _time(c.started_at),
+            c.did,
+            c.account_number or "-",
+            c.caller or "-",
+            c.primary_destination or "-",
+            c.primary_dialstatus or "-",
+            c.transfer_condition or "-",
+            c.transfer_destination or "-",
+            c.transfer_dialstatus or "-",
+            c.result,
+            _time(c.answered_at)[11:] if c.answered_at else "-",
+            _time(c.ended_at)[11:] if c.ended_at else "-",
+            str(c.hangup_cause) if c.hangup_cause is not None else "-",
+            str(c.billsec) if c.billsec is not None else "-",
+        ]
+        for c in calls
+    ]
+    print(_table(headers, rows))

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, get_args
 
 from fastagi.destinations import parse_destination
@@ -17,6 +17,7 @@ from fastagi.storage.base import (
     AccountRow,
     AccountType,
     CallerIdMode,
+    CallRecord,
     DIDRow,
     Repository,
     TransferRow,
@@ -339,6 +340,31 @@ class Service:
             await self._account(scope, account, "--account")
         return await self.repo.list_dids(account=account, reseller=scope.reseller)
 
+    # Call history
+
+    async def list_calls(
+        self,
+        scope: Scope,
+        *,
+        did: str | None = None,
+        account: str | None = None,
+        since: str | None = None,
+        limit: int = 50,
+    ) -> list[CallRecord]:
+        """The call history the scope sees, newest first."""
+        await self._check_scope(scope)
+        if account is not None:
+            await self._account(scope, account, "--account")
+        if not 1 <= limit <= 100_000:
+            raise InputError(f"--limit: {limit} is not a number of calls 1..100000")
+        return await self.repo.list_calls(
+            did=did_number(did, "--did") if did is not None else None,
+            account=account,
+            reseller=scope.reseller,
+            since=parse_since(since) if since is not None else None,
+            limit=limit,
+        )
+
     # Call transfer
 
     async def set_transfer(
@@ -446,6 +472,24 @@ class Service:
         if not dry_run:
             await self.repo.set_transfers(rows)
         return len(rows)
+
+
+_RELATIVE = re.compile(r"([0-9]{1,6})([mhdw])", re.ASCII)
+_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """`--since`: a relative age (30m, 2h, 7d, 1w) or an ISO date/time (UTC unless it says otherwise)."""
+    if match := _RELATIVE.fullmatch(text.strip()):
+        amount, unit = match.groups()
+        return (now or datetime.now(UTC)) - timedelta(**{_UNIT[unit]: int(amount)})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            f"--since: {text!r} is neither an age (30m, 2h, 7d, 1w) nor a date/time (2026-11-27T08:00)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _default_transfer(did: str) -> TransferRow:

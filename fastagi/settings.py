@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     max_hops: int = Field(default=5, ge=1, le=100)
 
     ami_url: str = ""
+    call_log_days: int = Field(default=90, ge=1)
     metrics_listen: str = "127.0.0.1:9573"
 
     @field_validator("allow", mode="before")
@@ -76,6 +77,15 @@ class Settings(BaseSettings):
             return tuple(ipaddress.ip_network(str(v), strict=False) for v in value)
         except ValueError as exc:
             raise ValueError(f"not a CIDR list: {exc}") from None
+
+    @field_validator("ami_url")
+    @classmethod
+    def _check_ami_url(cls, value: str) -> str:
+        if value:
+            from fastagi.ami import parse_ami_url
+
+            parse_ami_url(value)
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from fastagi.calls import CallTracker, TrackedCall
 from fastagi.errors import CallerHungUp, InvalidDestination, StorageUnavailable
 from fastagi.logs import get_logger
 from fastagi.routing.cache import RouteCache
@@ -33,10 +34,17 @@ def did_of(session: AGISession) -> str:
 class DIDFailover:
     """Handler of the `did-failover` route; one instance serves every session."""
 
-    def __init__(self, cache: RouteCache, templates: DialTemplates, max_hops: int) -> None:
+    def __init__(
+        self,
+        cache: RouteCache,
+        templates: DialTemplates,
+        max_hops: int,
+        tracker: CallTracker | None = None,
+    ) -> None:
         self.cache = cache
         self.templates = templates
         self.max_hops = max_hops
+        self.tracker = tracker
 
     async def __call__(self, session: AGISession) -> None:
         """Route one inbound DID call and set DID_FAILOVER_RESULT, _LEG and _DIALSTATUS."""
@@ -44,6 +52,20 @@ class DIDFailover:
         did = did_of(session)
         fields["did"] = did
         outcome = _Outcome()
+        if self.tracker is not None:
+            request = session.request
+            assert request is not None
+            outcome.call = self.tracker.start(request.uniqueid, did, request.callerid)
+        try:
+            await self._finish(session, did, outcome)
+        finally:
+            if outcome.call is not None and self.tracker is not None:
+                leg = outcome.leg.value if outcome.leg else None
+                self.tracker.finish(outcome.call, outcome.result.value, leg, fields.get("account"))
+
+    async def _finish(self, session: AGISession, did: str, outcome: _Outcome) -> None:
+        """Route, then tell the dialplan (and, on errors, fail the session so its fallback runs)."""
+        fields = session.fields
         try:
             await self._route(session, did, outcome)
         except CallerHungUp:
@@ -137,10 +159,14 @@ class DIDFailover:
                 f"REDIRECTING(count,i)={redirects + 1}",
             )
         outcome.leg = step.leg
+        if outcome.call is not None and self.tracker is not None:
+            self.tracker.dialing(outcome.call, step.leg.value, step.destination)
         await session.exec("Dial", target + options)
         value = await session.get_full_variable("${DIALSTATUS},${HANGUPCAUSE}") or ","
         status, _, cause = value.partition(",")
         outcome.dialstatus = status
+        if outcome.call is not None and self.tracker is not None:
+            self.tracker.dialed(outcome.call, step.leg.value, status)
         session.fields[f"{step.leg.value.lower()}_dest"] = step.destination
         if status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")
@@ -150,9 +176,10 @@ class DIDFailover:
 class _Outcome:
     """What the handler reports when it ends."""
 
-    __slots__ = ("dialstatus", "error", "leg", "result")
+    __slots__ = ("call", "dialstatus", "error", "leg", "result")
 
     def __init__(self) -> None:
+        self.call: TrackedCall | None = None
         self.result = Result.ERROR
         self.leg: Leg | None = None
         self.dialstatus = ""

@@ -399,11 +399,71 @@ class SQLRepository(Repository):
                     ),
                 )
 
-    async def insert_call(self, row: CallRecord) -> None:
-        """Append one routed call to the call log."""
-        values = [getattr(row, column) for column in _CALL_COLUMNS]
-        values = [self._ts(v) if isinstance(v, datetime) else v for v in values]
+    async def insert_calls(self, rows: Sequence[CallRecord]) -> None:
+        """Append routed calls to the call log in one transaction."""
+        if not rows:
+            return
         columns = ", ".join(_CALL_COLUMNS)
         marks = ", ".join("?" for _ in _CALL_COLUMNS)
         async with self._write() as db:
-            await db.execute(f"INSERT INTO call_log ({columns}) VALUES ({marks})", values)
+            for row in rows:
+                values = [getattr(row, column) for column in _CALL_COLUMNS]
+                values = [self._ts(v) if isinstance(v, datetime) else v for v in values]
+                await db.execute(f"INSERT INTO call_log ({columns}) VALUES ({marks})", values)
+
+    async def list_calls(
+        self,
+        *,
+        did: str | None = None,
+        account: str | None = None,
+        reseller: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[CallRecord]:
+        """Call history, newest first; `reseller` keeps only that reseller's customers' calls."""
+        where: list[str] = []
+        args: list[Any] = []
+        if did is not None:
+            where.append("c.did = ?")
+            args.append(normalize_did(did))
+        if account is not None:
+            where.append("c.account_number = ?")
+            args.append(account)
+        if reseller is not None:
+            where.append(
+                "c.account_number IN (SELECT a.number FROM accounts a JOIN accounts r"
+                " ON a.reseller_id = r.id WHERE r.number = ?)"
+            )
+            args.append(reseller)
+        if since is not None:
+            where.append("c.started_at >= ?")
+            args.append(self._ts(since))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        columns = ", ".join(f"c.{column}" for column in _CALL_COLUMNS)
+        sql = f"SELECT {columns} FROM call_log c{clause} ORDER BY c.started_at DESC, c.id DESC LIMIT ?"
+        async with self._read() as db:
+            rows = await db.fetch_all(sql, (*args, int(limit)))
+        return [self._call(row) for row in rows]
+
+    @staticmethod
+    def _call(row: Row) -> CallRecord:
+        values = dict(zip(_CALL_COLUMNS, row, strict=True))
+        for column in ("started_at", "answered_at", "ended_at"):
+            if values[column] is not None:
+                values[column] = _dt(values[column])
+        return CallRecord(**values)
+
+    async def delete_calls_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete at most `limit` of the oldest calls started before `cutoff`; return how many."""
+        async with self._write() as db:
+            ids = [
+                row[0]
+                for row in await db.fetch_all(
+                    "SELECT id FROM call_log WHERE started_at < ? ORDER BY id LIMIT ?",
+                    (self._ts(cutoff), int(limit)),
+                )
+            ]
+            if not ids:
+                return 0
+            marks = ", ".join("?" for _ in ids)
+            return await db.execute(f"DELETE FROM call_log WHERE id IN ({marks})", ids)

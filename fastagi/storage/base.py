@@ -216,9 +216,29 @@ class Repository(abc.ABC):
     async def set_transfers(self, rows: Sequence[TransferRow]) -> None:
         """Create or replace the transfer settings of every row's DID, all or nothing."""
 
-    @abc.abstractmethod
     async def insert_call(self, row: CallRecord) -> None:
         """Append one routed call to the call log."""
+        await self.insert_calls([row])
+
+    @abc.abstractmethod
+    async def insert_calls(self, rows: Sequence[CallRecord]) -> None:
+        """Append routed calls to the call log in one transaction."""
+
+    @abc.abstractmethod
+    async def list_calls(
+        self,
+        *,
+        did: str | None = None,
+        account: str | None = None,
+        reseller: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[CallRecord]:
+        """Call history, newest first; `reseller` keeps only that reseller's customers' calls."""
+
+    @abc.abstractmethod
+    async def delete_calls_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete at most `limit` of the oldest calls started before `cutoff`; return how many."""
 
     async def set_transfer(self, row: TransferRow) -> None:
         """Create or replace the transfer settings of one DID."""

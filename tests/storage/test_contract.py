@@ -294,3 +294,39 @@ def test_bad_database_urls_are_input_errors() -> None:
     for url in ("postgres://x/y", "mysql://127.0.0.1:3306/", "mysql://h:99999/db", "sqlite:///"):
         with pytest.raises(InputError, match="database_url"):
             open_repository(url, 1.0)
+
+
+def _call(started: datetime, did: str, account: str, caller: str) -> CallRecord:
+    return CallRecord(started_at=started, did=did, result="ANSWERED", account_number=account, caller=caller)
+
+
+async def test_call_history_lists_newest_first_with_filters_and_reseller_scope(filled: Repository) -> None:
+    """list_calls filters by DID, account, start time and reseller, newest first, up to the limit."""
+    base = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    await filled.insert_calls(
+        [
+            _call(base, "15550001", "1001", "a"),
+            _call(base.replace(hour=13), "15550002", "2001", "b"),
+            _call(base.replace(hour=14), "15550001", "1001", "c"),
+            _call(base.replace(hour=15), "15550003", "3001", "d"),
+        ]
+    )
+    assert [c.caller for c in await filled.list_calls()] == ["d", "c", "b", "a"]
+    assert [c.caller for c in await filled.list_calls(did="+15550001")] == ["c", "a"]
+    assert [c.caller for c in await filled.list_calls(account="2001")] == ["b"]
+    assert [c.caller for c in await filled.list_calls(reseller="100")] == ["c", "a"]
+    assert [c.caller for c in await filled.list_calls(since=base.replace(hour=13, minute=30))] == ["d", "c"]
+    assert [c.caller for c in await filled.list_calls(limit=1)] == ["d"]
+    (newest,) = await filled.list_calls(limit=1)
+    assert newest.started_at == base.replace(hour=15)
+
+
+async def test_retention_deletes_old_calls_in_batches(filled: Repository) -> None:
+    """delete_calls_before removes at most `limit` of the calls older than the cutoff per call."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    await filled.insert_calls([_call(base.replace(day=d), "15550001", "1001", str(d)) for d in range(1, 11)])
+    cutoff = base.replace(day=8)
+    assert await filled.delete_calls_before(cutoff, 4) == 4
+    assert await filled.delete_calls_before(cutoff, 4) == 3
+    assert await filled.delete_calls_before(cutoff, 4) == 0
+    assert sorted(int(c.caller or 0) for c in await filled.list_calls()) == [8, 9, 10]

@@ -184,20 +184,21 @@ async def test_sample_dialplan_ends_the_call_by_result(ami: Ami, result: str, ca
 
 
 async def test_logger_user_receives_call_events_but_cannot_originate(ami: Ami) -> None:
-    """The sample's did-failover-logger AMI user sees UserEvents and DID_FAILOVER_* but
-    may not place calls."""
+    """The sample's did-failover-logger AMI user sees dial and hang-up events, nothing of the
+    dialplan, and may not place calls."""
     logger = Ami(username="did-failover-logger", secret="change-me-to-a-long-random-secret")
     await logger.connect()
     try:
         with pytest.raises(TestbedError, match="Permission denied"):
             await logger.originate("15551230000", "15557000025")
-        async with AgiStub(port=AGI_PORT, commands=["SET VARIABLE DID_FAILOVER_RESULT BUSY"]):
+        async with AgiStub(port=AGI_PORT, commands=['EXEC Dial "PJSIP/busy,2"']):
             call = await ami.originate("15551230000", "15557000025")
             await ami.wait_outcome(call)
-        await logger.wait_for("VarSet", Variable="DID_FAILOVER_RESULT", Value="BUSY")
+        await logger.wait_for("DialEnd", Uniqueid=call.channel_uniqueid, DialStatus="BUSY")
         await logger.wait_for("Hangup", Uniqueid=call.channel_uniqueid)
-        assert not logger.matching("VarSet", Variable="AGISTATUS")
+        assert not logger.matching("VarSet")
         assert not logger.matching("Newexten")
+        assert not logger.matching("UserEvent")
     finally:
         logger.close()
 

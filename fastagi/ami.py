@@ -1,0 +1,164 @@
+"""The AMI connection (panoramisk) that follows routed calls: login, reconnect with backoff, feed the tracker.
+
+The AGI side never waits for this: events only update fastagi.calls.CallTracker, and when AMI is down the
+call history is written from what the AGI session knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from panoramisk import Manager
+
+from fastagi.calls import CallTracker
+from fastagi.logs import get_logger
+
+log = get_logger("fastagi.ami")
+
+EVENTS = ("DialBegin", "DialEnd", "Newstate", "BridgeEnter", "Hangup")
+"""The events the call tracker uses; all in AMI's `call` class, the only class we log in for."""
+
+BACKOFF_MAX = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AmiTarget:
+    """Where and as whom to log in."""
+
+    host: str
+    port: int
+    username: str
+    secret: str
+
+
+def parse_ami_url(url: str) -> AmiTarget:
+    """Parse `ami://USER:SECRET@HOST:PORT` (systemd: LoadCredential=ami_url:FILE keeps it out of the env)."""
+    parts = urlsplit(url)
+    if parts.scheme != "ami" or not parts.hostname or not parts.username:
+        raise ValueError("expected ami://USER:SECRET@HOST:PORT")
+    try:
+        port = parts.port or 5038
+    except ValueError:
+        raise ValueError("the AMI port must be a number 1..65535") from None
+    secret = unquote(parts.password or "")
+    if not secret:
+        raise ValueError("expected ami://USER:SECRET@HOST:PORT (the secret is missing)")
+    return AmiTarget(parts.hostname, port, unquote(parts.username), secret)
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager with our reconnect policy (backoff, forever) instead of its fixed delay."""
+
+    def __init__(self, listener: AmiListener, **config: Any) -> None:
+        super().__init__(**config)
+        self._listener = listener
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            error = "cancelled" if f.cancelled() else str(f.exception())
+            self._listener.schedule_reconnect(error)
+            return
+        super().connection_made(f)
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        ok: bool = super().login(future)
+        if not ok:
+            message = getattr(future.result(), "message", "") or "refused"
+            log.error("AMI login failed", user=self._listener.target.username, error=str(message))
+            self.close()  # connection_lost follows, and with it a retry after the backoff
+        return ok
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pinger: asyncio.TimerHandle | None = self.__dict__.get("pinger")
+        if pinger is not None:
+            pinger.cancel()
+            self.pinger = None
+        self._connected = False
+        self._listener.lost(exc)
+
+
+class AmiListener:
+    """Keeps one AMI connection up for as long as the server runs and feeds events to the tracker."""
+
+    def __init__(self, target: AmiTarget, tracker: CallTracker) -> None:
+        self.target = target
+        self.tracker = tracker
+        self.connected = False
+        self.connects = 0
+        self._backoff = 1.0
+        self._closing = False
+        self._retry: asyncio.TimerHandle | None = None
+        self.manager = _Manager(
+            self,
+            host=target.host,
+            port=target.port,
+            username=target.username,
+            secret=target.secret,
+            events="call",
+            ping_delay=10,
+            ping_interval=10,
+            on_login=self._logged_in,
+            log=_QuietLogger(),
+        )
+        for name in EVENTS:
+            self.manager.register_event(name, self._event)
+
+    def start(self) -> None:
+        """Connect in the background; never raises, retries forever."""
+        self.manager.loop = asyncio.get_running_loop()
+        self.manager.connect()
+
+    def _event(self, _manager: Manager, event: Any) -> None:
+        self.tracker.on_event(event)
+
+    def _logged_in(self, manager: Manager) -> None:
+        if not manager.authenticated:
+            return
+        self.connected = True
+        self.connects += 1
+        self._backoff = 1.0
+        self.tracker.set_ami_connected(True)
+        log.info("AMI connected", host=self.target.host, port=self.target.port, user=self.target.username)
+
+    def lost(self, exc: Exception | None) -> None:
+        """The connection dropped: AGI carries on; history rows are written without AMI fields."""
+        was = self.connected
+        self.connected = False
+        self.tracker.set_ami_connected(False)
+        if was:
+            log.warning("AMI connection lost", error=str(exc) if exc else "closed by Asterisk")
+        self.schedule_reconnect(str(exc) if exc else "closed")
+
+    def schedule_reconnect(self, error: str) -> None:
+        """Try again after the current backoff (1 s doubling to 30 s)."""
+        if self._closing:
+            return
+        delay = self._backoff
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+        if delay >= BACKOFF_MAX / 2 or self.connects == 0:
+            log.warning("AMI not reachable, retrying", error=error, retry_in=delay)
+        self._retry = asyncio.get_running_loop().call_later(delay, self._reconnect)
+
+    def _reconnect(self) -> None:
+        self._retry = None
+        if not self._closing:
+            self.manager.connect()
+
+    def close(self) -> None:
+        """Log off and stop reconnecting."""
+        self._closing = True
+        if self._retry is not None:
+            self._retry.cancel()
+        self.manager.close()
+        self.connected = False
+        self.tracker.set_ami_connected(False)
+
+
+class _QuietLogger:
+    """panoramisk logs through stdlib logging in its own words; our own log lines say what matters."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None

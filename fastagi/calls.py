@@ -1,0 +1,357 @@
+"""What happened to each routed call: AGI facts plus AMI events, one call-history row when the call ends.
+
+The routing handler reports what it decided (`start`, `dialing`, `dialed`, `finish`); the AMI listener
+feeds events (`on_event`); neither ever waits for the other. A call's row is written when its channel
+hangs up, or at once when the session ends while AMI is down (then without the AMI fields).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from fastagi.errors import StorageUnavailable
+from fastagi.logs import get_logger
+from fastagi.storage.base import CallRecord, Repository
+
+log = get_logger("fastagi.calls")
+
+HANGUP_WAIT = 900.0
+"""Seconds a finished session waits for its channel's Hangup event before its row is written anyway."""
+
+TRANSFER_LEGS = frozenset({"ALWAYS", "BUSY", "NO_ANSWER", "UNAVAILABLE"})
+
+
+class TrackedCall:
+    """One routed call while it lasts: the handler's facts and what AMI reported."""
+
+    __slots__ = (
+        "account",
+        "answered_at",
+        "answered_mono",
+        "billsec",
+        "caller",
+        "current_leg",
+        "dest_uids",
+        "did",
+        "ended_at",
+        "hangup_cause",
+        "hangup_seen",
+        "leg",
+        "primary_destination",
+        "primary_dialstatus",
+        "result",
+        "session_done",
+        "started_at",
+        "timer",
+        "transfer_condition",
+        "transfer_destination",
+        "transfer_dialstatus",
+        "uniqueid",
+        "written",
+    )
+
+    def __init__(self, uniqueid: str, did: str, caller: str) -> None:
+        self.uniqueid = uniqueid
+        self.did = did
+        self.caller = caller
+        self.started_at = datetime.now(UTC)
+        self.account: str | None = None
+        self.primary_destination: str | None = None
+        self.primary_dialstatus: str | None = None
+        self.transfer_condition: str | None = None
+        self.transfer_destination: str | None = None
+        self.transfer_dialstatus: str | None = None
+        self.result = ""
+        self.leg: str | None = None
+        self.current_leg: tuple[str, str] | None = None
+        self.answered_at: datetime | None = None
+        self.answered_mono: float | None = None
+        self.billsec: int | None = None
+        self.ended_at: datetime | None = None
+        self.hangup_cause: int | None = None
+        self.hangup_seen = False
+        self.session_done = False
+        self.written = False
+        self.dest_uids: list[str] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def record(self) -> CallRecord:
+        """The call-history row."""
+        return CallRecord(
+            started_at=self.started_at,
+            did=self.did,
+            result=self.result,
+            account_number=self.account,
+            caller=self.caller,
+            primary_destination=self.primary_destination,
+            primary_dialstatus=self.primary_dialstatus,
+            transfer_condition=self.transfer_condition,
+            transfer_destination=self.transfer_destination,
+            transfer_dialstatus=self.transfer_dialstatus,
+            leg=self.leg,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
+            hangup_cause=self.hangup_cause,
+            billsec=self.billsec,
+            uniqueid=self.uniqueid,
+        )
+
+
+class _DestChannel:
+    """A channel our Dial created for one leg of a tracked call."""
+
+    __slots__ = ("call", "destination", "leg")
+
+    def __init__(self, call: TrackedCall, leg: str, destination: str) -> None:
+        self.call = call
+        self.leg = leg
+        self.destination = destination
+
+
+class CallTracker:
+    """Correlates routed calls with AMI events by Uniqueid; hands finished calls to `sink`."""
+
+    def __init__(self, sink: Callable[[CallRecord], None], hangup_wait: float = HANGUP_WAIT) -> None:
+        self._sink = sink
+        self._hangup_wait = hangup_wait
+        self.calls: dict[str, TrackedCall] = {}
+        self.channels: dict[str, _DestChannel] = {}
+        self.ami_connected = False
+        self._handlers: dict[str, Callable[[Mapping[str, str]], None]] = {
+            "DialBegin": self._dial_begin,
+            "DialEnd": self._dial_end,
+            "Newstate": self._newstate,
+            "BridgeEnter": self._bridge_enter,
+            "Hangup": self._hangup,
+        }
+
+    # -- what the routing handler reports ---------------------------------------------------------------
+
+    def start(self, uniqueid: str, did: str, caller: str) -> TrackedCall:
+        """A routed call begins (the AGI session has its environment)."""
+        call = TrackedCall(uniqueid, did, caller)
+        if uniqueid:
+            self.calls[uniqueid] = call
+        return call
+
+    def dialing(self, call: TrackedCall, leg: str, destination: str) -> None:
+        """The handler is about to Dial `destination` as `leg`."""
+        call.current_leg = (leg, destination)
+        if leg == "PRIMARY":
+            call.primary_destination = destination
+        else:
+            call.transfer_condition = leg
+            call.transfer_destination = destination
+
+    def dialed(self, call: TrackedCall, leg: str, dialstatus: str) -> None:
+        """Dial returned with `dialstatus`."""
+        if leg == "PRIMARY":
+            call.primary_dialstatus = dialstatus
+        else:
+            call.transfer_dialstatus = dialstatus
+        call.current_leg = None
+
+    def finish(self, call: TrackedCall, result: str, leg: str | None, account: str | None) -> None:
+        """The session ended: write now unless AMI will tell us when the channel hangs up."""
+        call.result = result
+        call.leg = leg or None
+        call.account = account
+        call.session_done = True
+        if call.hangup_seen or not self.ami_connected or not call.uniqueid:
+            self._write(call)
+        else:
+            call.timer = asyncio.get_running_loop().call_later(self._hangup_wait, self._write, call)
+
+    # -- AMI ----------------------------------------------------------------------------------------
+
+    def set_ami_connected(self, connected: bool) -> None:
+        """AMI came up or went down; when down, calls whose session ended are written now."""
+        self.ami_connected = connected
+        if not connected:
+            for call in [c for c in self.calls.values() if c.session_done]:
+                self._write(call)
+
+    def on_event(self, event: Mapping[str, str]) -> None:
+        """One AMI event; events of channels we do not follow cost one dict lookup."""
+        handler = self._handlers.get(event.get("Event", ""))
+        if handler is not None:
+            handler(event)
+
+    def _dial_begin(self, event: Mapping[str, str]) -> None:
+        call = self.calls.get(event.get("Uniqueid", ""))
+        if call is None:
+            return
+        dest = event.get("DestUniqueid", "")
+        leg, destination = call.current_leg or ("", event.get("DialString", ""))
+        if dest and dest not in self.channels:
+            self.channels[dest] = _DestChannel(call, leg, destination)
+            call.dest_uids.append(dest)
+        self._state(call, leg, destination, "ringing")
+
+    def _dial_end(self, event: Mapping[str, str]) -> None:
+        call = self.calls.get(event.get("Uniqueid", ""))
+        if call is None:
+            return
+        channel = self.channels.get(event.get("DestUniqueid", ""))
+        leg, destination = (channel.leg, channel.destination) if channel else ("", "")
+        status = event.get("DialStatus", "")
+        if status == "ANSWER":
+            self._answered(call)
+        self._state(call, leg, destination, "dial_end", dialstatus=status)
+
+    def _newstate(self, event: Mapping[str, str]) -> None:
+        channel = self.channels.get(event.get("Uniqueid", ""))
+        if channel is not None and event.get("ChannelState") == "6" and self._answered(channel.call):
+            self._state(channel.call, channel.leg, channel.destination, "answered")
+
+    def _bridge_enter(self, event: Mapping[str, str]) -> None:
+        channel = self.channels.get(event.get("Uniqueid", ""))
+        if channel is not None:
+            self._answered(channel.call)
+            self._state(channel.call, channel.leg, channel.destination, "bridged")
+
+    def _hangup(self, event: Mapping[str, str]) -> None:
+        uniqueid = event.get("Uniqueid", "")
+        cause = event.get("Cause", "")
+        channel = self.channels.pop(uniqueid, None)
+        if channel is not None:
+            leg_call = channel.call
+            if leg_call.answered_mono is not None and leg_call.billsec is None:
+                leg_call.billsec = round(time.monotonic() - leg_call.answered_mono)
+            self._state(leg_call, channel.leg, channel.destination, "hangup", cause=cause)
+            return
+        call = self.calls.get(uniqueid)
+        if call is None:
+            return
+        call.hangup_seen = True
+        call.ended_at = datetime.now(UTC)
+        call.hangup_cause = int(cause) if cause.isdigit() else None
+        if call.answered_mono is not None and call.billsec is None:
+            call.billsec = round(time.monotonic() - call.answered_mono)
+        self._state(call, call.leg or "", "", "ended", cause=cause)
+        if call.session_done:
+            self._write(call)
+
+    def _answered(self, call: TrackedCall) -> bool:
+        if call.answered_mono is not None:
+            return False
+        call.answered_mono = time.monotonic()
+        call.answered_at = datetime.now(UTC)
+        return True
+
+    @staticmethod
+    def _state(call: TrackedCall, leg: str, destination: str, state: str, **extra: str) -> None:
+        """One log line per state change, keyed like the session's canonical line."""
+        log.info(
+            "call state",
+            uniqueid=call.uniqueid,
+            did=call.did,
+            leg=leg,
+            destination=destination,
+            state=state,
+            **extra,
+        )
+
+    def _write(self, call: TrackedCall) -> None:
+        """Hand the call's row to the sink once and forget the call."""
+        if call.written:
+            return
+        call.written = True
+        if self.calls.get(call.uniqueid) is call:
+            del self.calls[call.uniqueid]
+        if call.timer is not None:
+            call.timer.cancel()
+            call.timer = None
+        for uid in call.dest_uids:
+            self.channels.pop(uid, None)
+        self._sink(call.record())
+
+
+class HistoryWriter:
+    """Writes call-history rows in the background, in batches, retrying while the database is down."""
+
+    def __init__(
+        self, repository: Repository, retention_days: int, max_queue: int = 100_000, batch: int = 200
+    ) -> None:
+        self._repository = repository
+        self._retention = timedelta(days=retention_days)
+        self._queue: list[CallRecord] = []
+        self._max_queue = max_queue
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.written = 0
+        self.dropped = 0
+        self.deleted = 0
+
+    def add(self, row: CallRecord) -> None:
+        """Queue one row (never blocks); the oldest rows are dropped when the queue is full."""
+        if len(self._queue) >= self._max_queue:
+            self._queue.pop(0)
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.warning("call history queue full: oldest rows dropped", dropped=self.dropped)
+        self._queue.append(row)
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the writer and the retention tasks."""
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._write_loop()), loop.create_task(self._retention_loop())]
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued (bounded by `timeout`), then stop."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(StorageUnavailable, TimeoutError):
+            await asyncio.wait_for(self.flush(), timeout)
+
+    async def flush(self) -> None:
+        """Write every queued row now."""
+        while self._queue:
+            rows = self._queue[: self._batch]
+            await self._repository.insert_calls(rows)
+            del self._queue[: len(rows)]
+            self.written += len(rows)
+
+    async def _write_loop(self) -> None:
+        backoff = 1.0
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(0.2)  # gather a batch
+            try:
+                await self.flush()
+                backoff = 1.0
+            except StorageUnavailable as exc:
+                log.warning("call history not written yet", queued=len(self._queue), error=str(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                self._wake.set()
+
+    async def _retention_loop(self, every: float = 3600.0, batch: int = 1000) -> None:
+        while True:
+            try:
+                await self.apply_retention(batch)
+            except StorageUnavailable as exc:
+                log.warning("call history retention postponed", error=str(exc))
+            await asyncio.sleep(every)
+
+    async def apply_retention(self, batch: int = 1000) -> int:
+        """Delete calls older than the retention period, in small batches; return how many."""
+        cutoff = datetime.now(UTC) - self._retention
+        total = 0
+        while (deleted := await self._repository.delete_calls_before(cutoff, batch)) > 0:
+            total += deleted
+            await asyncio.sleep(0.05)  # let calls through between batches
+        if total:
+            self.deleted += total
+            log.info("call history retention applied", deleted=total, older_than=cutoff.isoformat())
+        return total
