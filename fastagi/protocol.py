@@ -144,6 +144,10 @@ class ReplyReader:
     def __init__(self) -> None:
         self._block: list[str] | None = None
 
+    def reset(self) -> None:
+        """Forget any partial reply: ready for the next command (cheaper than a new reader)."""
+        self._block = None
+
     def feed(self, line: str) -> Reply | None:
         """Take one line; return the reply once complete, raise for error replies, None for more."""
         if self._block is not None:

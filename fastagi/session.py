@@ -212,7 +212,10 @@ class AGISession(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Reply] = loop.create_future()
         self._waiter = waiter
-        self._reader = ReplyReader()
+        if self._reader is None:
+            self._reader = ReplyReader()
+        else:
+            self._reader.reset()
         self._stray = 0
         self.commands += 1
         self._transport.write(line)
