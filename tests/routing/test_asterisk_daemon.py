@@ -1,4 +1,4 @@
-"""`did-failover serve` as shipped (a real process with metrics and AMI) routing real calls on the test bed."""
+"""`did-failover serve` as shipped (a real process with metrics and AMI) routing real calls."""
 
 from __future__ import annotations
 
