@@ -161,7 +161,7 @@ def test_reply_reader_only_raises_protocol_errors(line: str) -> None:
     """Any line at all gives a reply, None, or one of our protocol exceptions."""
     try:
         ReplyReader().feed(line)
-    except (CommandRejected, ProtocolViolation):
+    except (CommandRejected, DeadChannel, ProtocolViolation):
         pass
 
 
