@@ -56,7 +56,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """Print the measured figures and keep them in the cache (`pytest --cache-show 'did-failover/*'`)."""
     if not _FIGURES.by_test:
         return
-    config.cache.set("did-failover/reliability-figures", _FIGURES.by_test)
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    if cache is not None:
+        cache.set("did-failover/reliability-figures", _FIGURES.by_test)
     terminalreporter.section("reliability figures")
     for test, values in sorted(_FIGURES.by_test.items()):
         terminalreporter.write_line(f"{test}: {json.dumps(values, sort_keys=True)}")

@@ -210,7 +210,7 @@ _TEMPLATES = DialTemplates(Settings())
 _DIAL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:@;=~*+!%/-[]")
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(_dest_text)
 @example("pstn:1555${SHELL(id)}")
 @example("sip:a@b.com,30,G(x)")
