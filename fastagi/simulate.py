@@ -86,9 +86,33 @@ class FakeAsterisk:
         if expression == "${DIALSTATUS},${HANGUPCAUSE}":
             leg = self.primary if self._dials <= 1 else self.transfer
             return f"{leg.status},{leg.cause}"
-        if expression.startswith("${GROUP_COUNT("):
-            return "1"  # this call is the only one on the DID
-        return ",".join("" for _ in expression.split(","))  # a fresh call: no hops, no redirects
+        # The preparation: hop and REDIRECTING counts of a fresh call (none), the SET()s it makes,
+        # and the DID's group size when it is limited (this call is the only one).
+        for name, value in _sets(expression):
+            value = value.replace("$[0${DID_FAILOVER_HOPS}+1]", "1")
+            self.variables[name] = value
+            self.steps.append(("set", f"{name}={value}"))
+        return ",,," + "1" if "GROUP_COUNT(" in expression else ",,"
+
+
+def _sets(expression: str) -> list[tuple[str, str]]:
+    """The NAME=VALUE of every ${SET(NAME=VALUE)} in an expression, in order."""
+    found = []
+    start = expression.find("${SET(")
+    while start >= 0:
+        depth, i = 0, start + 6
+        while i < len(expression):
+            if expression[i] == "(":
+                depth += 1
+            elif expression[i] == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            i += 1
+        name, _, value = expression[start + 6 : i].partition("=")
+        found.append((name, value))
+        start = expression.find("${SET(", i)
+    return found
 
 
 def _split_arguments(options: str) -> list[str]:

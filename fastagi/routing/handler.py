@@ -92,17 +92,21 @@ class DIDFailover:
     async def _route(self, session: AGISession, did: str, outcome: _Outcome) -> None:
         route, source = await self.cache.lookup(did)
         session.fields["cache"] = source
-        hops, redirects = await self._read_counters(session)
-        step = first_leg(route, hops, self.max_hops)
-        if isinstance(step, Finish):
+        step = first_leg(route, 0, self.max_hops)
+        if isinstance(step, Finish):  # unknown or inactive: nothing to read or set on the channel
             outcome.result = step.result
             return
         assert route is not None
         if not _DID.fullmatch(route.did):
             raise InvalidDestination(f"DID {route.did[:40]!r} in the database is not 3 to 20 digits")
         session.fields["account"] = route.account_number
-        await self._prepare(session, route, hops)
-        if route.max_channels and await self._over_limit(session, route):
+        hops, redirects, group_count = await self._prepare(session, route)
+        step = first_leg(route, hops, self.max_hops)
+        if isinstance(step, Finish):
+            outcome.result = step.result
+            return
+        if route.max_channels and group_count > route.max_channels:
+            await session.exec("MSet", f"GROUP({GROUP_CATEGORY})=")
             outcome.result = Result.BUSY
             session.fields["limit"] = route.max_channels
             return
@@ -118,28 +122,22 @@ class DIDFailover:
         status, cause = await self._dial(session, route, step, redirects, outcome)
         outcome.result = result_of(status, cause)
 
-    async def _read_counters(self, session: AGISession) -> tuple[int, int]:
-        """DID-failover hops so far (inherited variable) and the REDIRECTING count (Diversion)."""
-        value = await session.get_full_variable("${DID_FAILOVER_HOPS},${REDIRECTING(count)}") or ","
-        hops, _, redirects = value.partition(",")
-        return _number(hops), _number(redirects)
+    async def _prepare(self, session: AGISession, route: DIDRoute) -> tuple[int, int, int]:
+        """One round trip: read the hop count (inherited) and REDIRECTING count, then count this hop,
+        bill legs to the DID owner and, when the DID is limited, join its group and read its size.
 
-    async def _prepare(self, session: AGISession, route: DIDRoute, hops: int) -> None:
-        """Count this hop, bill legs to the DID owner, and join the DID's group when it is limited."""
-        assignments = [f"__DID_FAILOVER_HOPS={hops + 1}"]
+        GET FULL VARIABLE evaluates left to right, so the counts are read before SET changes them.
+        """
+        sets = "${SET(__DID_FAILOVER_HOPS=$[0${DID_FAILOVER_HOPS}+1])}"
         if _ACCOUNT.fullmatch(route.account_number):
-            assignments.append(f"CHANNEL(accountcode)={route.account_number}")
+            sets += f"${{SET(CHANNEL(accountcode)={route.account_number})}}"
+        expression = "${DID_FAILOVER_HOPS},${REDIRECTING(count)}," + sets
         if route.max_channels:
-            assignments.append(f"GROUP({GROUP_CATEGORY})={route.did}")
-        await session.exec("MSet", ",".join(assignments))
-
-    async def _over_limit(self, session: AGISession, route: DIDRoute) -> bool:
-        """True when this call would exceed the DID's concurrent-call limit (the count includes it)."""
-        count = _number(await session.get_full_variable(f"${{GROUP_COUNT({route.did}@{GROUP_CATEGORY})}}"))
-        if count <= route.max_channels:
-            return False
-        await session.exec("MSet", f"GROUP({GROUP_CATEGORY})=")
-        return True
+            group = f"{route.did}@{GROUP_CATEGORY}"
+            expression += f"${{SET(GROUP({GROUP_CATEGORY})={route.did})}},${{GROUP_COUNT({group})}}"
+        parts = (await session.get_full_variable(expression) or "").split(",")
+        group_count = _number(parts[-1]) if route.max_channels and len(parts) >= 4 else 0
+        return _number(parts[0]), _number(parts[1] if len(parts) > 1 else ""), group_count
 
     async def _dial(
         self, session: AGISession, route: DIDRoute, step: Dial, redirects: int, outcome: _Outcome

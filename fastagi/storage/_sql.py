@@ -97,6 +97,10 @@ class Executor(abc.ABC):
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one query and return every row."""
 
+    @abc.abstractmethod
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per row of arguments, in one round trip where the driver can."""
+
     async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         """Run one query and return its first row, None when empty."""
         rows = await self.fetch_all(sql, args)
@@ -405,11 +409,12 @@ class SQLRepository(Repository):
             return
         columns = ", ".join(_CALL_COLUMNS)
         marks = ", ".join("?" for _ in _CALL_COLUMNS)
+        values = [
+            [self._ts(v) if isinstance(v, datetime) else v for v in (getattr(row, c) for c in _CALL_COLUMNS)]
+            for row in rows
+        ]
         async with self._write() as db:
-            for row in rows:
-                values = [getattr(row, column) for column in _CALL_COLUMNS]
-                values = [self._ts(v) if isinstance(v, datetime) else v for v in values]
-                await db.execute(f"INSERT INTO call_log ({columns}) VALUES ({marks})", values)
+            await db.execute_many(f"INSERT INTO call_log ({columns}) VALUES ({marks})", values)
 
     async def list_calls(
         self,

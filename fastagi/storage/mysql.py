@@ -83,6 +83,15 @@ class _MySQLExecutor(Executor):
         await cursor.close()
         return count
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for every row; aiomysql sends an INSERT as one multi-row statement."""
+        cursor = await self._conn.cursor()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await cursor.executemany(_mysql_sql(sql), [tuple(row) for row in rows])
+        finally:
+            await cursor.close()
+
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one query and return every row."""
         cursor = await self._run(sql, args)

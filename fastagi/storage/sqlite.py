@@ -27,6 +27,10 @@ class _SQLiteExecutor(Executor):
         async with self._conn.execute(sql, tuple(args)) as cursor:
             return cursor.rowcount
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for every row in one call to the database thread."""
+        await self._conn.executemany(sql, [tuple(row) for row in rows])
+
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one query and return every row."""
         async with self._conn.execute(sql, tuple(args)) as cursor:

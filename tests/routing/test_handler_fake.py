@@ -64,9 +64,8 @@ class FakeChannel:
         if command.startswith("GET FULL VARIABLE"):
             if "DIALSTATUS" in command:
                 return [f"200 result=1 ({self.statuses.pop(0)})"]
-            if "GROUP_COUNT" in command:
-                return [f"200 result=1 ({self.group_count})"]
-            return [f"200 result=1 ({self.hops},)"]
+            group = f",{self.group_count}" if "GROUP_COUNT" in command else ""
+            return [f"200 result=1 ({self.hops},,1001{group})"]
         return ["200 result=0"]
 
 
@@ -84,8 +83,8 @@ async def test_busy_primary_forwards_to_busy_destination_with_redirecting(
     port = await _server(start_server, repo)
     result = await call("127.0.0.1", port, environment(args=[DID]), FakeChannel("BUSY,17", "ANSWER,16"))
     assert result.commands == [
-        "GET FULL VARIABLE ${DID_FAILOVER_HOPS},${REDIRECTING(count)}",
-        'EXEC MSet "__DID_FAILOVER_HOPS=1,CHANNEL(accountcode)=1001"',
+        "GET FULL VARIABLE ${DID_FAILOVER_HOPS},${REDIRECTING(count)},"
+        "${SET(__DID_FAILOVER_HOPS=$[0${DID_FAILOVER_HOPS}+1])}${SET(CHANNEL(accountcode)=1001)}",
         'EXEC Dial "PJSIP/endpoint:alice,20"'.replace("endpoint:", ""),
         "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE}",
         'EXEC MSet "REDIRECTING(from-num,i)=15551230000,'
@@ -167,7 +166,6 @@ async def test_unknown_did_is_not_found(start_server: StartServer, repo: Reposit
     port = await _server(start_server, repo)
     result = await call("127.0.0.1", port, environment(args=["+19999999999"]), FakeChannel())
     assert result.commands == [
-        "GET FULL VARIABLE ${DID_FAILOVER_HOPS},${REDIRECTING(count)}",
         'EXEC MSet "DID_FAILOVER_RESULT=NOT_FOUND,DID_FAILOVER_LEG=,DID_FAILOVER_DIALSTATUS="',
     ]
     assert not result.failure
