@@ -275,7 +275,7 @@ class HistoryWriter:
     """Writes call-history rows in the background, in batches, retrying while the database is down."""
 
     def __init__(
-        self, repository: Repository, retention_days: int, max_queue: int = 100_000, batch: int = 200
+        self, repository: Repository, retention_days: int, max_queue: int = 100_000, batch: int = 2000
     ) -> None:
         self._repository = repository
         self._retention = timedelta(days=retention_days)
@@ -326,7 +326,7 @@ class HistoryWriter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await asyncio.sleep(0.2)  # gather a batch
+            await asyncio.sleep(1.0)  # gather a batch: one transaction a second at most
             try:
                 await self.flush()
                 backoff = 1.0
