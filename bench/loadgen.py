@@ -56,13 +56,15 @@ class Worker:
         self.args = args
         self.loop = asyncio.get_running_loop()
         self.rng = random.Random(args.seed)
-        marker = b"@@UID@@"
+        # Like Asterisk: every call has its own uniqueid, channel name, caller number and thread.
         self.envs = []
         for i in range(common.DIDS):
             number = common.did(i)
-            block = environment(args=[number], extension=number, uniqueid=marker.decode())
-            head, _, tail = block.partition(marker)
-            self.envs.append((head, tail))
+            block = environment(
+                args=[number], extension=number, uniqueid="@@ID@@", callerid="1555@@ID@@", threadid="14@@ID@@"
+            )
+            block = block.replace(b"from-pstn-00000000;2", b"from-pstn-@@ID@@;2")
+            self.envs.append(block.split(b"@@ID@@"))
         self.seq = 0
         self.errors: dict[str, int] = {}
         self.ok = 0
@@ -75,8 +77,9 @@ class Worker:
     def env(self) -> bytes:
         """A fresh environment block for the next DID, with its own uniqueid."""
         self.seq += 1
-        head, tail = self.envs[self.seq % common.DIDS]
-        return b"%s%d.%d%s" % (head, self.args.seed, self.seq, tail)
+        parts = self.envs[self.seq % common.DIDS]
+        unique = b"%d%08d" % (self.args.seed, self.seq)
+        return unique.join(parts)
 
     def kind(self) -> str:
         """Draw the next call from the mix: 60 % answered, 20 % busy, 20 % no answer (+ hang-ups)."""

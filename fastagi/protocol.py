@@ -6,6 +6,7 @@ Sans-I/O: these functions turn bytes into values and values into bytes; fastagi.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
@@ -16,6 +17,7 @@ MAX_LINE = 8192
 MAX_ENV_LINES = 256
 """Most lines an environment block may have."""
 
+_SHARED_VALUE = 48
 _NEEDS_QUOTES = re.compile(r'[\s"\\]')
 _KV_TAIL = re.compile(r"(?: [^\s=]+=\S*)*")
 
@@ -56,7 +58,10 @@ def parse_env_line(raw: bytes) -> tuple[str, str]:
     key, sep, value = line.partition(":")
     if not sep or not key.startswith("agi_") or " " in key:
         raise ProtocolViolation(f"not an AGI environment line: {line[:60]!r}")
-    return key, value[1:] if value.startswith(" ") else value
+    value = value[1:] if value.startswith(" ") else value
+    # Every held call keeps its environment: share the names and the short values that repeat from
+    # call to call (yes, en, Local, the version...) instead of keeping a copy per call.
+    return sys.intern(key), sys.intern(value) if len(value) <= _SHARED_VALUE else value
 
 
 def build_request(env: dict[str, str]) -> AGIRequest:
