@@ -193,6 +193,28 @@ async def test_server_sigkilled_while_a_call_is_bridged(
     assert (after.result, after.leg, after.agistatus) == ("ANSWERED", "PRIMARY", "SUCCESS")
 
 
+async def test_server_sigkilled_while_the_primary_rings_the_second_server_routes_the_call(
+    tmp_path: Path, serve: StartServe, ami: Ami, figures: Callable[..., None]
+) -> None:
+    """SIGKILL while the primary still rings: Dial ends NOANSWER with no server to read it; the sample
+    dialplan sees no result and no answer, so the second server routes the call (and it fails over)."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    await _db(url, ("15553810003", "endpoint:ring", {"ring_timeout": 3, "no_answer": "endpoint:answer"}))
+    server = await serve(url, port=AGI_PORT)
+    backup = await serve(url, port=AGI_BACKUP_PORT)
+    caller = str(next(_callers))
+    call = await ami.originate("15553810003", caller)
+    await ami.wait_dest_reached(Dest="ring", CallerID=caller, timeout=10)
+    server.signal(signal.SIGKILL)
+    assert await server.wait() == -signal.SIGKILL
+    outcome = await ami.wait_outcome(call, timeout=30)
+    await backup.stop()
+    reached = [e["Dest"] for e in ami.matching("UserEvent", UserEvent="DestReached", CallerID=caller)]
+    figures(calls=1, correct=1, lost=0, destinations=reached)
+    assert (outcome.result, outcome.leg, outcome.agistatus) == ("ANSWERED", "NO_ANSWER", "SUCCESS")
+    assert reached == ["ring", "ring", "answer"]  # the primary rang again under the second server
+
+
 # -- graceful stop -------------------------------------------------------------------------------------------
 
 
