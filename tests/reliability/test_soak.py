@@ -47,13 +47,15 @@ class Scenario:
     """Indexes (in the command sequence) of the EXEC Dial commands; () when nothing is dialled."""
 
 
+# Commands: 0 GET FULL VARIABLE (counters + SET()s), 1 EXEC Dial, 2 GET DIALSTATUS, then for a transfer
+# 3 EXEC MSet REDIRECTING, 4 EXEC Dial, 5 GET DIALSTATUS; last the MSet of DID_FAILOVER_*.
 SCENARIOS = (
-    Scenario("answered", "15552000001", ("ANSWER,16",), "ANSWERED", (2,)),
-    Scenario("busy -> busy dest", "15552000001", ("BUSY,17", "ANSWER,16"), "ANSWERED", (2, 5)),
-    Scenario("no answer -> sip", "15552000001", ("NOANSWER,0", "ANSWER,16"), "ANSWERED", (2, 5)),
-    Scenario("unavailable -> busy", "15552000001", ("CHANUNAVAIL,3", "BUSY,17"), "BUSY", (2, 5)),
-    Scenario("always", "15552000002", ("ANSWER,16",), "ANSWERED", (3,)),
-    Scenario("busy, no dest", "15552000003", ("BUSY,17",), "BUSY", (2,)),
+    Scenario("answered", "15552000001", ("ANSWER,16",), "ANSWERED", (1,)),
+    Scenario("busy -> busy dest", "15552000001", ("BUSY,17", "ANSWER,16"), "ANSWERED", (1, 4)),
+    Scenario("no answer -> sip", "15552000001", ("NOANSWER,0", "ANSWER,16"), "ANSWERED", (1, 4)),
+    Scenario("unavailable -> busy", "15552000001", ("CHANUNAVAIL,3", "BUSY,17"), "BUSY", (1, 4)),
+    Scenario("always", "15552000002", ("ANSWER,16",), "ANSWERED", (2,)),
+    Scenario("busy, no dest", "15552000003", ("BUSY,17",), "BUSY", (1,)),
     Scenario("unknown DID", "15552999999", (), "NOT_FOUND", ()),
 )
 
