@@ -311,14 +311,19 @@ class HistoryWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         with contextlib.suppress(StorageUnavailable, TimeoutError):
-            await asyncio.wait_for(self.flush(), timeout)
+            await asyncio.wait_for(self.flush(), timeout)  # nothing is added any more: this is all
 
     async def flush(self) -> None:
-        """Write every queued row now."""
-        while self._queue:
-            rows = self._queue[: self._batch]
+        """Write the rows queued now, in batches; rows that arrive meanwhile wait for the next flush.
+
+        Draining until empty would, under load, commit a handful of rows at a time back to back.
+        """
+        pending = len(self._queue)
+        while pending > 0:
+            rows = self._queue[: min(self._batch, pending)]
             await self._repository.insert_calls(rows)
             del self._queue[: len(rows)]
+            pending -= len(rows)
             self.written += len(rows)
 
     async def _write_loop(self) -> None:
