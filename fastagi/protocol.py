@@ -54,14 +54,23 @@ class AGIRequest:
 
 def parse_env_line(raw: bytes) -> tuple[str, str]:
     """Split one `agi_key: value` line of the environment block (newline already removed)."""
-    line = raw.decode("utf-8", errors="replace")
-    key, sep, value = line.partition(":")
-    if not sep or not key.startswith("agi_") or " " in key:
-        raise ProtocolViolation(f"not an AGI environment line: {line[:60]!r}")
-    value = value[1:] if value.startswith(" ") else value
-    # Every held call keeps its environment: share the names and the short values that repeat from
-    # call to call (yes, en, Local, the version...) instead of keeping a copy per call.
-    return sys.intern(key), sys.intern(value) if len(value) <= _SHARED_VALUE else value
+    ((key, value),) = parse_env_block([raw]).items()
+    return key, value
+
+
+def parse_env_block(lines: list[bytes]) -> dict[str, str]:
+    """Parse the lines of an environment block (newlines removed) into a dict, in one decode."""
+    env: dict[str, str] = {}
+    for line in b"\n".join(lines).decode("utf-8", errors="replace").split("\n"):
+        key, sep, value = line.partition(":")
+        if not sep or not key.startswith("agi_") or " " in key:
+            raise ProtocolViolation(f"not an AGI environment line: {line[:60]!r}")
+        if value.startswith(" "):
+            value = value[1:]
+        # Every held call keeps its environment: share the names and the short values that repeat
+        # from call to call (yes, en, Local, the version...) instead of keeping a copy per call.
+        env[sys.intern(key)] = sys.intern(value) if len(value) <= _SHARED_VALUE else value
+    return env
 
 
 def build_request(env: dict[str, str]) -> AGIRequest:

@@ -57,6 +57,7 @@ class Server:
         self._force = False
         self._last_refusal_log = 0.0
         self._allow = settings.allow
+        self._allowed: dict[str, bool] = {}
 
     @property
     def port(self) -> int:
@@ -74,6 +75,7 @@ class Server:
         """Apply reloaded settings: allowlist, limits and timeouts take effect for new sessions."""
         self.settings = settings
         self._allow = settings.allow
+        self._allowed = {}
 
     # -- lifecycle, like uvicorn's Server.serve(): startup -> main loop -> shutdown -------------------
 
@@ -148,14 +150,15 @@ class Server:
 
     def admit(self, session: AGISession) -> bool:
         """Allowlist check at accept; a refused peer is closed at once and counted."""
-        host = session.peer.rpartition(":")[0].strip("[]")
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            address = None
-        if address is not None and isinstance(address, ipaddress.IPv6Address):
-            address = address.ipv4_mapped or address
-        if address is not None and any(address in net for net in self._allow):
+        host = session.peer.rpartition(":")[0]
+        allowed = self._allowed.get(host)
+        if allowed is None:
+            # A handful of Asterisk hosts connect all day: remember each one's answer (bounded).
+            allowed = self._check_allowed(host.strip("[]"))
+            if len(self._allowed) >= 4096:
+                self._allowed.clear()
+            self._allowed[host] = allowed
+        if allowed:
             self.sessions.add(session)
             return True
         self.counters["refused_peer"] += 1
@@ -164,6 +167,15 @@ class Server:
             self._last_refusal_log = now
             log.warning("peer not allowed", peer=session.peer, refused=self.counters["refused_peer"])
         return False
+
+    def _check_allowed(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address):
+            address = address.ipv4_mapped or address
+        return any(address in net for net in self._allow)
 
     def on_request(self, session: AGISession) -> None:
         """The environment block is in (or the peer left before it was): start or end the session."""

@@ -25,7 +25,7 @@ from fastagi.protocol import (
     build_request,
     format_command,
     format_exec,
-    parse_env_line,
+    parse_env_block,
 )
 
 MAX_STRAY_LINES = 64
@@ -43,7 +43,6 @@ class AGISession(asyncio.Protocol):
         "_buffer",
         "_command_timeout",
         "_env",
-        "_env_lines",
         "_env_timeout",
         "_env_timer",
         "_on_request",
@@ -74,8 +73,7 @@ class AGISession(asyncio.Protocol):
         self._env_timeout = env_timeout
         self._transport: asyncio.Transport | None = None
         self._buffer = b""
-        self._env: dict[str, str] | None = {}
-        self._env_lines = 0
+        self._env: list[bytes] | None = []
         self._env_timer: asyncio.TimerHandle | None = None
         self._waiter: asyncio.Future[Reply] | None = None
         self._reader: ReplyReader | None = None
@@ -148,24 +146,27 @@ class AGISession(asyncio.Protocol):
     def _line(self, line: bytes) -> None:
         env = self._env
         if env is not None:
-            if not line:
-                self._env = None
-                if self._env_timer is not None:
-                    self._env_timer.cancel()
-                    self._env_timer = None
-                self.request = build_request(env)
-                self._on_request(self)
-                return
-            self._env_lines += 1
-            if self._env_lines > MAX_ENV_LINES:
-                self._abort(f"environment block over {MAX_ENV_LINES} lines")
+            if line:
+                # Lines are kept raw and parsed together at the blank line; a peer that is plainly
+                # not Asterisk (an HTTP probe, a port scanner) is cut at its first line.
+                if not line.startswith(b"agi_"):
+                    self._abort(f"not an AGI environment line: {line[:60]!r}")
+                elif len(env) >= MAX_ENV_LINES:
+                    self._abort(f"environment block over {MAX_ENV_LINES} lines")
+                else:
+                    env.append(line)
                 return
             try:
-                key, value = parse_env_line(line)
-            except ProtocolViolation as exc:
+                request = build_request(parse_env_block(env))
+            except ProtocolViolation as exc:  # the session has not started: connection_lost reports it
                 self._abort(str(exc))
                 return
-            env[key] = value
+            self._env = None
+            if self._env_timer is not None:
+                self._env_timer.cancel()
+                self._env_timer = None
+            self.request = request
+            self._on_request(self)
             return
         text = line.decode("utf-8", errors="replace")
         if text == "HANGUP":
