@@ -57,8 +57,7 @@ async def build_app(
 
     async def close() -> None:
         if listener is not None:
-            listener.close()
-        tracker.set_ami_connected(False)  # rows of finished sessions still waiting for AMI: now
+            listener.close()  # rows of finished sessions still waiting for AMI are handed over now
         await history.close()
         with contextlib.suppress(Exception):
             await repository.close()

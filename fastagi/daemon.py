@@ -33,14 +33,14 @@ async def serve(settings: Settings, config: Path | None, event_loop: str) -> Non
     routes, on_shutdown = await build_app(settings)
     server = Server(settings, routes, on_shutdown)
     handler = did_failover_handler(routes)
-    # The AMI call tracker (when the handler has one) knows whether AMI is logged in.
-    tracker = getattr(handler, "tracker", None)
+    # The call tracker knows whether AMI is logged in.
+    tracker = handler.tracker if handler is not None else None
     metrics = Metrics(
         server,
         handler.cache if handler is not None else None,
         version=__version__,
         event_loop=event_loop,
-        ami_connected=None if tracker is None else lambda: bool(getattr(tracker, "ami_connected", False)),
+        ami_connected=None if tracker is None else lambda: tracker.ami_connected,
     )
     listener: MetricsListener | None = None
     if settings.metrics_listen:

@@ -76,7 +76,7 @@ class AGISession(asyncio.Protocol):
         self._env: list[bytes] | None = []
         self._env_timer: asyncio.TimerHandle | None = None
         self._waiter: asyncio.Future[Reply] | None = None
-        self._reader: ReplyReader | None = None
+        self._reader = ReplyReader()
         self._stray = 0
         self.request: AGIRequest | None = None
         self.peer: str = ""
@@ -172,14 +172,14 @@ class AGISession(asyncio.Protocol):
         if text == "HANGUP":
             self.hungup = True
             return
-        waiter, reader = self._waiter, self._reader
-        if waiter is None or reader is None or waiter.done():
+        waiter = self._waiter
+        if waiter is None or waiter.done():
             self._stray += 1
             if self._stray > MAX_STRAY_LINES:
                 self._abort("too many lines with no command waiting")
             return
         try:
-            reply = reader.feed(text)
+            reply = self._reader.feed(text)
         except AGIError as exc:
             self._waiter = None
             waiter.set_exception(exc)
@@ -213,10 +213,7 @@ class AGISession(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Reply] = loop.create_future()
         self._waiter = waiter
-        if self._reader is None:
-            self._reader = ReplyReader()
-        else:
-            self._reader.reset()
+        self._reader.reset()
         self._stray = 0
         self.commands += 1
         self._transport.write(line)

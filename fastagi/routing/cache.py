@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Literal
+from collections.abc import Awaitable
+from typing import Literal, TypeVar
 
 from fastagi.errors import StorageUnavailable
 from fastagi.logs import get_logger
 from fastagi.storage.base import DIDRoute, Repository
 
 log = get_logger("fastagi.routing.cache")
+
+T = TypeVar("T")
 
 Source = Literal["hit", "miss", "stale"]
 """Where a lookup's answer came from: fresh cache entry, the database, or a stale entry (database down)."""
@@ -21,7 +24,8 @@ class RouteCache:
 
     def __init__(self, repository: Repository, ttl: float, db_timeout: float) -> None:
         self._repository = repository
-        self._ttl = ttl
+        self.ttl = ttl
+        """Seconds an answer is served from memory; a reload may change it (new entries use it)."""
         self._db_timeout = db_timeout
         self._entries: dict[str, tuple[float, DIDRoute | None]] = {}
         self._inflight: dict[str, asyncio.Future[DIDRoute | None]] = {}
@@ -36,15 +40,6 @@ class RouteCache:
         self._entries.clear()
 
     @property
-    def ttl(self) -> float:
-        """Seconds an answer is served from memory; settable on reload (new entries use the new value)."""
-        return self._ttl
-
-    @ttl.setter
-    def ttl(self, value: float) -> None:
-        self._ttl = value
-
-    @property
     def size(self) -> int:
         """DIDs known (fresh or stale): what calls can still be routed by while the database is down."""
         return len(self._entries)
@@ -54,12 +49,9 @@ class RouteCache:
         if not self.database_down and time.monotonic() - self.last_database_ok < max_age:
             return True
         try:
-            await asyncio.wait_for(self._repository.schema_version(), self._db_timeout)
-        except (TimeoutError, StorageUnavailable, OSError) as exc:
-            error = exc if isinstance(exc, StorageUnavailable) else StorageUnavailable(_describe(exc))
-            self._set_down(str(error))
+            await self._ask(self._repository.schema_version())
+        except StorageUnavailable:
             return False
-        self._set_up()
         return True
 
     async def lookup(self, did: str) -> tuple[DIDRoute | None, Source]:
@@ -77,7 +69,7 @@ class RouteCache:
             if entry is None:
                 raise
             return entry[1], "stale"
-        self._entries[did] = (time.monotonic() + self._ttl, route)
+        self._entries[did] = (time.monotonic() + self.ttl, route)
         return route, "miss"
 
     async def _fetch(self, did: str) -> DIDRoute | None:
@@ -88,22 +80,27 @@ class RouteCache:
         future: asyncio.Future[DIDRoute | None] = asyncio.get_running_loop().create_future()
         self._inflight[did] = future
         try:
-            route = await asyncio.wait_for(self._repository.get_route(did), self._db_timeout)
-        except (TimeoutError, StorageUnavailable, OSError) as exc:
+            route = await self._ask(self._repository.get_route(did))
+        except BaseException as exc:
             error = exc if isinstance(exc, StorageUnavailable) else StorageUnavailable(_describe(exc))
-            self._set_down(str(error))
             future.set_exception(error)
             future.exception()  # retrieved: waiters get it through their own await
-            raise error from None
-        except BaseException as exc:
-            future.set_exception(StorageUnavailable(_describe(exc)))
-            future.exception()
             raise
         finally:
             del self._inflight[did]
-        self._set_up()
         future.set_result(route)
         return route
+
+    async def _ask(self, query: Awaitable[T]) -> T:
+        """Run one database call within the database timeout and track whether the database is up."""
+        try:
+            result = await asyncio.wait_for(query, self._db_timeout)
+        except (TimeoutError, StorageUnavailable, OSError) as exc:
+            error = exc if isinstance(exc, StorageUnavailable) else StorageUnavailable(_describe(exc))
+            self._set_down(str(error))
+            raise error from None
+        self._set_up()
+        return result
 
     def _set_down(self, error: str) -> None:
         if not self.database_down:

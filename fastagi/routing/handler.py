@@ -44,24 +44,22 @@ class DIDFailover:
         self.cache = cache
         self.templates = templates
         self.max_hops = max_hops
-        self.tracker = tracker
+        # Without call history (tests, `simulate`) the tracker hands its rows to nobody.
+        self.tracker = tracker if tracker is not None else CallTracker(lambda row: None)
 
     async def __call__(self, session: AGISession) -> None:
         """Route one inbound DID call and set DID_FAILOVER_RESULT, _LEG and _DIALSTATUS."""
         fields = session.fields
         did = did_of(session)
         fields["did"] = did
-        outcome = _Outcome()
-        if self.tracker is not None:
-            request = session.request
-            assert request is not None
-            outcome.call = self.tracker.start(request.uniqueid, did, request.callerid)
+        request = session.request
+        assert request is not None
+        outcome = _Outcome(self.tracker.start(request.uniqueid, did, request.callerid))
         try:
             await self._finish(session, did, outcome)
         finally:
-            if outcome.call is not None and self.tracker is not None:
-                leg = outcome.leg.value if outcome.leg else None
-                self.tracker.finish(outcome.call, outcome.result.value, leg, fields.get("account"))
+            leg = outcome.leg.value if outcome.leg else None
+            self.tracker.finish(outcome.call, outcome.result.value, leg, fields.get("account"))
 
     async def _finish(self, session: AGISession, did: str, outcome: _Outcome) -> None:
         """Route, then tell the dialplan (and, on errors, fail the session so its fallback runs)."""
@@ -157,14 +155,12 @@ class DIDFailover:
                 f"REDIRECTING(count,i)={redirects + 1}",
             )
         outcome.leg = step.leg
-        if outcome.call is not None and self.tracker is not None:
-            self.tracker.dialing(outcome.call, step.leg.value, step.destination)
+        self.tracker.dialing(outcome.call, step.leg.value, step.destination)
         await session.exec("Dial", target + options)
         value = await session.get_full_variable("${DIALSTATUS},${HANGUPCAUSE}") or ","
         status, _, cause = value.partition(",")
         outcome.dialstatus = status
-        if outcome.call is not None and self.tracker is not None:
-            self.tracker.dialed(outcome.call, step.leg.value, status)
+        self.tracker.dialed(outcome.call, step.leg.value, status)
         session.fields[f"{step.leg.value.lower()}_dest"] = step.destination
         if status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")
@@ -176,8 +172,8 @@ class _Outcome:
 
     __slots__ = ("call", "dialstatus", "error", "leg", "result")
 
-    def __init__(self) -> None:
-        self.call: TrackedCall | None = None
+    def __init__(self, call: TrackedCall) -> None:
+        self.call = call
         self.result = Result.ERROR
         self.leg: Leg | None = None
         self.dialstatus = ""
