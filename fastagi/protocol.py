@@ -6,8 +6,10 @@ Sans-I/O: these functions turn bytes into values and values into bytes; fastagi.
 from __future__ import annotations
 
 import re
-import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import methodcaller
+from types import MappingProxyType
 from urllib.parse import parse_qs
 
 from fastagi.errors import CommandRejected, DeadChannel, ProtocolViolation, UnsafeValue
@@ -17,74 +19,94 @@ MAX_LINE = 8192
 MAX_ENV_LINES = 256
 """Most lines an environment block may have."""
 
-_SHARED_VALUE = 48
 _NEEDS_QUOTES = re.compile(r'[\s"\\]')
 _KV_TAIL = re.compile(r"(?: [^\s=]+=\S*)*")
+_ENV_BLOCK = re.compile(r"agi_[^\s:]+: [^\n]*(?:\nagi_[^\s:]+: [^\n]*)*")
+"""An environment block exactly as Asterisk writes it (anything else takes the careful path)."""
+_SPLIT_FIELD = methodcaller("split", ": ", 1)
+_ARG_NAMES = tuple(f"agi_arg_{n}" for n in range(1, MAX_ENV_LINES + 1))
+_EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(slots=True)
 class AGIRequest:
-    """What Asterisk told us when the session opened: the environment block, parsed."""
+    """What Asterisk told us when the session opened: the environment block, parsed.
 
-    env: dict[str, str]
+    A held call keeps its request as long as the call lasts, so only the fields the server uses are
+    kept apart; the rest stays in the block's text and `env` parses it when asked.
+    """
+
+    text: str
+    """The environment block as received (decoded, lines joined by newlines, no blank line)."""
     args: list[str]
     script: str
     query: dict[str, list[str]] = field(default_factory=dict)
+    uniqueid: str = ""
+    """The channel's unique id."""
+    channel: str = ""
+    """The channel name, e.g. `PJSIP/pstn-00000001`."""
+    callerid: str = ""
+    """The caller's number, `unknown` when Asterisk has none."""
+    extension: str = ""
+    """The dialplan extension that ran the AGI."""
 
     @property
-    def uniqueid(self) -> str:
-        """The channel's unique id."""
-        return self.env.get("agi_uniqueid", "")
-
-    @property
-    def channel(self) -> str:
-        """The channel name, e.g. `PJSIP/pstn-00000001`."""
-        return self.env.get("agi_channel", "")
-
-    @property
-    def callerid(self) -> str:
-        """The caller's number, `unknown` when Asterisk has none."""
-        return self.env.get("agi_callerid", "")
-
-    @property
-    def extension(self) -> str:
-        """The dialplan extension that ran the AGI."""
-        return self.env.get("agi_extension", "")
+    def env(self) -> dict[str, str]:
+        """Every `agi_*` field of the environment block."""
+        return parse_env_text(self.text) if self.text else {}
 
 
 def parse_env_line(raw: bytes) -> tuple[str, str]:
     """Split one `agi_key: value` line of the environment block (newline already removed)."""
-    ((key, value),) = parse_env_block([raw]).items()
+    ((key, value),) = parse_env_text(raw.decode("utf-8", errors="replace")).items()
     return key, value
 
 
-def parse_env_block(lines: list[bytes]) -> dict[str, str]:
-    """Parse the lines of an environment block (newlines removed) into a dict, in one decode."""
+def parse_env_text(text: str) -> dict[str, str]:
+    """Parse an environment block (decoded, newlines between lines, no blank line) into a dict."""
+    if _ENV_BLOCK.fullmatch(text) is not None:
+        try:
+            # Asterisk always writes `key: value`: one split per line, all in C.
+            return dict(map(_SPLIT_FIELD, text.split("\n")))
+        except ValueError:
+            pass  # a `key:` line without the space: the careful loop below
     env: dict[str, str] = {}
-    for line in b"\n".join(lines).decode("utf-8", errors="replace").split("\n"):
+    for line in text.split("\n"):
         key, sep, value = line.partition(":")
         if not sep or not key.startswith("agi_") or " " in key:
             raise ProtocolViolation(f"not an AGI environment line: {line[:60]!r}")
-        if value.startswith(" "):
-            value = value[1:]
-        # Every held call keeps its environment: share the names and the short values that repeat
-        # from call to call (yes, en, Local, the version...) instead of keeping a copy per call.
-        env[sys.intern(key)] = sys.intern(value) if len(value) <= _SHARED_VALUE else value
+        env[key] = value[1:] if value.startswith(" ") else value
     return env
 
 
-def build_request(env: dict[str, str]) -> AGIRequest:
-    """Turn the collected environment into a request: ordered arguments, script path and query."""
+def parse_request(block: bytes) -> AGIRequest:
+    """The request of an environment block as it came off the wire (without its blank line)."""
+    text = block.decode("utf-8", errors="replace")
+    return _request(parse_env_text(text), text)
+
+
+def build_request(env: Mapping[str, str]) -> AGIRequest:
+    """Turn a parsed environment into a request: ordered arguments, script path and query."""
+    return _request(env, "\n".join(f"{key}: {value}" for key, value in env.items()))
+
+
+def _request(env: Mapping[str, str], text: str) -> AGIRequest:
     args: list[str] = []
-    while (arg := env.get(f"agi_arg_{len(args) + 1}")) is not None:
+    for name in _ARG_NAMES:
+        arg = env.get(name)
+        if arg is None:
+            break
         args.append(arg)
-    script_field = env.get("agi_network_script", "")
-    path, _, query = script_field.partition("?")
+    path, _, query = env.get("agi_network_script", "").partition("?")
     return AGIRequest(
-        env=env,
-        args=args,
-        script=path.strip("/"),
-        query=parse_qs(query, keep_blank_values=True) if query else {},
+        text,
+        args,
+        path.strip("/"),
+        parse_qs(query, keep_blank_values=True) if query else {},
+        env.get("agi_uniqueid", ""),
+        env.get("agi_channel", ""),
+        env.get("agi_callerid", ""),
+        env.get("agi_extension", ""),
     )
 
 
@@ -117,7 +139,7 @@ class Reply:
 
     result: str
     data: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     @property
     def code(self) -> int:
@@ -135,7 +157,7 @@ def parse_success(line: str) -> Reply:
     rest = line[11:]
     result, sep, tail = rest.partition(" ")
     if not sep:
-        return Reply(result)
+        return _RESULT_0 if result == "0" else Reply(result)
     data: str | None = None
     if tail.startswith("("):
         # Data may itself hold ')' and spaces: it ends at the last ')' that only key=value pairs follow.
@@ -147,7 +169,11 @@ def parse_success(line: str) -> Reply:
         else:
             raise ProtocolViolation(f"unterminated data in reply: {line[:80]!r}")
     extra = dict(kv.partition("=")[::2] for kv in tail.split())
-    return Reply(result, data, extra)
+    return Reply(result, data, extra or _EMPTY)
+
+
+_RESULT_0 = Reply("0")
+"""`200 result=0`, the reply to every EXEC that ran: one shared instance (replies are immutable)."""
 
 
 class ReplyReader:

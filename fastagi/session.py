@@ -22,10 +22,9 @@ from fastagi.protocol import (
     AGIRequest,
     Reply,
     ReplyReader,
-    build_request,
     format_command,
     format_exec,
-    parse_env_block,
+    parse_request,
 )
 
 MAX_STRAY_LINES = 64
@@ -105,6 +104,10 @@ class AGISession(asyncio.Protocol):
         """Split what arrived into lines and handle each one."""
         buffer = self._buffer + data if self._buffer else data
         start = 0
+        if self._env == []:  # nothing of the environment yet: it usually comes in one piece
+            start = self._whole_environment(buffer)
+            if self.closed:
+                return
         while (end := buffer.find(b"\n", start)) >= 0:
             if end - start > MAX_LINE:
                 self._abort(f"line over {MAX_LINE} bytes")
@@ -143,6 +146,33 @@ class AGISession(asyncio.Protocol):
 
     # -- lines --------------------------------------------------------------------------------------
 
+    def _whole_environment(self, buffer: bytes) -> int:
+        """Take a whole environment block at once: the offset just past its blank line, or 0 when
+        it has not all arrived (or has CRs): then `_line` collects it line by line."""
+        end = buffer.find(b"\n\n")
+        if end < 0 or b"\r" in buffer[:end]:
+            return 0
+        block = buffer[:end]
+        problem = _environment_problem(block)
+        try:
+            if problem:
+                raise ProtocolViolation(problem)
+            request = parse_request(block)
+        except ProtocolViolation as exc:  # the session has not started: connection_lost reports it
+            self._abort(str(exc))
+            return 0
+        self._start(request)
+        return end + 2
+
+    def _start(self, request: AGIRequest) -> None:
+        """The environment is complete: stop its timer and hand the session to its handler."""
+        self._env = None
+        if self._env_timer is not None:
+            self._env_timer.cancel()
+            self._env_timer = None
+        self.request = request
+        self._on_request(self)
+
     def _line(self, line: bytes) -> None:
         env = self._env
         if env is not None:
@@ -157,16 +187,11 @@ class AGISession(asyncio.Protocol):
                     env.append(line)
                 return
             try:
-                request = build_request(parse_env_block(env))
+                request = parse_request(b"\n".join(env))
             except ProtocolViolation as exc:  # the session has not started: connection_lost reports it
                 self._abort(str(exc))
                 return
-            self._env = None
-            if self._env_timer is not None:
-                self._env_timer.cancel()
-                self._env_timer = None
-            self.request = request
-            self._on_request(self)
+            self._start(request)
             return
         text = line.decode("utf-8", errors="replace")
         if text == "HANGUP":
@@ -290,6 +315,20 @@ class AGISession(asyncio.Protocol):
         """Raise CallerHungUp when a HANGUP line has arrived."""
         if self.hungup:
             raise CallerHungUp("caller hung up")
+
+
+def _environment_problem(block: bytes) -> str:
+    """Why a whole environment block breaks the limits `_line` enforces line by line, else ''."""
+    if len(block) <= MAX_LINE and block.count(b"\n") < MAX_ENV_LINES:
+        return ""  # the usual block, settled without looking at each line (the parser checks them)
+    for number, line in enumerate(block.split(b"\n"), 1):
+        if len(line) > MAX_LINE:
+            return f"line over {MAX_LINE} bytes"
+        if not line.startswith(b"agi_"):
+            return f"not an AGI environment line: {line[:60]!r}"
+        if number > MAX_ENV_LINES:
+            return f"environment block over {MAX_ENV_LINES} lines"
+    return ""
 
 
 Handler = Callable[[AGISession], Awaitable[None]]

@@ -240,6 +240,56 @@ async def test_exec_has_no_reply_timeout(start_server: StartServer) -> None:
     writer.close()
 
 
+async def _request_seen(port: int, pieces: list[bytes]) -> dict[str, object]:
+    """Send an environment block in `pieces` (20 ms apart), answer the VERBOSE; what the handler saw."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    for piece in pieces:
+        writer.write(piece)
+        await writer.drain()
+        await asyncio.sleep(0.02)
+    assert (await reader.readline()).startswith(b"VERBOSE ")
+    writer.write(b"200 result=1\n")
+    await reader.read()
+    writer.close()
+    return SEEN.pop()
+
+
+SEEN: list[dict[str, object]] = []
+
+
+async def _record_request(session: AGISession) -> None:
+    request = session.request
+    assert request is not None
+    SEEN.append(
+        {
+            "args": request.args,
+            "uniqueid": request.uniqueid,
+            "channel": request.channel,
+            "callerid": request.callerid,
+            "extension": request.extension,
+            "env": request.env,
+        }
+    )
+    await session.verbose("seen")
+
+
+async def test_environment_whole_in_pieces_or_with_crlf_gives_the_same_request(
+    start_server: StartServer,
+) -> None:
+    """The block parsed at once (the usual case) and line by line (trickled, CRLF) agree exactly."""
+    server = await start_server({"did-failover": _record_request})
+    block = environment(args=["15551230000", "a: b"], uniqueid="1795757547.77", accountcode="")
+    whole = await _request_seen(server.port, [block])
+    assert whole["args"] == ["15551230000", "a: b"] and whole["uniqueid"] == "1795757547.77"
+    env = whole["env"]
+    assert isinstance(env, dict) and env["agi_accountcode"] == "" and env["agi_language"] == "en"
+    middle = len(block) // 2
+    assert await _request_seen(server.port, [block[:middle], block[middle:]]) == whole
+    assert await _request_seen(server.port, [block.replace(b"\n", b"\r\n")]) == whole
+    no_space = block.replace(b"agi_accountcode: ", b"agi_accountcode:")
+    assert await _request_seen(server.port, [no_space]) == whole
+
+
 # -- broken and hostile peers -------------------------------------------------------------------------
 
 
