@@ -1,14 +1,101 @@
-"""structlog set-up: JSON lines when stdout is not a terminal, readable console output otherwise."""
+"""structlog set-up: JSON lines when stdout is not a terminal, readable console output otherwise.
+
+Every line goes through one `LineSink`: in order, and while the event loop is busy, the lines of one
+loop pass leave in one write. The per-call canonical line (`session_line`) skips structlog's processor
+chain when the output is JSON, and comes out exactly as structlog would write it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import json
 import logging
 import sys
+import time
 from typing import Any, TextIO
 
 import structlog
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class LineSink:
+    """Writes log lines to a stream in order; inside a running event loop, a loop pass's lines together.
+
+    A line waits at most until the end of the current pass of the event loop (microseconds); outside
+    a loop, and at exit, lines are written at once.
+    """
+
+    __slots__ = ("_pending", "_scheduled", "stream")
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._pending: list[str] = []
+        self._scheduled = False
+
+    def write(self, line: str) -> None:
+        """Queue one line (no newline) for the end of this loop pass, or write it now outside a loop."""
+        self._pending.append(line)
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write what is queued."""
+        self._scheduled = False
+        if not self._pending:
+            return
+        text = "\n".join(self._pending) + "\n"
+        self._pending.clear()
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # stdout gone (journald restarted, closed pipe): logging must never stop a call
+
+
+class _SinkLogger:
+    """structlog's output end: every level goes to the sink."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: LineSink) -> None:
+        self._sink = sink
+
+    def msg(self, message: str) -> None:
+        """Write one rendered line."""
+        self._sink.write(message)
+
+    log = debug = info = warn = warning = err = error = critical = exception = fatal = failure = msg
+
+
+class _Output:
+    """What `configure` set: the sink, and whether the canonical line can take the fast path."""
+
+    sink = LineSink(sys.stdout)
+    fast_json = False
+    info_enabled = True
+
+
+_encode = json.JSONEncoder(default=repr).encode
+_second = [-1, ""]
+
+
+def _timestamp() -> str:
+    """Now as structlog's TimeStamper(fmt="iso", utc=True) writes it, the date part cached per second."""
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[0] = second
+        _second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_second[1]}.{int((now - second) * 1_000_000):06d}Z"
 
 
 def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
@@ -20,6 +107,12 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
         if use_json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
+    _Output.sink.flush()
+    if _Output.sink.stream is not out:
+        _Output.sink = LineSink(out)
+    _Output.fast_json = use_json
+    _Output.info_enabled = _LEVELS[level] <= logging.INFO
+    logger = _SinkLogger(_Output.sink)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -28,9 +121,32 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.WriteLoggerFactory(out),
+        logger_factory=lambda *args: logger,
         cache_logger_on_first_use=False,
     )
+
+
+def flush() -> None:
+    """Write every queued line now (tests read the stream; the process flushes at exit)."""
+    _Output.sink.flush()
+
+
+atexit.register(flush)
+
+
+def session_line(component: str, fields: dict[str, Any]) -> None:
+    """Log the canonical `session` line at info, with `fields` in order (the same line as
+    `get_logger(component).info("session", **fields)`, about three times cheaper)."""
+    if not _Output.info_enabled:
+        return
+    if not _Output.fast_json:
+        get_logger(component).info("session", **fields)
+        return
+    line = {"component": component, **fields}
+    line["event"] = "session"
+    line["level"] = "info"
+    line["timestamp"] = _timestamp()
+    _Output.sink.write(_encode(line))
 
 
 def get_logger(name: str) -> Any:

@@ -21,7 +21,7 @@ from fastagi.errors import (
     ReplyTimeout,
     SessionClosed,
 )
-from fastagi.logs import get_logger
+from fastagi.logs import get_logger, session_line
 from fastagi.session import AGISession, Handler
 from fastagi.settings import Settings
 
@@ -239,16 +239,18 @@ class Server:
         fields = session.fields
         if error is not None:
             fields["error"] = error
-        log.info(
-            "session",
-            script=request.script,
-            uniqueid=request.uniqueid,
-            channel=request.channel,
-            caller=request.callerid,
-            outcome=outcome,
-            duration_ms=round((time.monotonic() - session.started) * 1000, 1),
-            commands=session.commands,
-            **fields,
+        session_line(
+            "fastagi.server",
+            {
+                "script": request.script,
+                "uniqueid": request.uniqueid,
+                "channel": request.channel,
+                "caller": request.callerid,
+                "outcome": outcome,
+                "duration_ms": round((time.monotonic() - session.started) * 1000, 1),
+                "commands": session.commands,
+                **fields,
+            },
         )
 
 

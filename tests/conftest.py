@@ -26,6 +26,7 @@ class LogCapture:
     @property
     def lines(self) -> list[dict[str, Any]]:
         """Every line written so far."""
+        logs.flush()
         return [json.loads(line) for line in self.stream.getvalue().splitlines() if line]
 
     def events(self, event: str) -> list[dict[str, Any]]:
