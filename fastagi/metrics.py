@@ -7,7 +7,10 @@ DID_FAILOVER_RESULT and the leg, all from small fixed sets.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import collections
 import contextlib
+import itertools
 import json
 import platform
 import time
@@ -19,12 +22,16 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     Info,
     disable_created_metrics,
 )
 from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from fastagi.logs import get_logger
@@ -61,24 +68,15 @@ class Metrics:
         self.server = server
         self.cache = cache
         self.registry = CollectorRegistry(auto_describe=True)
-        self.sessions = Counter(
-            "did_failover_sessions",
-            "FastAGI sessions ended, by route (script) and outcome.",
-            ["script", "outcome"],
-            registry=self.registry,
-        )
-        self.results = Counter(
-            "did_failover_results",
-            "DID calls routed, by DID_FAILOVER_RESULT and the last leg dialled (empty: none).",
-            ["result", "leg"],
-            registry=self.registry,
-        )
-        self.setup = Histogram(
-            "did_failover_session_setup_seconds",
-            "Seconds from Asterisk's connection to the first Dial sent.",
-            buckets=SETUP_BUCKETS,
-            registry=self.registry,
-        )
+        # Counted per call in plain dicts and turned into metrics at scrape time: a prometheus_client
+        # child takes a lock per update, which costs more than everything else here put together.
+        self.sessions: collections.Counter[tuple[str, str]] = collections.Counter()
+        """Sessions ended, by (script, outcome)."""
+        self.results: collections.Counter[tuple[str, str]] = collections.Counter()
+        """DID calls routed, by (DID_FAILOVER_RESULT, leg)."""
+        self.setup_buckets = [0] * (len(SETUP_BUCKETS) + 1)
+        """Session setup times per bucket (not cumulative); the last one is over the largest bound."""
+        self.setup_sum = 0.0
         self.reloads = Counter(
             "did_failover_reloads",
             "Settings reloads (SIGHUP), by status: applied or refused.",
@@ -98,6 +96,7 @@ class Metrics:
             {"version": version, "python": platform.python_version(), "event_loop": event_loop}
         )
         self.registry.register(_LiveCollector(server, cache))
+        self.registry.register(_CallCollector(self))
         for reload_status in ("applied", "refused"):
             self.reloads.labels(reload_status)
         server.observers.append(self.observe)
@@ -108,14 +107,16 @@ class Metrics:
         script = request.script if request is not None else ""
         if script not in self.server.routes:
             script = "unknown"  # a peer may send any path: never let it create label values
-        self.sessions.labels(script, outcome).inc()
+        self.sessions[script, outcome] += 1
         fields = session.fields
         result = fields.get("result")
         if isinstance(result, str) and result:
-            self.results.labels(result, str(fields.get("leg") or "")).inc()
+            self.results[result, str(fields.get("leg") or "")] += 1
         first_dial = session.first_dial
         if first_dial is not None:
-            self.setup.observe(max(first_dial - session.started, 0.0))
+            seconds = max(first_dial - session.started, 0.0)
+            self.setup_buckets[bisect.bisect_left(SETUP_BUCKETS, seconds)] += 1
+            self.setup_sum += seconds
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""
@@ -135,6 +136,41 @@ class Metrics:
                 body["note"] = "database down: routing DIDs seen before from the cache"
         body["status"] = "ok" if healthy else "unavailable"
         return healthy, body
+
+
+class _CallCollector(Collector):
+    """The per-call counters of `Metrics`, as Prometheus metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield sessions, results and the setup-time histogram as counted so far."""
+        metrics = self._metrics
+        sessions = CounterMetricFamily(
+            "did_failover_sessions",
+            "FastAGI sessions ended, by route (script) and outcome.",
+            labels=["script", "outcome"],
+        )
+        for labels, count in sorted(metrics.sessions.items()):
+            sessions.add_metric(labels, count)
+        yield sessions
+        results = CounterMetricFamily(
+            "did_failover_results",
+            "DID calls routed, by DID_FAILOVER_RESULT and the last leg dialled (empty: none).",
+            labels=["result", "leg"],
+        )
+        for labels, count in sorted(metrics.results.items()):
+            results.add_metric(labels, count)
+        yield results
+        cumulative = list(itertools.accumulate(metrics.setup_buckets))
+        bounds = [repr(bound) for bound in SETUP_BUCKETS] + ["+Inf"]
+        yield HistogramMetricFamily(
+            "did_failover_session_setup_seconds",
+            "Seconds from Asterisk's connection to the first Dial sent.",
+            buckets=list(zip(bounds, cumulative, strict=True)),
+            sum_value=metrics.setup_sum,
+        )
 
 
 class _LiveCollector(Collector):
