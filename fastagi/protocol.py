@@ -6,8 +6,9 @@ Sans-I/O: these functions turn bytes into values and values into bytes; fastagi.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from operator import methodcaller
 from types import MappingProxyType
 from urllib.parse import parse_qs
@@ -21,7 +22,7 @@ MAX_ENV_LINES = 256
 
 _NEEDS_QUOTES = re.compile(r'[\s"\\]')
 _KV_TAIL = re.compile(r"(?: [^\s=]+=\S*)*")
-_ENV_BLOCK = re.compile(r"agi_[^\s:]+: [^\n]*(?:\nagi_[^\s:]+: [^\n]*)*")
+_ENV_BLOCK = re.compile(r"(?:agi_[^\s:]+: [^\n]*\n)*agi_[^\s:]+: [^\n]*")
 """An environment block exactly as Asterisk writes it (anything else takes the careful path)."""
 _SPLIT_FIELD = methodcaller("split", ": ", 1)
 _ARG_NAMES = tuple(f"agi_arg_{n}" for n in range(1, MAX_ENV_LINES + 1))
@@ -82,31 +83,45 @@ def parse_env_text(text: str) -> dict[str, str]:
 def parse_request(block: bytes) -> AGIRequest:
     """The request of an environment block as it came off the wire (without its blank line)."""
     text = block.decode("utf-8", errors="replace")
-    return _request(parse_env_text(text), text)
+    if _ENV_BLOCK.fullmatch(text) is None:
+        return _request(parse_env_text(text).get, text)
+    # The usual block: pick the few fields a request keeps straight out of the text.
+    return _request(partial(_field, "\n" + text + "\n"), text)
+
+
+def _field(padded: str, name: str) -> str | None:
+    """The value of the last `name: value` line of a block that matched _ENV_BLOCK, padded with
+    newlines (the last line wins, as in a dict)."""
+    needle = "\n" + name + ": "
+    start = padded.rfind(needle)
+    if start < 0:
+        return None
+    start += len(needle)
+    return padded[start : padded.index("\n", start)]
 
 
 def build_request(env: Mapping[str, str]) -> AGIRequest:
     """Turn a parsed environment into a request: ordered arguments, script path and query."""
-    return _request(env, "\n".join(f"{key}: {value}" for key, value in env.items()))
+    return _request(env.get, "\n".join(f"{key}: {value}" for key, value in env.items()))
 
 
-def _request(env: Mapping[str, str], text: str) -> AGIRequest:
+def _request(get: Callable[[str], str | None], text: str) -> AGIRequest:
     args: list[str] = []
     for name in _ARG_NAMES:
-        arg = env.get(name)
+        arg = get(name)
         if arg is None:
             break
         args.append(arg)
-    path, _, query = env.get("agi_network_script", "").partition("?")
+    path, _, query = (get("agi_network_script") or "").partition("?")
     return AGIRequest(
         text,
         args,
         path.strip("/"),
         parse_qs(query, keep_blank_values=True) if query else {},
-        env.get("agi_uniqueid", ""),
-        env.get("agi_channel", ""),
-        env.get("agi_callerid", ""),
-        env.get("agi_extension", ""),
+        get("agi_uniqueid") or "",
+        get("agi_channel") or "",
+        get("agi_callerid") or "",
+        get("agi_extension") or "",
     )
 
 
