@@ -30,6 +30,10 @@ from fastagi.protocol import (
 MAX_STRAY_LINES = 64
 """Unsolicited lines (other than HANGUP) tolerated while no command waits for a reply."""
 
+_LINE_CACHE = 4096
+_FULL_VARIABLE: dict[str, bytes] = {}
+"""Encoded `GET FULL VARIABLE` lines by expression: a route sends the same few over and over."""
+
 
 class AGISession(asyncio.Protocol):
     """A FastAGI connection from Asterisk: collects the environment, then carries commands and replies.
@@ -47,6 +51,7 @@ class AGISession(asyncio.Protocol):
         "_on_request",
         "_reader",
         "_stray",
+        "_timer",
         "_transport",
         "_waiter",
         "close_reason",
@@ -75,6 +80,7 @@ class AGISession(asyncio.Protocol):
         self._env: list[bytes] | None = []
         self._env_timer: asyncio.TimerHandle | None = None
         self._waiter: asyncio.Future[Reply] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._reader = ReplyReader()
         self._stray = 0
         self.request: AGIRequest | None = None
@@ -136,6 +142,7 @@ class AGISession(asyncio.Protocol):
         if self._env_timer is not None:
             self._env_timer.cancel()
             self._env_timer = None
+        self._stop_timer()
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(SessionClosed(self.close_reason))
@@ -207,10 +214,12 @@ class AGISession(asyncio.Protocol):
             reply = self._reader.feed(text)
         except AGIError as exc:
             self._waiter = None
+            self._stop_timer()
             waiter.set_exception(exc)
             return
         if reply is not None:
             self._waiter = None
+            self._stop_timer()
             waiter.set_result(reply)
 
     def _abort(self, reason: str) -> None:
@@ -224,47 +233,49 @@ class AGISession(asyncio.Protocol):
 
     # -- commands -----------------------------------------------------------------------------------
 
-    async def command(self, *words: str, timeout: float | None = -1.0) -> Reply:
-        """Send one command and wait for its reply; `timeout=None` waits as long as it takes."""
-        if self.closed or self._transport is None:
+    def command(self, *words: str, timeout: float | None = -1.0) -> asyncio.Future[Reply]:
+        """Send one command; await the result for its reply. `timeout=None` waits as long as it takes."""
+        if timeout is not None and timeout < 0:
+            timeout = self._command_timeout
+        return self._send(format_command(*words), timeout)
+
+    def exec(self, app: str, options: str = "") -> asyncio.Future[Reply]:
+        """Run a dialplan application (await the result); the options always travel as one quoted
+        token, and there is no timeout: a Dial lasts as long as the call."""
+        waiter = self._send(format_exec(app, options), None)
+        if app == "Dial" and self.first_dial is None:
+            self.first_dial = time.monotonic()  # session setup latency ends here (metrics)
+        return waiter
+
+    def _send(self, line: bytes, timeout: float | None) -> asyncio.Future[Reply]:
+        """Write one command line; the future gets its reply (or the error that ended the wait)."""
+        transport = self._transport
+        if self.closed or transport is None:
             raise SessionClosed(self.close_reason or "session closed")
         if self._waiter is not None:
             raise RuntimeError("a command is already waiting for its reply")
-        return await self._roundtrip(format_command(*words), timeout)
-
-    async def _roundtrip(self, line: bytes, timeout: float | None) -> Reply:
-        if self.closed or self._transport is None:
-            raise SessionClosed(self.close_reason or "session closed")
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Reply] = loop.create_future()
         self._waiter = waiter
         self._reader.reset()
         self._stray = 0
         self.commands += 1
-        self._transport.write(line)
-        if timeout is not None and timeout < 0:
-            timeout = self._command_timeout
-        if timeout is None:
-            return await waiter
-        handle = loop.call_later(timeout, self._reply_timeout, waiter)
-        try:
-            return await waiter
-        finally:
-            handle.cancel()
+        transport.write(line)
+        if timeout is not None:
+            self._timer = loop.call_later(timeout, self._reply_timeout, waiter, timeout)
+        return waiter
 
-    def _reply_timeout(self, waiter: asyncio.Future[Reply]) -> None:
+    def _reply_timeout(self, waiter: asyncio.Future[Reply], timeout: float) -> None:
+        self._timer = None
         if not waiter.done():
             self._waiter = None
-            waiter.set_exception(ReplyTimeout(f"no reply within {self._command_timeout:g} s"))
+            waiter.set_exception(ReplyTimeout(f"no reply within {timeout:g} s"))
             self._abort("reply timeout")
 
-    async def exec(self, app: str, options: str = "") -> Reply:
-        """Run a dialplan application; the options always travel as one quoted token, no timeout."""
-        if self._waiter is not None:
-            raise RuntimeError("a command is already waiting for its reply")
-        if app == "Dial" and self.first_dial is None:
-            self.first_dial = time.monotonic()  # session setup latency ends here (metrics)
-        return await self._roundtrip(format_exec(app, options), None)
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def set_variable(self, name: str, value: str) -> None:
         """Set a channel variable (prefix `__` for an inherited one)."""
@@ -277,7 +288,13 @@ class AGISession(asyncio.Protocol):
 
     async def get_full_variable(self, expression: str) -> str | None:
         """Evaluate a dialplan expression such as `${DIALSTATUS},${HANGUPCAUSE}`."""
-        reply = await self.command("GET", "FULL", "VARIABLE", expression)
+        line = _FULL_VARIABLE.get(expression)
+        if line is None:
+            line = format_command("GET", "FULL", "VARIABLE", expression)
+            if len(_FULL_VARIABLE) >= _LINE_CACHE:
+                _FULL_VARIABLE.clear()
+            _FULL_VARIABLE[expression] = line
+        reply = await self._send(line, self._command_timeout)
         return reply.data if reply.result == "1" else None
 
     async def verbose(self, message: str, level: int = 1) -> None:

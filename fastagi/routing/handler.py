@@ -23,6 +23,12 @@ _DID = re.compile(r"[0-9]{3,20}", re.ASCII)
 """A DID as stored; checked again because it goes into GROUP() and REDIRECTING() (a row edited by hand)."""
 
 
+_LEG_NAMES = {leg: leg.value.lower() for leg in Leg}
+"""`primary`, `busy`...: a leg as it names log fields and error messages."""
+_VALUES: dict[Leg | Result, str] = {member: member.value for member in (*Leg, *Result)}
+"""Plain strings for storage (an enum's `.value` is a slow property lookup on the call path)."""
+
+
 def did_of(session: AGISession) -> str:
     """The DID: the first AGI argument, else the extension; a leading + is ignored."""
     request = session.request
@@ -58,8 +64,10 @@ class DIDFailover:
         try:
             await self._finish(session, did, outcome)
         finally:
-            leg = outcome.leg.value if outcome.leg else None
-            self.tracker.finish(outcome.call, outcome.result.value, leg, fields.get("account"))
+            leg = outcome.leg
+            self.tracker.finish(
+                outcome.call, str(outcome.result), str(leg) if leg else None, fields.get("account")
+            )
 
     async def _finish(self, session: AGISession, did: str, outcome: _Outcome) -> None:
         """Route, then tell the dialplan (and, on errors, fail the session so its fallback runs)."""
@@ -72,20 +80,20 @@ class DIDFailover:
             outcome.result, outcome.error = Result.ERROR, f"database unavailable: {exc}"
         except InvalidDestination as exc:
             outcome.result, outcome.error = Result.ERROR, str(exc)
-        fields["result"] = outcome.result.value
-        fields["leg"] = outcome.leg.value if outcome.leg else ""
+        # Result and Leg are StrEnums: as str (f-strings, the JSON line) they are their values.
+        result, leg = outcome.result, outcome.leg or ""
+        fields["result"] = result
+        fields["leg"] = leg
         if outcome.dialstatus:
             fields["dialstatus"] = outcome.dialstatus
         await session.exec(
             "MSet",
-            f"DID_FAILOVER_RESULT={outcome.result.value},"
-            f"DID_FAILOVER_LEG={outcome.leg.value if outcome.leg else ''},"
-            f"DID_FAILOVER_DIALSTATUS={outcome.dialstatus}",
+            f"DID_FAILOVER_RESULT={result},DID_FAILOVER_LEG={leg},DID_FAILOVER_DIALSTATUS={outcome.dialstatus}",
         )
         if outcome.error is not None:
             fields["error"] = outcome.error
             await session.fail(f"{outcome.error}; the dialplan fallback takes the call")
-        fields["outcome"] = outcome.result.value.lower()
+        fields["outcome"] = result.lower()
 
     async def _route(self, session: AGISession, did: str, outcome: _Outcome) -> None:
         route, source = await self.cache.lookup(did)
@@ -142,26 +150,28 @@ class DIDFailover:
     ) -> tuple[str, str]:
         """Dial one leg and return its DIALSTATUS and HANGUPCAUSE."""
         session.check_alive()
-        field = f"{step.leg.value.lower()} destination"
+        leg = step.leg
+        name = _LEG_NAMES[leg]
+        field = f"{name} destination"
         target = self.templates.dial_string(step.destination, field)
-        forwarded = step.leg is not Leg.PRIMARY
+        forwarded = leg is not Leg.PRIMARY
         caller_id = route.did if forwarded and route.caller_id == "did" else None
         options = self.templates.dial_options(step.timeout, caller_id)
         if forwarded:
             await session.exec(
                 "MSet",
                 f"REDIRECTING(from-num,i)={route.did},"
-                f"REDIRECTING(reason,i)={REASONS[step.leg]},"
+                f"REDIRECTING(reason,i)={REASONS[leg]},"
                 f"REDIRECTING(count,i)={redirects + 1}",
             )
-        outcome.leg = step.leg
-        self.tracker.dialing(outcome.call, step.leg.value, step.destination)
+        outcome.leg = leg
+        self.tracker.dialing(outcome.call, _VALUES[leg], step.destination)
         await session.exec("Dial", target + options)
         value = await session.get_full_variable("${DIALSTATUS},${HANGUPCAUSE}") or ","
         status, _, cause = value.partition(",")
         outcome.dialstatus = status
-        self.tracker.dialed(outcome.call, step.leg.value, status)
-        session.fields[f"{step.leg.value.lower()}_dest"] = step.destination
+        self.tracker.dialed(outcome.call, _VALUES[leg], status)
+        session.fields[f"{name}_dest"] = step.destination
         if status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")
         return status, cause
