@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from importlib import resources
+from operator import attrgetter
 from typing import Any, cast
 
 from fastagi.errors import InputError, StorageUnavailable
@@ -64,6 +65,8 @@ _CALL_COLUMNS = (
     "billsec",
     "uniqueid",
 )
+_call_values = attrgetter(*_CALL_COLUMNS)
+_CALL_TIMES = tuple(i for i, name in enumerate(_CALL_COLUMNS) if name.endswith("_at"))
 
 NO_SCHEMA = "the database has no did-failover schema: run 'did-failover db init'"
 
@@ -100,6 +103,11 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement once per row of arguments, in one round trip where the driver can."""
+
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert many rows; a driver that sends an INSERT as one multi-row statement does it here."""
+        marks = ", ".join("?" for _ in columns)
+        await self.execute_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         """Run one query and return its first row, None when empty."""
@@ -407,14 +415,16 @@ class SQLRepository(Repository):
         """Append routed calls to the call log in one transaction."""
         if not rows:
             return
-        columns = ", ".join(_CALL_COLUMNS)
-        marks = ", ".join("?" for _ in _CALL_COLUMNS)
-        values = [
-            [self._ts(v) if isinstance(v, datetime) else v for v in (getattr(row, c) for c in _CALL_COLUMNS)]
-            for row in rows
-        ]
+        ts = self._ts
+        values = []
+        for row in rows:
+            value = list(_call_values(row))
+            for i in _CALL_TIMES:
+                if value[i] is not None:
+                    value[i] = ts(value[i])
+            values.append(value)
         async with self._write() as db:
-            await db.execute_many(f"INSERT INTO call_log ({columns}) VALUES ({marks})", values)
+            await db.insert_rows("call_log", _CALL_COLUMNS, values)
 
     async def list_calls(
         self,

@@ -31,10 +31,28 @@ class _SQLiteExecutor(Executor):
         """Run one statement for every row in one call to the database thread."""
         await self._conn.executemany(sql, [tuple(row) for row in rows])
 
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert many rows as multi-row INSERTs of up to _MAX_VARIABLES parameters each.
+
+        executemany releases and retakes the GIL around every row; under load that hands the GIL
+        back and forth with the event loop thousands of times a second (futex storms, latency).
+        """
+        per_statement = max(1, _MAX_VARIABLES // len(columns))
+        row_marks = "(" + ", ".join("?" for _ in columns) + ")"
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            args = [value for row in chunk for value in row]
+            await self.execute(head + ", ".join([row_marks] * len(chunk)), args)
+
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one query and return every row."""
         async with self._conn.execute(sql, tuple(args)) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
+
+
+_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+"""SQLite's default limit on parameters per statement (SQLITE_MAX_VARIABLE_NUMBER)."""
 
 
 def _translate(exc: sqlite3.Error) -> Exception:
@@ -125,6 +143,8 @@ class SQLiteRepository(SQLRepository):
                 raise _translate(exc) from None
 
     def _ts(self, moment: datetime) -> Any:
-        if moment.tzinfo is not None:
+        if moment.tzinfo is UTC:
+            moment = moment.replace(tzinfo=None)
+        elif moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment.isoformat(sep=" ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -330,3 +330,33 @@ async def test_retention_deletes_old_calls_in_batches(filled: Repository) -> Non
     assert await filled.delete_calls_before(cutoff, 4) == 3
     assert await filled.delete_calls_before(cutoff, 4) == 0
     assert sorted(int(c.caller or 0) for c in await filled.list_calls()) == [8, 9, 10]
+
+
+async def test_a_large_batch_of_calls_is_written_whole_and_field_for_field(filled: Repository) -> None:
+    """5,000 rows (several multi-row statements on SQLite) in one call: every row, every field, once."""
+    base = datetime(2026, 2, 1, tzinfo=UTC)
+    rows = [
+        CallRecord(
+            started_at=base + timedelta(seconds=i),
+            did="15550001",
+            result="ANSWERED" if i % 2 else "BUSY",
+            account_number="1001",
+            caller=str(i),
+            primary_destination="endpoint:desk",
+            primary_dialstatus="BUSY",
+            transfer_condition="BUSY" if i % 2 else None,
+            transfer_destination="pstn:+15557654321" if i % 2 else None,
+            transfer_dialstatus="ANSWER" if i % 2 else None,
+            leg="BUSY" if i % 2 else "PRIMARY",
+            answered_at=base + timedelta(seconds=i, milliseconds=250) if i % 2 else None,
+            ended_at=base + timedelta(seconds=i + 30),
+            hangup_cause=16,
+            billsec=29 if i % 2 else None,
+            uniqueid=f"1795757547.{i}",
+        )
+        for i in range(5000)
+    ]
+    await filled.insert_calls(rows)
+    stored = await filled.list_calls(limit=10_000)
+    assert len(stored) == 5000
+    assert sorted(stored, key=lambda c: int(c.caller or 0)) == rows
