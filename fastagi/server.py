@@ -58,6 +58,8 @@ class Server:
         self._last_refusal_log = 0.0
         self._allow = settings.allow
         self._allowed: dict[str, bool] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop serving (set at start-up): asking for the running loop costs a system call."""
 
     @property
     def port(self) -> int:
@@ -92,7 +94,7 @@ class Server:
         """Bind the listening socket."""
         raise_open_file_limit()
         host, port = self.settings.listen_address
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self._new_session, host, port, reuse_address=True, backlog=4096
         )
@@ -184,7 +186,8 @@ class Server:
             self.counters["protocol_error"] += 1
             log.warning("session", outcome="protocol_error", peer=session.peer, reason=session.close_reason)
             return
-        session.task = asyncio.get_running_loop().create_task(self._run(session))
+        loop = self._loop or asyncio.get_running_loop()
+        session.task = loop.create_task(self._run(session))
 
     async def _run(self, session: AGISession) -> None:
         request = session.request

@@ -48,6 +48,7 @@ class AGISession(asyncio.Protocol):
         "_env",
         "_env_timeout",
         "_env_timer",
+        "_loop",
         "_on_request",
         "_reader",
         "_stray",
@@ -79,6 +80,7 @@ class AGISession(asyncio.Protocol):
         self._buffer = b""
         self._env: list[bytes] | None = []
         self._env_timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[Reply] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._reader = ReplyReader()
@@ -102,9 +104,9 @@ class AGISession(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self._env_timer = asyncio.get_running_loop().call_later(
-            self._env_timeout, self._abort, "no environment block in time"
-        )
+        # Kept: asyncio.get_running_loop() costs a getpid() system call every time it is asked.
+        self._loop = loop = asyncio.get_running_loop()
+        self._env_timer = loop.call_later(self._env_timeout, self._abort, "no environment block in time")
 
     def data_received(self, data: bytes) -> None:
         """Split what arrived into lines and handle each one."""
@@ -254,7 +256,8 @@ class AGISession(asyncio.Protocol):
             raise SessionClosed(self.close_reason or "session closed")
         if self._waiter is not None:
             raise RuntimeError("a command is already waiting for its reply")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        assert loop is not None  # set with the transport
         waiter: asyncio.Future[Reply] = loop.create_future()
         self._waiter = waiter
         self._reader.reset()
