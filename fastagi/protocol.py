@@ -26,6 +26,13 @@ _ENV_BLOCK = re.compile(r"(?:agi_[^\s:]+: [^\n]*\n)*agi_[^\s:]+: [^\n]*")
 """An environment block exactly as Asterisk writes it (anything else takes the careful path)."""
 _SPLIT_FIELD = methodcaller("split", ": ", 1)
 _ARG_NAMES = tuple(f"agi_arg_{n}" for n in range(1, MAX_ENV_LINES + 1))
+_NEEDLES = {
+    name: f"\n{name}: "
+    for name in (
+        *("agi_network_script", "agi_uniqueid", "agi_channel", "agi_callerid", "agi_extension"),
+        *_ARG_NAMES[:8],
+    )
+}
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
@@ -92,7 +99,7 @@ def parse_request(block: bytes) -> AGIRequest:
 def _field(padded: str, name: str) -> str | None:
     """The value of the last `name: value` line of a block that matched _ENV_BLOCK, padded with
     newlines (the last line wins, as in a dict)."""
-    needle = "\n" + name + ": "
+    needle = _NEEDLES.get(name) or "\n" + name + ": "
     start = padded.rfind(needle)
     if start < 0:
         return None
@@ -143,6 +150,23 @@ def format_command(*words: str) -> bytes:
 
 def format_exec(app: str, options: str) -> bytes:
     """Encode `EXEC App "options"`: res_agi uses only the first token, so options are one quoted token."""
+    line = _EXEC.get((app, options))
+    if line is None:
+        line = _format_exec(app, options)
+        if len(line) > 512:
+            return line
+        if len(_EXEC) >= _EXEC_CACHE:
+            _EXEC.clear()
+        _EXEC[app, options] = line
+    return line
+
+
+_EXEC_CACHE = 4096
+_EXEC: dict[tuple[str, str], bytes] = {}
+"""Encoded EXEC lines: a DID's Dial and MSet lines repeat from call to call (only valid ones are kept)."""
+
+
+def _format_exec(app: str, options: str) -> bytes:
     if not app or not app.replace("_", "").isalnum():
         raise UnsafeValue(f"bad application name: {app[:40]!r}")
     return f"EXEC {app} {quote(options, always=True)}\n".encode()
@@ -190,6 +214,10 @@ def parse_success(line: str) -> Reply:
 _RESULT_0 = Reply("0")
 """`200 result=0`, the reply to every EXEC that ran: one shared instance (replies are immutable)."""
 
+_SUCCESS_CACHE = 1024
+_SUCCESS: dict[str, Reply] = {}
+"""Parsed `200` lines: the same few (`result=0`, `result=1 (ANSWER,16)`...) come back all day."""
+
 
 class ReplyReader:
     """Collects the lines of one reply: skips `100` interim lines, gathers `520-` blocks."""
@@ -216,7 +244,14 @@ class ReplyReader:
             return None
         code = line[:4]
         if code == "200 ":
-            return parse_success(line)
+            reply = _SUCCESS.get(line)
+            if reply is None:
+                reply = parse_success(line)
+                if not reply.extra and len(line) <= 128:  # shared: immutable all through, and small
+                    if len(_SUCCESS) >= _SUCCESS_CACHE:
+                        _SUCCESS.clear()
+                    _SUCCESS[line] = reply
+            return reply
         if code == "100 " or line == "100":
             return None
         if code == "520-":
