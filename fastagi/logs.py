@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, TextIO
 
 import structlog
@@ -84,7 +85,17 @@ class _Output:
     info_enabled = True
 
 
-_encode = json.JSONEncoder(default=repr).encode
+if c_make_encoder is not None:
+    # json's own C encoder made once (json.dumps makes one per call), with structlog's separators.
+    _chunks = c_make_encoder(None, repr, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+    def _encode(line: dict[str, Any]) -> str:
+        return "".join(_chunks(line, 0))
+
+else:  # a Python without the C accelerator
+    _encode = json.JSONEncoder(default=repr).encode  # type: ignore[assignment]
+
+
 _second = [-1, ""]
 
 
