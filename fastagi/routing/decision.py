@@ -6,8 +6,8 @@ when the primary leg has ended, `result_of` what a leg's DIALSTATUS means for th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from fastagi.storage.base import DIDRoute
 
@@ -48,8 +48,7 @@ BUSY_CAUSES = frozenset({"17", "21"})
 """HANGUPCAUSE user busy and call rejected: phones and trunks report busy this way too."""
 
 
-@dataclass(frozen=True, slots=True)
-class Dial:
+class Dial(NamedTuple):
     """Dial this destination as this leg, ringing for `timeout` seconds."""
 
     leg: Leg
@@ -57,8 +56,7 @@ class Dial:
     timeout: int
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
+class Finish(NamedTuple):
     """Dial nothing more: the call's result is decided."""
 
     result: Result
