@@ -223,6 +223,36 @@ async def test_reply_timeout_closes_the_session(start_server: StartServer, log_c
     assert log_capture.events("session")[0]["outcome"] == "reply_timeout"
 
 
+async def test_each_command_gets_its_own_reply_timeout(
+    start_server: StartServer, log_capture: LogCapture
+) -> None:
+    """A slow reply within a long timeout is fine; a later command's shorter timeout still cuts on time,
+    and a reply that comes after an EXEC blocked beyond the timeout does not count as overdue."""
+
+    async def handler(session: AGISession) -> None:
+        await session.command("NOOP", "long", timeout=5)
+        await session.exec("Dial", "PJSIP/alice,30")
+        await session.command("NOOP", "short", timeout=0.3)
+
+    server = await start_server({"x": handler}, command_timeout=5)
+    reader, writer = await asyncio.open_connection(HOST, server.port)
+    writer.write(environment("x"))
+    assert await reader.readline() == b"NOOP long\n"
+    await asyncio.sleep(0.5)  # longer than the short timeout, well within the long one
+    writer.write(b"200 result=0\n")
+    assert (await reader.readline()).startswith(b"EXEC Dial")
+    await asyncio.sleep(0.5)
+    writer.write(b"200 result=0\n")
+    assert await reader.readline() == b"NOOP short\n"
+    started = asyncio.get_running_loop().time()
+    assert await asyncio.wait_for(reader.read(), 3) == b""
+    assert 0.25 < asyncio.get_running_loop().time() - started < 1.5
+    writer.close()
+    await asyncio.sleep(0.05)
+    (line,) = log_capture.events("session")
+    assert line["outcome"] == "reply_timeout" and line["error"] == "no reply within 0.3 s"
+
+
 async def test_exec_has_no_reply_timeout(start_server: StartServer) -> None:
     """EXEC Dial may block for the whole call: it is not cut by command_timeout."""
 
