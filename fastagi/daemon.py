@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 from pathlib import Path
@@ -31,6 +32,7 @@ async def serve(settings: Settings, config: Path | None, event_loop: str) -> Non
     from fastagi.app import StartupError, build_app
 
     routes, on_shutdown = await build_app(settings)
+    tune_garbage_collector()
     server = Server(settings, routes, on_shutdown)
     handler = did_failover_handler(routes)
     # The call tracker knows whether AMI is logged in.
@@ -73,6 +75,23 @@ async def serve(settings: Settings, config: Path | None, event_loop: str) -> Non
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         if listener is not None:
             await listener.close()
+
+
+GC_THRESHOLDS = (10_000, 20, 100)
+"""gc.set_threshold() for serving; Python's default is (700, 10, 10)."""
+
+
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper cycle collections while serving.
+
+    Thousands of held calls are thousands of live objects each collection walks, and with the
+    default thresholds objects of calls in flight get promoted and set off full collections that
+    stopped the event loop for 5-25 ms under load (burst benchmark). Start-up objects (modules,
+    settings, the app) are frozen out of every collection; young collections run 14 times less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def did_failover_handler(routes: dict[str, Handler]) -> DIDFailover | None:

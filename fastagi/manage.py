@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import io
 import json
 import sys
@@ -379,7 +378,7 @@ def _time(moment: datetime | None) -> str:
 
 
 def _call_dict(call: CallRecord) -> dict[str, Any]:
-    values = dataclasses.asdict(call)
+    values = call._asdict()
     for key, value in values.items():
         if isinstance(value, datetime):
             values[key] = value.isoformat()

@@ -67,6 +67,8 @@ _CALL_COLUMNS = (
 )
 _call_values = attrgetter(*_CALL_COLUMNS)
 _CALL_TIMES = tuple(i for i, name in enumerate(_CALL_COLUMNS) if name.endswith("_at"))
+_CALL_CHUNK = 100
+"""Call-history rows converted and sent per statement."""
 
 NO_SCHEMA = "the database has no did-failover schema: run 'did-failover db init'"
 
@@ -416,15 +418,18 @@ class SQLRepository(Repository):
         if not rows:
             return
         ts = self._ts
-        values = []
-        for row in rows:
-            value = list(_call_values(row))
-            for i in _CALL_TIMES:
-                if value[i] is not None:
-                    value[i] = ts(value[i])
-            values.append(value)
         async with self._write() as db:
-            await db.insert_rows("call_log", _CALL_COLUMNS, values)
+            # Rows are turned into parameters a chunk at a time, with the event loop free between
+            # chunks: a second's worth of calls at once held up new calls' first Dial by ~20 ms.
+            for start in range(0, len(rows), _CALL_CHUNK):
+                values = []
+                for row in rows[start : start + _CALL_CHUNK]:
+                    value = list(_call_values(row))
+                    for i in _CALL_TIMES:
+                        if value[i] is not None:
+                            value[i] = ts(value[i])
+                    values.append(value)
+                await db.insert_rows("call_log", _CALL_COLUMNS, values)
 
     async def list_calls(
         self,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, Self
+from typing import Literal, NamedTuple, Self
 
 SCHEMA_VERSION = 1
 """Version of the schema this code reads and writes (the `schema_version` row)."""
@@ -84,9 +84,11 @@ class DIDRoute:
     caller_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """One routed call, as written to `call_log` (filled by the routing handler)."""
+class CallRecord(NamedTuple):
+    """One routed call, as written to `call_log` (filled by the routing handler).
+
+    A NamedTuple: one is made per call, and a frozen dataclass sets each of 16 fields through
+    object.__setattr__."""
 
     started_at: datetime
     did: str

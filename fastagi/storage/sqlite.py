@@ -144,7 +144,7 @@ class SQLiteRepository(SQLRepository):
 
     def _ts(self, moment: datetime) -> Any:
         if moment.tzinfo is UTC:
-            moment = moment.replace(tzinfo=None)
-        elif moment.tzinfo is not None:
+            return moment.isoformat(sep=" ")[:-6]  # without "+00:00" (cheaper than replace())
+        if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment.isoformat(sep=" ")
