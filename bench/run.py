@@ -34,6 +34,9 @@ PYTHON = sys.executable
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
+WITHOUT: list[str] = []
+"""Pieces of did-failover's per-call work replaced by no-ops (`--without`, bench/ablate)."""
+
 SERVERS = ("did-failover", "panoramisk", "pyst2-threads", "bare-asyncio", "bare-asyncio-stdlib")
 """Peers run on uvloop like did-failover; bare-asyncio-stdlib is the same skeleton on asyncio's own loop."""
 
@@ -161,6 +164,9 @@ def _raise_nofile() -> None:
 def start_server(name: str, port: int, db_url: str, log_path: Path) -> subprocess.Popen[bytes]:
     """Start one server and wait until it accepts connections."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if name == "did-failover" and WITHOUT:
+        env["PYTHONPATH"] = f"{ROOT / 'bench' / 'ablate'}{os.pathsep}{ROOT}"
+        env["DID_FAILOVER_BENCH_WITHOUT"] = ",".join(WITHOUT)
     if name == "did-failover":
         env.update(
             DID_FAILOVER_DATABASE_URL=db_url,
@@ -353,6 +359,7 @@ def run_scenario(name: str, sc: Scenario, db_url: str, args: argparse.Namespace)
                         "--rate",
                         "250",
                         "--nonblocking",
+                        "--gil",
                         "-o",
                         str(prof_path),
                     ],
@@ -422,7 +429,7 @@ def run_scenario(name: str, sc: Scenario, db_url: str, args: argparse.Namespace)
         errors=errors,
         error_count=sum(errors.values()),
     )
-    if name == "did-failover":
+    if name == "did-failover" and "log" not in WITHOUT:
         expected = args.warmup + sc.calls + sc.held
         lines = sum(
             1
@@ -443,6 +450,33 @@ def _fmt(value: Any, spec: str) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "-"
     return format(value, spec)
+
+
+def _sort_key(result: dict[str, Any]) -> float:
+    held = result["scenario"] == "held"
+    value = result.get("rss_per_held_kb" if held else "server_cpu_us_per_call")
+    return float(value) if value is not None else float("inf")
+
+
+def median_runs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per scenario and server, the run with the median CPU per call (KB per held call for `held`)."""
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        runs.setdefault((r["scenario"], r["server"]), []).append(r)
+    return [sorted(group, key=_sort_key)[(len(group) - 1) // 2] for group in runs.values()]
+
+
+def spread(results: list[dict[str, Any]]) -> str:
+    """Every run's CPU per call and p99, for the reader to see the noise."""
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        runs.setdefault((r["scenario"], r["server"]), []).append(r)
+    lines = ["\nruns (CPU us/call; p99 ms):"]
+    for (scenario, server), group in runs.items():
+        cpu = " ".join(_fmt(r.get("server_cpu_us_per_call"), ".0f") for r in group)
+        p99 = " ".join(_fmt((r.get("delay_ms") or {}).get("p99"), ".2f") for r in group)
+        lines.append(f"  {scenario:<6} {server:<20} {cpu:<24} {p99}")
+    return "\n".join(lines)
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -519,32 +553,50 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--phase-timeout", type=float, default=90.0)
     p.add_argument("--profile", action="store_true", help="py-spy our server during mix and burst")
     p.add_argument("--output", type=Path, help="JSON file (default bench/results/bench-DATE.json)")
+    p.add_argument(
+        "--without",
+        default="",
+        help="comma-separated: history,log,metrics; did-failover runs with that work made a no-op",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each scenario N times, servers interleaved; the table shows each server's median run",
+    )
     args = p.parse_args(argv)
+    WITHOUT[:] = [piece for piece in args.without.split(",") if piece]
+    if set(WITHOUT) - {"history", "log", "metrics"}:
+        p.error(f"--without takes history, log, metrics; not {args.without!r}")
     _raise_nofile()
     RESULTS.mkdir(parents=True, exist_ok=True)
     db_url = setup_database(RESULTS / "bench.db")
     wanted = set(args.scenarios.split(","))
     results = []
     started = time.monotonic()
-    for sc in scenarios(args.quick):
-        if sc.name not in wanted:
-            continue
-        for name in args.servers.split(","):
-            print(f"-- {name}: {sc.name} ...", file=sys.stderr, flush=True)
-            try:
-                results.append(run_scenario(name, sc, db_url, args))
-            except (RuntimeError, TimeoutError, OSError, ValueError) as exc:
-                results.append(
-                    {
-                        "server": name,
-                        "scenario": sc.name,
-                        "failed": str(exc),
-                        "error_count": 1,
-                        "delay_ms": {"p50": None, "p99": None, "p99.9": None},
-                        "held_delay_ms": {"p50": None, "p99": None, "p99.9": None},
-                    }
-                )
-                print(f"   {name} failed: {exc}", file=sys.stderr, flush=True)
+    rounds = [
+        (sc, name)
+        for sc in scenarios(args.quick)
+        if sc.name in wanted
+        for _ in range(max(1, args.repeat))
+        for name in args.servers.split(",")
+    ]
+    for sc, name in rounds:
+        print(f"-- {name}: {sc.name} ...", file=sys.stderr, flush=True)
+        try:
+            results.append(run_scenario(name, sc, db_url, args))
+        except (RuntimeError, TimeoutError, OSError, ValueError) as exc:
+            results.append(
+                {
+                    "server": name,
+                    "scenario": sc.name,
+                    "failed": str(exc),
+                    "error_count": 1,
+                    "delay_ms": {"p50": None, "p99": None, "p99.9": None},
+                    "held_delay_ms": {"p50": None, "p99": None, "p99.9": None},
+                }
+            )
+            print(f"   {name} failed: {exc}", file=sys.stderr, flush=True)
     now = datetime.datetime.now(datetime.UTC)
     report = {
         "date": now.isoformat(timespec="seconds"),
@@ -560,7 +612,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     output = args.output or RESULTS / f"bench-{now:%Y%m%dT%H%M%S}{'-quick' if args.quick else ''}.json"
     output.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(results))
+    print(table(median_runs(results)))
+    if args.repeat > 1:
+        print(spread(results))
     if args.profile:
         for prof in sorted(RESULTS.glob("profile-did-failover-*.txt")):
             print(f"\n-- {prof.name}\n{profile_summary(prof)}")

@@ -1,0 +1,25 @@
+"""Loaded into the did-failover server by `bench.run --without ...` (never in production).
+
+Replaces one piece of the per-call work with a no-op so the benchmark can show what each piece
+costs: `history` (call-history rows), `log` (the canonical line), `metrics` (per-call counters).
+"""
+
+from __future__ import annotations
+
+import os
+
+_WITHOUT = set(filter(None, os.environ.get("DID_FAILOVER_BENCH_WITHOUT", "").split(",")))
+
+if "history" in _WITHOUT:
+    import fastagi.calls
+
+    fastagi.calls.HistoryWriter.add = lambda self, row: None  # type: ignore[method-assign]
+if "log" in _WITHOUT:
+    import fastagi.logs
+    import fastagi.server
+
+    fastagi.server.session_line = lambda component, fields: None  # type: ignore[assignment]
+if "metrics" in _WITHOUT:
+    import fastagi.metrics
+
+    fastagi.metrics.Metrics.observe = lambda self, session, outcome: None  # type: ignore[method-assign]
