@@ -32,6 +32,9 @@ from typing import Any
 from bench import common
 from fastagi.testing import environment
 
+RELEASE_TIMEOUT = 20.0
+"""Seconds released sessions get to finish (three commands each); later is an error, not a wait."""
+
 _OK_EXEC = b"200 result=0\n"
 _COUNTERS_REPLY = b"200 result=1 (,)\n"
 _STATUS = {
@@ -313,7 +316,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         worker.held_delays.append(call.delay)
         call.release()
     try:
-        await asyncio.wait_for(asyncio.gather(*(_finish(worker, c) for c in parked)), args.timeout)
+        await asyncio.wait_for(
+            asyncio.gather(*(_finish(worker, c) for c in parked)), min(args.timeout, RELEASE_TIMEOUT)
+        )
     except TimeoutError:
         worker.error("release_timeout")
     return {
