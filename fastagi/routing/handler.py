@@ -52,6 +52,8 @@ class DIDFailover:
         self.max_hops = max_hops
         # Without call history (tests, `simulate`) the tracker hands its rows to nobody.
         self.tracker = tracker if tracker is not None else CallTracker(lambda row: None)
+        self._prepares: dict[tuple[str, str, int], str] = {}
+        """`_prepare` expressions by (DID, account, limit): built once per DID, not per call."""
 
     async def __call__(self, session: AGISession) -> None:
         """Route one inbound DID call and set DID_FAILOVER_RESULT, _LEG and _DIALSTATUS."""
@@ -134,13 +136,13 @@ class DIDFailover:
 
         GET FULL VARIABLE evaluates left to right, so the counts are read before SET changes them.
         """
-        sets = "${SET(__DID_FAILOVER_HOPS=$[0${DID_FAILOVER_HOPS}+1])}"
-        if _ACCOUNT.fullmatch(route.account_number):
-            sets += f"${{SET(CHANNEL(accountcode)={route.account_number})}}"
-        expression = "${DID_FAILOVER_HOPS},${REDIRECTING(count)}," + sets
-        if route.max_channels:
-            group = f"{route.did}@{GROUP_CATEGORY}"
-            expression += f"${{SET(GROUP({GROUP_CATEGORY})={route.did})}},${{GROUP_COUNT({group})}}"
+        key = (route.did, route.account_number, route.max_channels)
+        expression = self._prepares.get(key)
+        if expression is None:
+            expression = _prepare_expression(route)
+            if len(self._prepares) >= 4096:
+                self._prepares.clear()
+            self._prepares[key] = expression
         parts = (await session.get_full_variable(expression) or "").split(",")
         group_count = _number(parts[-1]) if route.max_channels and len(parts) >= 4 else 0
         return _number(parts[0]), _number(parts[1] if len(parts) > 1 else ""), group_count
@@ -175,6 +177,18 @@ class DIDFailover:
         if status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")
         return status, cause
+
+
+def _prepare_expression(route: DIDRoute) -> str:
+    """The GET FULL VARIABLE expression of `_prepare` for a DID (its number was checked already)."""
+    sets = "${SET(__DID_FAILOVER_HOPS=$[0${DID_FAILOVER_HOPS}+1])}"
+    if _ACCOUNT.fullmatch(route.account_number):
+        sets += f"${{SET(CHANNEL(accountcode)={route.account_number})}}"
+    expression = "${DID_FAILOVER_HOPS},${REDIRECTING(count)}," + sets
+    if route.max_channels:
+        group = f"{route.did}@{GROUP_CATEGORY}"
+        expression += f"${{SET(GROUP({GROUP_CATEGORY})={route.did})}},${{GROUP_COUNT({group})}}"
+    return expression
 
 
 class _Outcome:
