@@ -22,7 +22,7 @@ MAX_ENV_LINES = 256
 
 _NEEDS_QUOTES = re.compile(r'[\s"\\]')
 _KV_TAIL = re.compile(r"(?: [^\s=]+=\S*)*")
-_ENV_BLOCK = re.compile(r"(?:agi_[^\s:]+: [^\n]*\n)*agi_[^\s:]+: [^\n]*")
+_ENV_BLOCK = re.compile(r"(?:agi_[^\s:]++: [^\n]*+\n)*+agi_[^\s:]++: [^\n]*+")
 """An environment block exactly as Asterisk writes it (anything else takes the careful path)."""
 _SPLIT_FIELD = methodcaller("split", ": ", 1)
 _ARG_NAMES = tuple(f"agi_arg_{n}" for n in range(1, MAX_ENV_LINES + 1))
