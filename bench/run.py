@@ -210,8 +210,9 @@ def _listening(port: int) -> bool:
     return False
 
 
-def stop(proc: subprocess.Popen[Any], timeout: float = 30) -> None:
-    """SIGTERM, then SIGKILL when it does not go."""
+def stop(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL when it has not gone in `timeout` s (the thread-per-call peer with stuck
+    sessions never goes; did-failover, idle by then, goes in milliseconds)."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
