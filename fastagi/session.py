@@ -30,9 +30,6 @@ from fastagi.protocol import (
 MAX_STRAY_LINES = 64
 """Unsolicited lines (other than HANGUP) tolerated while no command waits for a reply."""
 
-_TIMER_SLACK = 0.002
-"""Seconds a timer may fire before its time (the loop's timers have millisecond resolution)."""
-
 _LINE_CACHE = 4096
 _FULL_VARIABLE: dict[str, bytes] = {}
 """Encoded `GET FULL VARIABLE` lines by expression: a route sends the same few over and over."""
@@ -48,7 +45,6 @@ class AGISession(asyncio.Protocol):
     __slots__ = (
         "_buffer",
         "_command_timeout",
-        "_deadline",
         "_env",
         "_env_timeout",
         "_env_timer",
@@ -56,9 +52,7 @@ class AGISession(asyncio.Protocol):
         "_on_request",
         "_reader",
         "_stray",
-        "_timeout",
         "_timer",
-        "_timer_at",
         "_transport",
         "_waiter",
         "close_reason",
@@ -89,10 +83,6 @@ class AGISession(asyncio.Protocol):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[Reply] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        """Reply deadline timer: one per session, re-armed only when it fires early (see _send)."""
-        self._timer_at = 0.0
-        self._deadline: float | None = None
-        self._timeout = 0.0
         self._reader = ReplyReader()
         self._stray = 0
         self.request: AGIRequest | None = None
@@ -155,6 +145,7 @@ class AGISession(asyncio.Protocol):
             self._env_timer.cancel()
             self._env_timer = None
         self._stop_timer()
+        self._transport = None  # transport -> protocol -> transport: let the pair go by refcount
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(SessionClosed(self.close_reason))
@@ -226,12 +217,12 @@ class AGISession(asyncio.Protocol):
             reply = self._reader.feed(text)
         except AGIError as exc:
             self._waiter = None
-            self._deadline = None
+            self._stop_timer()
             waiter.set_exception(exc)
             return
         if reply is not None:
             self._waiter = None
-            self._deadline = None
+            self._stop_timer()
             waiter.set_result(reply)
 
     def _abort(self, reason: str) -> None:
@@ -275,37 +266,15 @@ class AGISession(asyncio.Protocol):
         self.commands += 1
         transport.write(line)
         if timeout is not None:
-            # Replies to ordinary commands take milliseconds and the timeout is seconds: instead of a
-            # timer per command (made and cancelled each time), the session's one timer is left
-            # running and only checks, when it fires, whether a command is still overdue.
-            self._deadline = deadline = loop.time() + timeout
-            self._timeout = timeout
-            if self._timer is None or deadline < self._timer_at:
-                self._arm(deadline)
+            self._timer = loop.call_later(timeout, self._reply_timeout, waiter, timeout)
         return waiter
 
-    def _arm(self, when: float) -> None:
-        loop = self._loop
-        assert loop is not None
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = when
-        self._timer = loop.call_at(when, self._check_deadline)
-
-    def _check_deadline(self) -> None:
+    def _reply_timeout(self, waiter: asyncio.Future[Reply], timeout: float) -> None:
         self._timer = None
-        deadline, waiter = self._deadline, self._waiter
-        if deadline is None or waiter is None or waiter.done() or self.closed:
-            return  # nothing timed is waiting: the next timed command arms the timer again
-        loop = self._loop
-        assert loop is not None
-        if loop.time() + _TIMER_SLACK < deadline:
-            self._arm(deadline)  # a later command moved the deadline on
-            return
-        self._waiter = None
-        self._deadline = None
-        waiter.set_exception(ReplyTimeout(f"no reply within {self._timeout:g} s"))
-        self._abort("reply timeout")
+        if not waiter.done():
+            self._waiter = None
+            waiter.set_exception(ReplyTimeout(f"no reply within {timeout:g} s"))
+            self._abort("reply timeout")
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
