@@ -138,6 +138,15 @@ class Metrics:
         return healthy, body
 
 
+def _counters(
+    name: str, documentation: str, labels: list[str], counts: collections.Counter[tuple[str, str]]
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in sorted(counts.items()):
+        family.add_metric(values, count)
+    return family
+
+
 class _CallCollector(Collector):
     """The per-call counters of `Metrics`, as Prometheus metrics."""
 
@@ -147,22 +156,18 @@ class _CallCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Yield sessions, results and the setup-time histogram as counted so far."""
         metrics = self._metrics
-        sessions = CounterMetricFamily(
+        yield _counters(
             "did_failover_sessions",
             "FastAGI sessions ended, by route (script) and outcome.",
-            labels=["script", "outcome"],
+            ["script", "outcome"],
+            metrics.sessions,
         )
-        for labels, count in sorted(metrics.sessions.items()):
-            sessions.add_metric(labels, count)
-        yield sessions
-        results = CounterMetricFamily(
+        yield _counters(
             "did_failover_results",
             "DID calls routed, by DID_FAILOVER_RESULT and the last leg dialled (empty: none).",
-            labels=["result", "leg"],
+            ["result", "leg"],
+            metrics.results,
         )
-        for labels, count in sorted(metrics.results.items()):
-            results.add_metric(labels, count)
-        yield results
         cumulative = list(itertools.accumulate(metrics.setup_buckets))
         bounds = [repr(bound) for bound in SETUP_BUCKETS] + ["+Inf"]
         yield HistogramMetricFamily(
