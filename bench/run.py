@@ -625,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{report['machine']['cpus']} CPUs, {report['machine']['cpu']}, Python "
         f"{report['machine']['python']}; {report['duration_s']} s; JSON: {output}"
     )
-    return 1 if any(r.get("error_count") for r in results) else 0
+    # A peer's errors are findings (the thread-per-call peer at 10,000 held); ours fail the run.
+    return 1 if any(r.get("error_count") for r in results if r["server"] == "did-failover") else 0
 
 
 def _cpu_model() -> str:
