@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from operator import methodcaller
 from types import MappingProxyType
 from urllib.parse import parse_qs
@@ -29,10 +29,15 @@ _ARG_NAMES = tuple(f"agi_arg_{n}" for n in range(1, MAX_ENV_LINES + 1))
 _NEEDLES = {
     name: f"\n{name}: "
     for name in (
-        *("agi_network_script", "agi_uniqueid", "agi_channel", "agi_callerid", "agi_extension"),
-        *_ARG_NAMES[:8],
+        "agi_network_script",
+        "agi_uniqueid",
+        "agi_channel",
+        "agi_callerid",
+        "agi_extension",
+        *_ARG_NAMES,
     )
 }
+"""`\nname: ` for each field `_request` reads."""
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
@@ -73,11 +78,13 @@ def parse_env_line(raw: bytes) -> tuple[str, str]:
 def parse_env_text(text: str) -> dict[str, str]:
     """Parse an environment block (decoded, newlines between lines, no blank line) into a dict."""
     if _ENV_BLOCK.fullmatch(text) is not None:
-        try:
-            # Asterisk always writes `key: value`: one split per line, all in C.
-            return dict(map(_SPLIT_FIELD, text.split("\n")))
-        except ValueError:
-            pass  # a `key:` line without the space: the careful loop below
+        # Asterisk always writes `key: value`: one split per line, all in C.
+        return dict(map(_SPLIT_FIELD, text.split("\n")))
+    return _parse_env_lines(text)
+
+
+def _parse_env_lines(text: str) -> dict[str, str]:
+    """Line by line: `key:` without the space, CRs, and the errors that name the bad line."""
     env: dict[str, str] = {}
     for line in text.split("\n"):
         key, sep, value = line.partition(":")
@@ -91,7 +98,7 @@ def parse_request(block: bytes) -> AGIRequest:
     """The request of an environment block as it came off the wire (without its blank line)."""
     text = block.decode("utf-8", errors="replace")
     if _ENV_BLOCK.fullmatch(text) is None:
-        return _request(parse_env_text(text).get, text)
+        return _request(_parse_env_lines(text).get, text)
     # The usual block: pick the few fields a request keeps straight out of the text.
     return _request(partial(_field, "\n" + text + "\n"), text)
 
@@ -99,7 +106,7 @@ def parse_request(block: bytes) -> AGIRequest:
 def _field(padded: str, name: str) -> str | None:
     """The value of the last `name: value` line of a block that matched _ENV_BLOCK, padded with
     newlines (the last line wins, as in a dict)."""
-    needle = _NEEDLES.get(name) or "\n" + name + ": "
+    needle = _NEEDLES[name]
     start = padded.rfind(needle)
     if start < 0:
         return None
@@ -148,25 +155,12 @@ def format_command(*words: str) -> bytes:
     return (" ".join((words[0], *map(quote, words[1:]))) + "\n").encode()
 
 
+@lru_cache(maxsize=4096)
 def format_exec(app: str, options: str) -> bytes:
-    """Encode `EXEC App "options"`: res_agi uses only the first token, so options are one quoted token."""
-    line = _EXEC.get((app, options))
-    if line is None:
-        line = _format_exec(app, options)
-        if len(line) > 512:
-            return line
-        if len(_EXEC) >= _EXEC_CACHE:
-            _EXEC.clear()
-        _EXEC[app, options] = line
-    return line
+    """Encode `EXEC App "options"`: res_agi uses only the first token, so options are one quoted token.
 
-
-_EXEC_CACHE = 4096
-_EXEC: dict[tuple[str, str], bytes] = {}
-"""Encoded EXEC lines: a DID's Dial and MSet lines repeat from call to call (only valid ones are kept)."""
-
-
-def _format_exec(app: str, options: str) -> bytes:
+    Remembered: a DID's Dial and MSet lines repeat call after call (a refused value raises every time).
+    """
     if not app or not app.replace("_", "").isalnum():
         raise UnsafeValue(f"bad application name: {app[:40]!r}")
     return f"EXEC {app} {quote(options, always=True)}\n".encode()
@@ -208,15 +202,15 @@ def parse_success(line: str) -> Reply:
         else:
             raise ProtocolViolation(f"unterminated data in reply: {line[:80]!r}")
     extra = dict(kv.partition("=")[::2] for kv in tail.split())
-    return Reply(result, data, extra or _EMPTY)
+    return Reply(result, data, MappingProxyType(extra) if extra else _EMPTY)
 
 
 _RESULT_0 = Reply("0")
 """`200 result=0`, the reply to every EXEC that ran: one shared instance (replies are immutable)."""
 
-_SUCCESS_CACHE = 1024
-_SUCCESS: dict[str, Reply] = {}
-"""Parsed `200` lines: the same few (`result=0`, `result=1 (ANSWER,16)`...) come back all day."""
+_shared_success = lru_cache(maxsize=1024)(parse_success)
+"""parse_success, remembered: the same few replies (`(ANSWER,16)`, `(,)`...) come back all day.
+Replies are immutable (`extra` is read-only), so one instance can serve every session."""
 
 
 class ReplyReader:
@@ -244,14 +238,7 @@ class ReplyReader:
             return None
         code = line[:4]
         if code == "200 ":
-            reply = _SUCCESS.get(line)
-            if reply is None:
-                reply = parse_success(line)
-                if not reply.extra and len(line) <= 128:  # shared: immutable all through, and small
-                    if len(_SUCCESS) >= _SUCCESS_CACHE:
-                        _SUCCESS.clear()
-                    _SUCCESS[line] = reply
-            return reply
+            return _shared_success(line) if len(line) <= 128 else parse_success(line)
         if code == "100 " or line == "100":
             return None
         if code == "520-":

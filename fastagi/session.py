@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any, cast
 
 from fastagi.errors import (
@@ -30,9 +31,11 @@ from fastagi.protocol import (
 MAX_STRAY_LINES = 64
 """Unsolicited lines (other than HANGUP) tolerated while no command waits for a reply."""
 
-_LINE_CACHE = 4096
-_FULL_VARIABLE: dict[str, bytes] = {}
-"""Encoded `GET FULL VARIABLE` lines by expression: a route sends the same few over and over."""
+
+@lru_cache(maxsize=4096)
+def _full_variable_line(expression: str) -> bytes:
+    """`GET FULL VARIABLE expression`, encoded; a route sends the same few over and over."""
+    return format_command("GET", "FULL", "VARIABLE", expression)
 
 
 class AGISession(asyncio.Protocol):
@@ -189,10 +192,9 @@ class AGISession(asyncio.Protocol):
             if line:
                 # Lines are kept raw and parsed together at the blank line; a peer that is plainly
                 # not Asterisk (an HTTP probe, a port scanner) is cut at its first line.
-                if not line.startswith(b"agi_"):
-                    self._abort(f"not an AGI environment line: {line[:60]!r}")
-                elif len(env) >= MAX_ENV_LINES:
-                    self._abort(f"environment block over {MAX_ENV_LINES} lines")
+                problem = _env_line_problem(line, len(env) + 1)
+                if problem:
+                    self._abort(problem)
                 else:
                     env.append(line)
                 return
@@ -292,13 +294,7 @@ class AGISession(asyncio.Protocol):
 
     async def get_full_variable(self, expression: str) -> str | None:
         """Evaluate a dialplan expression such as `${DIALSTATUS},${HANGUPCAUSE}`."""
-        line = _FULL_VARIABLE.get(expression)
-        if line is None:
-            line = format_command("GET", "FULL", "VARIABLE", expression)
-            if len(_FULL_VARIABLE) >= _LINE_CACHE:
-                _FULL_VARIABLE.clear()
-            _FULL_VARIABLE[expression] = line
-        reply = await self._send(line, self._command_timeout)
+        reply = await self._send(_full_variable_line(expression), self._command_timeout)
         return reply.data if reply.result == "1" else None
 
     async def verbose(self, message: str, level: int = 1) -> None:
@@ -345,10 +341,18 @@ def _environment_problem(block: bytes) -> str:
     for number, line in enumerate(block.split(b"\n"), 1):
         if len(line) > MAX_LINE:
             return f"line over {MAX_LINE} bytes"
-        if not line.startswith(b"agi_"):
-            return f"not an AGI environment line: {line[:60]!r}"
-        if number > MAX_ENV_LINES:
-            return f"environment block over {MAX_ENV_LINES} lines"
+        if problem := _env_line_problem(line, number):
+            return problem
+    return ""
+
+
+def _env_line_problem(line: bytes, number: int) -> str:
+    """Why line `number` of an environment block cannot be one (a peer that is plainly not
+    Asterisk is cut at its first line), else ''."""
+    if not line.startswith(b"agi_"):
+        return f"not an AGI environment line: {line[:60]!r}"
+    if number > MAX_ENV_LINES:
+        return f"environment block over {MAX_ENV_LINES} lines"
     return ""
 
 

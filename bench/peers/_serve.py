@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -20,6 +21,17 @@ def parse_args(description: str) -> argparse.Namespace:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return args
+
+
+async def serve_until_sigterm(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]], port: int
+) -> None:
+    """Serve `handler` on 127.0.0.1:`port` until SIGTERM."""
+    server = await asyncio.start_server(handler, "127.0.0.1", port, backlog=4096, reuse_address=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with server:
+        await stop.wait()
 
 
 def run(main: Callable[[int], Coroutine[Any, Any, None]], description: str) -> None:

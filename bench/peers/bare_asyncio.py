@@ -6,10 +6,9 @@ No database, no logging, no error handling: the floor of what a Python asyncio F
 from __future__ import annotations
 
 import asyncio
-import signal
 
 from bench import common
-from bench.peers._serve import run
+from bench.peers._serve import run, serve_until_sigterm
 
 
 async def _session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -44,11 +43,7 @@ async def _session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 async def main(port: int) -> None:
     """Serve until SIGTERM."""
-    server = await asyncio.start_server(_session, "127.0.0.1", port, backlog=4096, reuse_address=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with server:
-        await stop.wait()
+    await serve_until_sigterm(_session, port)
 
 
 if __name__ == "__main__":

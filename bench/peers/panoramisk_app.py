@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from typing import Any
 
 from panoramisk.fast_agi import Application
 
 from bench import common
-from bench.peers._serve import run
+from bench.peers._serve import run, serve_until_sigterm
 
 
 def _data(reply: dict[str, Any]) -> str:
@@ -42,11 +41,7 @@ async def main(port: int) -> None:
     logging.basicConfig(level=logging.WARNING)
     app = Application(loop=asyncio.get_running_loop())
     app.add_route("did-failover", did_failover)
-    server = await asyncio.start_server(app.handler, "127.0.0.1", port, backlog=4096, reuse_address=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with server:
-        await stop.wait()
+    await serve_until_sigterm(app.handler, port)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from fastagi.calls import CallTracker, TrackedCall
 from fastagi.errors import CallerHungUp, InvalidDestination, StorageUnavailable
@@ -21,12 +22,6 @@ GROUP_CATEGORY = "did-failover"
 _ACCOUNT = re.compile(r"[A-Za-z0-9_.\-]{1,64}", re.ASCII)
 _DID = re.compile(r"[0-9]{3,20}", re.ASCII)
 """A DID as stored; checked again because it goes into GROUP() and REDIRECTING() (a row edited by hand)."""
-
-
-_LEG_NAMES = {leg: leg.value.lower() for leg in Leg}
-"""`primary`, `busy`...: a leg as it names log fields and error messages."""
-_VALUES: dict[Leg | Result, str] = {member: member.value for member in (*Leg, *Result)}
-"""Plain strings for storage (an enum's `.value` is a slow property lookup on the call path)."""
 
 
 def did_of(session: AGISession) -> str:
@@ -52,8 +47,6 @@ class DIDFailover:
         self.max_hops = max_hops
         # Without call history (tests, `simulate`) the tracker hands its rows to nobody.
         self.tracker = tracker if tracker is not None else CallTracker(lambda row: None)
-        self._prepares: dict[tuple[str, str, int], str] = {}
-        """`_prepare` expressions by (DID, account, limit): built once per DID, not per call."""
 
     async def __call__(self, session: AGISession) -> None:
         """Route one inbound DID call and set DID_FAILOVER_RESULT, _LEG and _DIALSTATUS."""
@@ -136,13 +129,7 @@ class DIDFailover:
 
         GET FULL VARIABLE evaluates left to right, so the counts are read before SET changes them.
         """
-        key = (route.did, route.account_number, route.max_channels)
-        expression = self._prepares.get(key)
-        if expression is None:
-            expression = _prepare_expression(route)
-            if len(self._prepares) >= 4096:
-                self._prepares.clear()
-            self._prepares[key] = expression
+        expression = _prepare_expression(route.did, route.account_number, route.max_channels)
         parts = (await session.get_full_variable(expression) or "").split(",")
         group_count = _number(parts[-1]) if route.max_channels and len(parts) >= 4 else 0
         return _number(parts[0]), _number(parts[1] if len(parts) > 1 else ""), group_count
@@ -153,7 +140,7 @@ class DIDFailover:
         """Dial one leg and return its DIALSTATUS and HANGUPCAUSE."""
         session.check_alive()
         leg = step.leg
-        name = _LEG_NAMES[leg]
+        name = leg.lower()  # Leg is a StrEnum: str methods give plain strings
         field = f"{name} destination"
         target = self.templates.dial_string(step.destination, field)
         forwarded = leg is not Leg.PRIMARY
@@ -167,27 +154,29 @@ class DIDFailover:
                 f"REDIRECTING(count,i)={redirects + 1}",
             )
         outcome.leg = leg
-        self.tracker.dialing(outcome.call, _VALUES[leg], step.destination)
+        self.tracker.dialing(outcome.call, str(leg), step.destination)
         await session.exec("Dial", target + options)
         value = await session.get_full_variable("${DIALSTATUS},${HANGUPCAUSE}") or ","
         status, _, cause = value.partition(",")
         outcome.dialstatus = status
-        self.tracker.dialed(outcome.call, _VALUES[leg], status)
+        self.tracker.dialed(outcome.call, str(leg), status)
         session.fields[f"{name}_dest"] = step.destination
         if status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")
         return status, cause
 
 
-def _prepare_expression(route: DIDRoute) -> str:
-    """The GET FULL VARIABLE expression of `_prepare` for a DID (its number was checked already)."""
+@lru_cache(maxsize=4096)
+def _prepare_expression(did: str, account: str, max_channels: int) -> str:
+    """The GET FULL VARIABLE expression of `_prepare` for a DID (its number was checked already);
+    remembered, as a DID's calls all send the same one."""
     sets = "${SET(__DID_FAILOVER_HOPS=$[0${DID_FAILOVER_HOPS}+1])}"
-    if _ACCOUNT.fullmatch(route.account_number):
-        sets += f"${{SET(CHANNEL(accountcode)={route.account_number})}}"
+    if _ACCOUNT.fullmatch(account):
+        sets += f"${{SET(CHANNEL(accountcode)={account})}}"
     expression = "${DID_FAILOVER_HOPS},${REDIRECTING(count)}," + sets
-    if route.max_channels:
-        group = f"{route.did}@{GROUP_CATEGORY}"
-        expression += f"${{SET(GROUP({GROUP_CATEGORY})={route.did})}},${{GROUP_COUNT({group})}}"
+    if max_channels:
+        group = f"{did}@{GROUP_CATEGORY}"
+        expression += f"${{SET(GROUP({GROUP_CATEGORY})={did})}},${{GROUP_COUNT({group})}}"
     return expression
 
 

@@ -103,13 +103,8 @@ class Executor(abc.ABC):
         """Run one query and return every row."""
 
     @abc.abstractmethod
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement once per row of arguments, in one round trip where the driver can."""
-
     async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Insert many rows; a driver that sends an INSERT as one multi-row statement does it here."""
-        marks = ", ".join("?" for _ in columns)
-        await self.execute_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        """Insert many rows in as few statements as the driver allows."""
 
     async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         """Run one query and return its first row, None when empty."""

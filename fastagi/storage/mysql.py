@@ -83,12 +83,14 @@ class _MySQLExecutor(Executor):
         await cursor.close()
         return count
 
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement for every row; aiomysql sends an INSERT as one multi-row statement."""
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert many rows: aiomysql's executemany sends an INSERT as one multi-row statement."""
+        marks = ", ".join("%s" for _ in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
         cursor = await self._conn.cursor()
         try:
             async with asyncio.timeout(self._timeout):
-                await cursor.executemany(_mysql_sql(sql), [tuple(row) for row in rows])
+                await cursor.executemany(sql, [tuple(row) for row in rows])
         finally:
             await cursor.close()
 

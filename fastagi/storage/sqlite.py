@@ -27,10 +27,6 @@ class _SQLiteExecutor(Executor):
         async with self._conn.execute(sql, tuple(args)) as cursor:
             return cursor.rowcount
 
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement for every row in one call to the database thread."""
-        await self._conn.executemany(sql, [tuple(row) for row in rows])
-
     async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert many rows as multi-row INSERTs of up to _MAX_VARIABLES parameters each.
 
