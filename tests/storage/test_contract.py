@@ -18,6 +18,7 @@ from fastagi.storage import (
     TransferRow,
     open_repository,
 )
+from fastagi.storage import sqlite as sqlite_storage
 from tests.dbtools import dump, execute, mysql_connect
 
 
@@ -332,8 +333,14 @@ async def test_retention_deletes_old_calls_in_batches(filled: Repository) -> Non
     assert sorted(int(c.caller or 0) for c in await filled.list_calls()) == [8, 9, 10]
 
 
-async def test_a_large_batch_of_calls_is_written_whole_and_field_for_field(filled: Repository) -> None:
-    """5,000 rows (several multi-row statements on SQLite) in one call: every row, every field, once."""
+@pytest.mark.parametrize("variable_limit", [None, 999])
+async def test_a_large_batch_of_calls_is_written_whole_and_field_for_field(
+    filled: Repository, monkeypatch: pytest.MonkeyPatch, variable_limit: int | None
+) -> None:
+    """5,000 rows (several multi-row statements on SQLite, and more of them under the 999-parameter
+    limit of SQLite before 3.32) in one call: every row, every field, once."""
+    if variable_limit is not None:
+        monkeypatch.setattr(sqlite_storage, "_MAX_VARIABLES", variable_limit)
     base = datetime(2026, 2, 1, tzinfo=UTC)
     rows = [
         CallRecord(
