@@ -1,6 +1,6 @@
 """Load generator that plays Asterisk on the wire: one worker process, driven by bench.run over stdin/stdout.
 
-Each call opens a TCP connection, sends the environment block Asterisk 22 sends (fastagi.testing.environment)
+Each call opens a TCP connection, sends the environment block Asterisk 22 sends (fastagi.client.environment)
 and answers each command as Asterisk would:
 
 - `GET FULL VARIABLE ${DID_FAILOVER_HOPS},...`   -> `200 result=1 (,)`
@@ -30,7 +30,7 @@ import time
 from typing import Any
 
 from bench import common
-from fastagi.testing import environment
+from fastagi.client import environment
 
 RELEASE_TIMEOUT = 20.0
 """Seconds released sessions get to finish (three commands each); later is an error, not a wait."""

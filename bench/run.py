@@ -74,7 +74,7 @@ def scenarios(quick: bool) -> list[Scenario]:
 
 def setup_database(path: Path) -> str:
     """Create the benchmark database: schema, accounts and the first DID through the CLI, the rest
-    through fastagi.service (one process instead of 600)."""
+    through did_failover.admin.service (one process instead of 600)."""
     if path.exists():
         path.unlink()
     url = f"sqlite:///{path}"
@@ -125,8 +125,8 @@ def setup_database(path: Path) -> str:
 
 
 async def _add_dids(url: str) -> None:
-    from fastagi.service import ADMIN, Service
-    from fastagi.storage import open_repository
+    from did_failover.admin.service import ADMIN, Service
+    from did_failover.storage import open_repository
 
     repo = open_repository(url, 5.0)
     try:

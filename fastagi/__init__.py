@@ -1,5 +1,3 @@
-"""did-failover: FastAGI server giving Asterisk DIDs call transfer on busy, no answer, unavailable, always."""
+"""fastagi: an asyncio FastAGI library (sans-I/O protocol, the session, the server, a fake Asterisk)."""
 
 from __future__ import annotations
-
-__version__ = "0.1.0"

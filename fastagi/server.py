@@ -13,7 +13,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from fastagi import sdnotify
+from did_failover.runtime import sdnotify
+from did_failover.runtime.logs import get_logger, session_line
+from did_failover.settings import Settings
 from fastagi.errors import (
     AGIError,
     CallerHungUp,
@@ -21,9 +23,7 @@ from fastagi.errors import (
     ReplyTimeout,
     SessionClosed,
 )
-from fastagi.logs import get_logger, session_line
 from fastagi.session import AGISession, Handler
-from fastagi.settings import Settings
 
 log = get_logger("fastagi.server")
 
@@ -307,8 +307,8 @@ def install_event_loop() -> str:
 
 def run(config: Path | None) -> int:
     """`did-failover serve`: load settings, build the app and serve until stopped."""
-    from fastagi.logs import configure
-    from fastagi.settings import load_settings
+    from did_failover.runtime.logs import configure
+    from did_failover.settings import load_settings
 
     try:
         settings = load_settings(config)
@@ -318,7 +318,7 @@ def run(config: Path | None) -> int:
     configure(settings.log_level, settings.log_format)
     loop_name = install_event_loop()
     log.info("starting", event_loop=loop_name, version=_version())
-    from fastagi.app import StartupError
+    from did_failover.runtime.app import StartupError
 
     try:
         asyncio.run(_serve(settings, config, loop_name))
@@ -332,12 +332,12 @@ def run(config: Path | None) -> int:
 
 
 async def _serve(settings: Settings, config: Path | None, loop_name: str) -> None:
-    from fastagi.daemon import serve
+    from did_failover.runtime.daemon import serve
 
     await serve(settings, config, loop_name)
 
 
 def _version() -> str:
-    from fastagi import __version__
+    from did_failover import __version__
 
     return __version__

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import uvloop
 
-from fastagi import logs
+from did_failover.runtime import logs
+from did_failover.settings import Settings
 from fastagi.server import Server
 from fastagi.session import Handler
-from fastagi.settings import Settings
 
 
 class LogCapture:

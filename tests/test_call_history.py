@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from fastagi.app import build_app
-from fastagi.routing.handler import DIDFailover
+from did_failover.routing.handler import DIDFailover
+from did_failover.runtime.app import build_app
+from did_failover.settings import Settings
+from did_failover.storage import CallRecord, Repository, TransferRow, open_repository
 from fastagi.server import Server
-from fastagi.settings import Settings
-from fastagi.storage import CallRecord, Repository, TransferRow, open_repository
 from tests.conftest import LogCapture
 from tests.testbed.asterisk import AMI_PORT, Ami
 

@@ -8,8 +8,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from fastagi.calls import CallTracker
-from fastagi.storage.base import CallRecord
+from did_failover.calls.tracker import CallTracker
+from did_failover.storage.base import CallRecord
 
 TRANSCRIPT = json.loads((Path(__file__).parent / "data" / "ami_busy_failover.json").read_text())
 AGI_UID: str = TRANSCRIPT["agi_uniqueid"]

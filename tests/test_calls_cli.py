@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fastagi.calls import HistoryWriter
-from fastagi.cli import main
-from fastagi.storage import CallRecord, open_repository
+from did_failover.calls.tracker import HistoryWriter
+from did_failover.cli.main import main
+from did_failover.storage import CallRecord, open_repository
 
 
 @pytest.fixture

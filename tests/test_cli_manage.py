@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fastagi.cli import main
+from did_failover.cli.main import main
 from tests.dbtools import dump, execute
 
 CLI = Path(sys.executable).with_name("did-failover")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from fastagi.testing import call, environment, ok_responder
+from fastagi.client import call, environment, ok_responder
 from tests.opstools import NotifySocket, ServeProcess, cli, free_port, serve_env
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fastagi.destinations import MAX_LENGTH, Destination, check_destination, parse_destination
+from did_failover.routing.destinations import MAX_LENGTH, Destination, check_destination, parse_destination
 from fastagi.errors import InvalidDestination
 
 # Characters that mean something to Dial(), to the dialplan or to a shell-ish reader.

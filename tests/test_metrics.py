@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from fastagi.metrics import Metrics, MetricsListener
-from fastagi.routing.cache import RouteCache
-from fastagi.routing.dialstring import DialTemplates
-from fastagi.routing.handler import DIDFailover
-from fastagi.service import ADMIN, Service
-from fastagi.settings import Settings
-from fastagi.storage import Repository, open_repository
-from fastagi.testing import Responder, call, environment
+from did_failover.admin.service import ADMIN, Service
+from did_failover.routing.cache import RouteCache
+from did_failover.routing.dialstring import DialTemplates
+from did_failover.routing.handler import DIDFailover
+from did_failover.runtime.metrics import Metrics, MetricsListener
+from did_failover.settings import Settings
+from did_failover.storage import Repository, open_repository
+from fastagi.client import Responder, call, environment
 from tests.conftest import StartServer
 from tests.opstools import http_get
 

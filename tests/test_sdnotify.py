@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fastagi import sdnotify
+from did_failover.runtime import sdnotify
 from tests.opstools import NotifySocket, ServeProcess, cli, free_port, serve_env
 
 

@@ -10,7 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
-from fastagi.testing import call, environment, ok_responder
+from fastagi.client import call, environment, ok_responder
 
 BIN = Path(sys.executable).with_name("did-failover")
 

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from fastagi.client import call, environment, ok_responder
 from fastagi.errors import CommandRejected
 from fastagi.server import Server
 from fastagi.session import AGISession
-from fastagi.testing import call, environment, ok_responder
 from tests.conftest import LogCapture, StartServer
 
 HOST = "127.0.0.1"

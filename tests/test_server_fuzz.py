@@ -9,11 +9,11 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastagi import logs
+from did_failover.runtime import logs
+from did_failover.settings import Settings
+from fastagi.client import environment
 from fastagi.server import Server
 from fastagi.session import AGISession
-from fastagi.settings import Settings
-from fastagi.testing import environment
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fastagi.settings import Settings
+from did_failover.settings import Settings
 
 DOC = Path(__file__).parent.parent / "docs" / "settings.md"
 

@@ -11,15 +11,14 @@ import os
 _WITHOUT = set(filter(None, os.environ.get("DID_FAILOVER_BENCH_WITHOUT", "").split(",")))
 
 if "history" in _WITHOUT:
-    import fastagi.calls
+    import did_failover.calls.tracker
 
-    fastagi.calls.HistoryWriter.add = lambda self, row: None  # type: ignore[method-assign]
+    did_failover.calls.tracker.HistoryWriter.add = lambda self, row: None  # type: ignore[method-assign]
 if "log" in _WITHOUT:
-    import fastagi.logs
     import fastagi.server
 
     fastagi.server.session_line = lambda component, fields: None  # type: ignore[assignment]
 if "metrics" in _WITHOUT:
-    import fastagi.metrics
+    import did_failover.runtime.metrics
 
-    fastagi.metrics.Metrics.observe = lambda self, session, outcome: None  # type: ignore[method-assign]
+    did_failover.runtime.metrics.Metrics.observe = lambda self, session, outcome: None  # type: ignore[method-assign]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from fastagi.storage import Repository, TransferRow
+from did_failover.storage import Repository, TransferRow
 
 BIN = Path(sys.executable).with_name("did-failover")
 HOST = "127.0.0.1"

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from fastagi.app import build_app
-from fastagi.routing.handler import DIDFailover
+from did_failover.routing.handler import DIDFailover
+from did_failover.runtime.app import build_app
+from did_failover.settings import Settings
+from did_failover.storage import open_repository
+from fastagi.client import environment
 from fastagi.server import Server
 from fastagi.session import AGISession
-from fastagi.settings import Settings
-from fastagi.storage import open_repository
-from fastagi.testing import environment
 from tests.conftest import LogCapture
 from tests.reliability.conftest import CUSTOMER, HOST, StartServe, add_did, channel, timed_call
 from tests.routing.test_asterisk_routing import _start_mariadb, _stop_mariadb

@@ -16,15 +16,15 @@ import uvloop
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fastagi import logs
-from fastagi.destinations import MAX_LENGTH, check_destination, parse_destination
+from did_failover.routing.destinations import MAX_LENGTH, check_destination, parse_destination
+from did_failover.routing.dialstring import DialTemplates
+from did_failover.runtime import logs
+from did_failover.settings import Settings
+from fastagi.client import environment
 from fastagi.errors import AGIError, InvalidDestination, ProtocolViolation
 from fastagi.protocol import ReplyReader, parse_success
-from fastagi.routing.dialstring import DialTemplates
 from fastagi.server import Server
 from fastagi.session import AGISession
-from fastagi.settings import Settings
-from fastagi.testing import environment
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from fastagi.storage import open_repository
-from fastagi.testing import environment
+from did_failover.storage import open_repository
+from fastagi.client import environment
 from tests.reliability.conftest import (
     CUSTOMER,
     HOST,

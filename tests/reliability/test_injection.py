@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from fastagi.app import build_app
-from fastagi.cli import main
+from did_failover.cli.main import main
+from did_failover.runtime.app import build_app
+from did_failover.settings import Settings
+from did_failover.storage import open_repository
+from fastagi.client import environment
 from fastagi.server import Server
-from fastagi.settings import Settings
-from fastagi.storage import open_repository
-from fastagi.testing import environment
 from tests.dbtools import dump, execute
 from tests.reliability.conftest import CUSTOMER, add_did, channel, timed_call
 from tests.testbed.asterisk import AGI_PORT, Ami, AsteriskTestbed

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from did_failover.admin.service import Scope, Service
+from did_failover.storage import open_repository
 from fastagi.errors import InputError
-from fastagi.service import Scope, Service
-from fastagi.storage import open_repository
 from tests.dbtools import dump
 
 _RUNS: list[int] = []

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastagi.storage import open_repository
-from fastagi.testing import environment
+from did_failover.storage import open_repository
+from fastagi.client import environment
 from tests.reliability.conftest import (
     CUSTOMER,
     Answer,

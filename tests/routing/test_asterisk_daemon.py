@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fastagi.storage import TransferRow, open_repository
+from did_failover.storage import TransferRow, open_repository
 from tests.testbed.asterisk import AMI_PORT, Ami
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.mysql]

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from fastagi.app import build_app
+from did_failover.runtime.app import build_app
+from did_failover.settings import Settings
+from did_failover.storage import Repository, TransferRow, open_repository
 from fastagi.server import Server
-from fastagi.settings import Settings
-from fastagi.storage import Repository, TransferRow, open_repository
 from tests.testbed.asterisk import Ami, Call, CallOutcome
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.mysql]

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from fastagi.routing.decision import Dial, Finish, Leg, Result, after_primary, first_leg, result_of
-from fastagi.storage.base import DIDRoute
+from did_failover.routing.decision import Dial, Finish, Leg, Result, after_primary, first_leg, result_of
+from did_failover.storage.base import DIDRoute
 
 ROUTE = DIDRoute(
     did="15551230000",

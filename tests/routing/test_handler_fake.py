@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from fastagi.routing.cache import RouteCache
-from fastagi.routing.dialstring import DialTemplates
-from fastagi.routing.handler import DIDFailover
-from fastagi.settings import Settings
-from fastagi.storage import Repository, TransferRow, open_repository
-from fastagi.testing import call, environment
+from did_failover.routing.cache import RouteCache
+from did_failover.routing.dialstring import DialTemplates
+from did_failover.routing.handler import DIDFailover
+from did_failover.settings import Settings
+from did_failover.storage import Repository, TransferRow, open_repository
+from fastagi.client import call, environment
 from tests.conftest import StartServer
 
 DID = "15551230000"

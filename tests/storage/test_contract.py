@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fastagi.errors import InputError, StorageUnavailable
-from fastagi.storage import (
+from did_failover.storage import (
     SCHEMA_VERSION,
     CallRecord,
     DIDRoute,
@@ -18,7 +17,8 @@ from fastagi.storage import (
     TransferRow,
     open_repository,
 )
-from fastagi.storage import sqlite as sqlite_storage
+from did_failover.storage import sqlite as sqlite_storage
+from fastagi.errors import InputError, StorageUnavailable
 from tests.dbtools import dump, execute, mysql_connect
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fastagi.storage import open_repository
+from did_failover.storage import open_repository
 from tests.dbtools import TABLES, execute
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def _mysql_columns(url: str) -> dict[str, list[str]]:
 
 def test_top_level_schema_sql_is_the_packaged_mysql_schema() -> None:
     """schema.sql (run by hand by sysadmins) is byte for byte what `db init` runs on MySQL."""
-    packaged = ROOT / "fastagi" / "schema_mysql.sql"
+    packaged = ROOT / "did_failover" / "storage" / "schema_mysql.sql"
     assert (ROOT / "schema.sql").read_bytes() == packaged.read_bytes()
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fastagi import __version__
+from did_failover import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check settings, database, AMI and the running server")
     check.set_defaults(func=_cmd_check)
     _add_simulate(sub)
-    from fastagi import manage
+    from did_failover.cli import manage
 
     manage.register(sub)
     return parser
@@ -34,13 +34,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from fastagi.check import run
+    from did_failover.tools.check import run
 
     return run(args.config)
 
 
 def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from fastagi.simulate import STATUSES
+    from did_failover.tools.simulate import STATUSES
 
     simulate = sub.add_parser(
         "simulate",
@@ -61,7 +61,7 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from fastagi.simulate import run
+    from did_failover.tools.simulate import run
 
     return run(
         args.config,

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, get_args
 
-from fastagi.destinations import parse_destination
-from fastagi.errors import InputError, InvalidDestination
-from fastagi.storage.base import (
+from did_failover.routing.destinations import parse_destination
+from did_failover.storage.base import (
     DEFAULT_RING_TIMEOUT,
     DEFAULT_TRANSFER_TIMEOUT,
     AccountRow,
@@ -22,6 +21,7 @@ from fastagi.storage.base import (
     Repository,
     TransferRow,
 )
+from fastagi.errors import InputError, InvalidDestination
 
 ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
 CALLER_ID_MODES: tuple[CallerIdMode, ...] = get_args(CallerIdMode)

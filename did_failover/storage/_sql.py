@@ -10,8 +10,7 @@ from importlib import resources
 from operator import attrgetter
 from typing import Any, cast
 
-from fastagi.errors import InputError, StorageUnavailable
-from fastagi.storage.base import (
+from did_failover.storage.base import (
     DEFAULT_TRANSFER_TIMEOUT,
     SCHEMA_VERSION,
     AccountRow,
@@ -22,6 +21,7 @@ from fastagi.storage.base import (
     Repository,
     TransferRow,
 )
+from fastagi.errors import InputError, StorageUnavailable
 
 Row = tuple[Any, ...]
 
@@ -75,7 +75,7 @@ NO_SCHEMA = "the database has no did-failover schema: run 'did-failover db init'
 
 def read_schema(resource: str) -> list[str]:
     """The statements of a packaged .sql file, comments dropped, split on the closing `;`."""
-    text = resources.files("fastagi").joinpath(resource).read_text(encoding="utf-8")
+    text = resources.files("did_failover.storage").joinpath(resource).read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
     return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
 

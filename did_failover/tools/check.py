@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from did_failover.settings import Settings, load_settings, parse_hostport
+from did_failover.storage import SCHEMA_VERSION, open_repository
+from fastagi.client import call, environment, ok_responder
 from fastagi.errors import InputError, StorageUnavailable
-from fastagi.settings import Settings, load_settings, parse_hostport
-from fastagi.storage import SCHEMA_VERSION, open_repository
-from fastagi.testing import call, environment, ok_responder
 
 TIMEOUT = 5.0
 """Seconds each network check may take."""

@@ -1,7 +1,7 @@
 """The AMI connection (panoramisk) that follows routed calls: login, reconnect with backoff, feed the tracker.
 
-The AGI side never waits for this: events only update fastagi.calls.CallTracker, and when AMI is down the
-call history is written from what the AGI session knows.
+The AGI side never waits for this: events only update the CallTracker, and when AMI is down the call
+history is written from what the AGI session knows.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 from panoramisk import Manager
 
-from fastagi.calls import CallTracker
-from fastagi.logs import get_logger
+from did_failover.calls.tracker import CallTracker
+from did_failover.runtime.logs import get_logger
 
 log = get_logger("fastagi.ami")
 

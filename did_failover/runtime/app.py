@@ -5,16 +5,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from fastagi.ami import AmiListener, parse_ami_url
-from fastagi.calls import CallTracker, HistoryWriter
+from did_failover.calls.ami import AmiListener, parse_ami_url
+from did_failover.calls.tracker import CallTracker, HistoryWriter
+from did_failover.routing.cache import RouteCache
+from did_failover.routing.dialstring import DialTemplates
+from did_failover.routing.handler import DIDFailover
+from did_failover.runtime.logs import get_logger
+from did_failover.settings import Settings
+from did_failover.storage import SCHEMA_VERSION, open_repository
 from fastagi.errors import StorageUnavailable
-from fastagi.logs import get_logger
-from fastagi.routing.cache import RouteCache
-from fastagi.routing.dialstring import DialTemplates
-from fastagi.routing.handler import DIDFailover
 from fastagi.session import Handler
-from fastagi.settings import Settings
-from fastagi.storage import SCHEMA_VERSION, open_repository
 
 log = get_logger("fastagi.app")
 

@@ -1,4 +1,4 @@
-"""The management commands (db, account, did, transfer, calls): a thin argparse shell over fastagi.service."""
+"""The management commands (db, account, did, transfer, calls): a thin argparse shell over admin/."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from did_failover.admin.service import Scope, Service, TransferView
+from did_failover.cli.progress import progress
+from did_failover.settings import load_settings
+from did_failover.storage import AccountRow, CallRecord, DIDRow, open_repository
 from fastagi.errors import InputError, InvalidDestination, StorageUnavailable
-from fastagi.progress import progress
-from fastagi.service import Scope, Service, TransferView
-from fastagi.settings import load_settings
-from fastagi.storage import AccountRow, CallRecord, DIDRow, open_repository
 
 Work = Callable[[Service, Scope, argparse.Namespace], Awaitable[None]]
 

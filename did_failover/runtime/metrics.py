@@ -34,11 +34,11 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
-from fastagi.logs import get_logger
-from fastagi.routing.cache import RouteCache
+from did_failover.routing.cache import RouteCache
+from did_failover.runtime.logs import get_logger
+from did_failover.settings import parse_hostport
 from fastagi.server import Server
 from fastagi.session import AGISession
-from fastagi.settings import parse_hostport
 
 log = get_logger("fastagi.metrics")
 

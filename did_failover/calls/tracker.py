@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from did_failover.runtime.logs import get_logger
+from did_failover.storage.base import CallRecord, Repository
 from fastagi.errors import StorageUnavailable
-from fastagi.logs import get_logger
-from fastagi.storage.base import CallRecord, Repository
 
 log = get_logger("fastagi.calls")
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from fastagi.calls import CallTracker, TrackedCall
+from did_failover.calls.tracker import CallTracker, TrackedCall
+from did_failover.routing.cache import RouteCache
+from did_failover.routing.decision import (
+    REASONS,
+    Dial,
+    Finish,
+    Leg,
+    Result,
+    after_primary,
+    first_leg,
+    result_of,
+)
+from did_failover.routing.dialstring import DialTemplates
+from did_failover.runtime.logs import get_logger
+from did_failover.storage.base import DIDRoute
 from fastagi.errors import CallerHungUp, InvalidDestination, StorageUnavailable
-from fastagi.logs import get_logger
-from fastagi.routing.cache import RouteCache
-from fastagi.routing.decision import REASONS, Dial, Finish, Leg, Result, after_primary, first_leg, result_of
-from fastagi.routing.dialstring import DialTemplates
 from fastagi.session import AGISession
-from fastagi.storage.base import DIDRoute
 
 log = get_logger("fastagi.routing")
 

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_ami_url(cls, value: str) -> str:
         if value:
-            from fastagi.ami import parse_ami_url
+            from did_failover.calls.ami import parse_ami_url
 
             parse_ami_url(value)
         return value

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from fastagi.errors import InputError
-from fastagi.storage.base import (
+from did_failover.storage.base import (
     SCHEMA_VERSION,
     AccountRow,
     CallRecord,
@@ -14,6 +13,7 @@ from fastagi.storage.base import (
     Repository,
     TransferRow,
 )
+from fastagi.errors import InputError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -30,14 +30,14 @@ __all__ = [
 def open_repository(url: str, timeout: float) -> Repository:
     """The repository for `sqlite:///PATH` or `mysql://USER:PASS@HOST:PORT/DB`; connects on first use."""
     if url.startswith("sqlite:///"):
-        from fastagi.storage.sqlite import SQLiteRepository
+        from did_failover.storage.sqlite import SQLiteRepository
 
         path = url.removeprefix("sqlite:///")
         if not path:
             raise InputError("database_url: sqlite:///PATH needs a file path")
         return SQLiteRepository(path, timeout)
     if url.startswith("mysql://"):
-        from fastagi.storage.mysql import MySQLRepository
+        from did_failover.storage.mysql import MySQLRepository
 
         parts = urlsplit(url)
         try:

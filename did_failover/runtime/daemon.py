@@ -9,14 +9,15 @@ import os
 import signal
 from pathlib import Path
 
-from fastagi import __version__, sdnotify
-from fastagi.logs import configure, get_logger
-from fastagi.metrics import Metrics, MetricsListener
-from fastagi.routing.dialstring import DialTemplates
-from fastagi.routing.handler import DIDFailover
+from did_failover import __version__
+from did_failover.routing.dialstring import DialTemplates
+from did_failover.routing.handler import DIDFailover
+from did_failover.runtime import sdnotify
+from did_failover.runtime.logs import configure, get_logger
+from did_failover.runtime.metrics import Metrics, MetricsListener
+from did_failover.settings import Settings, load_settings
 from fastagi.server import Server
 from fastagi.session import Handler
-from fastagi.settings import Settings, load_settings
 
 log = get_logger("fastagi.daemon")
 
@@ -29,7 +30,7 @@ STATUS_INTERVAL = 10.0
 
 async def serve(settings: Settings, config: Path | None, event_loop: str) -> None:
     """Build the app, start metrics, serve until stopped; READY/STOPPING/WATCHDOG to systemd on the way."""
-    from fastagi.app import StartupError, build_app
+    from did_failover.runtime.app import StartupError, build_app
 
     routes, on_shutdown = await build_app(settings)
     tune_garbage_collector()

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from did_failover.routing.cache import RouteCache
+from did_failover.routing.dialstring import DialTemplates
+from did_failover.routing.handler import DIDFailover
+from did_failover.runtime.logs import configure
+from did_failover.settings import Settings, load_settings
+from did_failover.storage import SCHEMA_VERSION, open_repository
+from fastagi.client import call, environment
 from fastagi.errors import StorageUnavailable
-from fastagi.logs import configure
-from fastagi.routing.cache import RouteCache
-from fastagi.routing.dialstring import DialTemplates
-from fastagi.routing.handler import DIDFailover
 from fastagi.server import Server
-from fastagi.settings import Settings, load_settings
-from fastagi.storage import SCHEMA_VERSION, open_repository
-from fastagi.testing import call, environment
 
 STATUSES = ("ANSWER", "BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION")
 """DIALSTATUS values a simulated leg can end with."""

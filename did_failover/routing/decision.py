@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
-from fastagi.storage.base import DIDRoute
+from did_failover.storage.base import DIDRoute
 
 
 class Result(StrEnum):

@@ -1,0 +1,1 @@
+"""The one service layer every shell uses: scope checks, validation, CSV, views."""

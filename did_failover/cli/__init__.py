@@ -1,0 +1,1 @@
+"""The `did-failover` command line: parsers, commands, rendering, progress."""

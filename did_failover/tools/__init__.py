@@ -1,0 +1,1 @@
+"""Operator tools over the real routing code: `did-failover check` and `did-failover simulate`."""
