@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -17,7 +21,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from fastagi.server import DEFAULT_PORT, IPNetwork, ServerConfig
+
+AGI_PORT = DEFAULT_PORT
+"""The FastAGI port when DID_FAILOVER_LISTEN names none (Asterisk's own default)."""
+METRICS_PORT = 9573
+"""The metrics and health listener's port when DID_FAILOVER_METRICS_LISTEN names none."""
+AMI_PORT = 5038
+"""Asterisk's AMI port when DID_FAILOVER_AMI_URL names none."""
 
 _config_file: Path | None = None
 
@@ -37,12 +48,37 @@ def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
     return host, int(port)
 
 
+@dataclass(frozen=True, slots=True)
+class AmiTarget:
+    """Where and as whom to log in."""
+
+    host: str
+    port: int
+    username: str
+    secret: str
+
+
+def parse_ami_url(url: str) -> AmiTarget:
+    """Parse `ami://USER:SECRET@HOST:PORT` (systemd: LoadCredential=ami_url:FILE keeps it out of the env)."""
+    parts = urlsplit(url)
+    if parts.scheme != "ami" or not parts.hostname or not parts.username:
+        raise ValueError("expected ami://USER:SECRET@HOST:PORT")
+    try:
+        port = parts.port or AMI_PORT
+    except ValueError:
+        raise ValueError("the AMI port must be a number 1..65535") from None
+    secret = unquote(parts.password or "")
+    if not secret:
+        raise ValueError("expected ami://USER:SECRET@HOST:PORT (the secret is missing)")
+    return AmiTarget(parts.hostname, port, unquote(parts.username), secret)
+
+
 class Settings(BaseSettings):
     """Every setting of the server; see docs/settings.md for what each one does."""
 
     model_config = SettingsConfigDict(env_prefix="DID_FAILOVER_", extra="forbid")
 
-    listen: str = "127.0.0.1:4573"
+    listen: str = f"127.0.0.1:{AGI_PORT}"
     allow: Annotated[tuple[IPNetwork, ...], NoDecode] = (
         ipaddress.ip_network("127.0.0.0/8"),
         ipaddress.ip_network("::1/128"),
@@ -66,7 +102,7 @@ class Settings(BaseSettings):
 
     ami_url: str = ""
     call_log_days: int = Field(default=90, ge=1)
-    metrics_listen: str = "127.0.0.1:9573"
+    metrics_listen: str = f"127.0.0.1:{METRICS_PORT}"
 
     @field_validator("allow", mode="before")
     @classmethod
@@ -82,15 +118,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_ami_url(cls, value: str) -> str:
         if value:
-            from did_failover.calls.ami import parse_ami_url
-
             parse_ami_url(value)
         return value
 
     @field_validator("listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
-        parse_hostport(value, 4573)
+        parse_hostport(value, AGI_PORT)
         return value
 
     @field_validator("database_url")
@@ -122,7 +156,22 @@ class Settings(BaseSettings):
     @property
     def listen_address(self) -> tuple[str, int]:
         """The (host, port) to listen on."""
-        return parse_hostport(self.listen, 4573)
+        return parse_hostport(self.listen, AGI_PORT)
+
+    @property
+    def server(self) -> ServerConfig:
+        """The FastAGI server's own config, from these settings."""
+        host, port = self.listen_address
+        return ServerConfig(
+            host=host,
+            port=port,
+            allow=self.allow,
+            max_sessions=self.max_sessions,
+            env_timeout=self.env_timeout,
+            command_timeout=self.command_timeout,
+            grace_period=self.grace_period,
+            name="did-failover",
+        )
 
     @classmethod
     def settings_customise_sources(
@@ -157,6 +206,21 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         raise ValueError(describe_error(exc)) from None
     finally:
         _config_file = None
+
+
+def load_settings_or_report(
+    config: Path | None, report: Callable[[str], None] | None = None
+) -> Settings | None:
+    """load_settings for a command: None after reporting the one-line error (`did-failover: error: ...`
+    on stderr unless `report` says otherwise); the command then exits with EXIT_INPUT."""
+    try:
+        return load_settings(config)
+    except ValueError as exc:
+        if report is None:
+            print(f"did-failover: error: {exc}", file=sys.stderr)
+        else:
+            report(str(exc))
+        return None
 
 
 def describe_error(exc: ValidationError) -> str:

@@ -1,4 +1,4 @@
-"""The few exceptions the package raises, so callers can tell a caller hang-up from a bug."""
+"""The AGI errors: what a handler may see, so it can tell a caller hang-up from a bug."""
 
 from __future__ import annotations
 
@@ -38,15 +38,3 @@ class ReplyTimeout(AGIError):
 
 class UnsafeValue(AGIError, ValueError):
     """A command argument holds a newline or NUL and cannot be sent safely."""
-
-
-class InvalidDestination(ValueError):
-    """A destination does not follow the pstn:/sip:/endpoint: syntax."""
-
-
-class InputError(ValueError):
-    """A user's input is invalid or names something not found (CLI exit code 2)."""
-
-
-class StorageUnavailable(Exception):
-    """The database cannot be reached or did not answer in time (CLI exit code 1)."""

@@ -1,6 +1,7 @@
 """FastAGI wire format as Asterisk 22's res_agi speaks it: environment block, commands, replies.
 
-Sans-I/O: these functions turn bytes into values and values into bytes; fastagi.session does the I/O.
+Sans-I/O, as h11 is for HTTP: these functions and the `Framer` turn bytes into values and values into
+bytes, and keep the receive buffer; fastagi.session does the I/O.
 """
 
 from __future__ import annotations
@@ -249,3 +250,106 @@ class ReplyReader:
         if code in ("510 ", "520 "):
             raise CommandRejected(int(line[:3]), line[4:])
         raise ProtocolViolation(f"unexpected reply line: {line[:80]!r}")
+
+
+class Framer:
+    """The receive side of one session, without I/O: bytes in; the request once the environment
+    block is complete, then the reply lines, with the limits of agi-protocol.md enforced.
+
+    After `feed` sets `problem`, the peer broke the protocol: close the connection, feed no more.
+    """
+
+    __slots__ = ("_buffer", "_env", "problem")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._env: list[bytes] | None = []
+        self.problem = ""
+        """Why the peer is not speaking FastAGI (set once), else ''."""
+
+    def feed(self, data: bytes) -> tuple[AGIRequest | None, list[str]]:
+        """Take what arrived: the request when the environment block ended in it, and the whole lines
+        after the block (decoded, without line ends). Lines before a problem are still returned."""
+        buffer = self._buffer + data if self._buffer else data
+        start = 0
+        request: AGIRequest | None = None
+        lines: list[str] = []
+        if self._env == []:  # nothing of the environment yet: it usually comes in one piece
+            start, request = self._whole_environment(buffer)
+            if self.problem:
+                return None, lines
+        while (end := buffer.find(b"\n", start)) >= 0:
+            if end - start > MAX_LINE:
+                self._broken(f"line over {MAX_LINE} bytes")
+                return request, lines
+            line = buffer[start:end]
+            start = end + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            env = self._env
+            if env is None:
+                lines.append(line.decode("utf-8", errors="replace"))
+            elif line:
+                # Lines are kept raw and parsed together at the blank line; a peer that is plainly
+                # not Asterisk (an HTTP probe, a port scanner) is cut at its first line.
+                problem = _env_line_problem(line, len(env) + 1)
+                if problem:
+                    self._broken(problem)
+                    return None, lines
+                env.append(line)
+            else:
+                self._env = None
+                try:
+                    request = parse_request(b"\n".join(env))
+                except ProtocolViolation as exc:
+                    self._broken(str(exc))
+                    return None, lines
+        self._buffer = buffer[start:]
+        if len(self._buffer) > MAX_LINE:
+            self._broken(f"line over {MAX_LINE} bytes")
+        return request, lines
+
+    def _whole_environment(self, buffer: bytes) -> tuple[int, AGIRequest | None]:
+        """Take a whole environment block at once: the offset just past its blank line and the
+        request, or (0, None) when it has not all arrived (or has CRs): `feed` then collects it
+        line by line."""
+        end = buffer.find(b"\n\n")
+        if end < 0 or b"\r" in buffer[:end]:
+            return 0, None
+        block = buffer[:end]
+        try:
+            problem = _environment_problem(block)
+            if problem:
+                raise ProtocolViolation(problem)
+            request = parse_request(block)
+        except ProtocolViolation as exc:
+            self._broken(str(exc))
+            return 0, None
+        self._env = None
+        return end + 2, request
+
+    def _broken(self, problem: str) -> None:
+        self.problem = problem
+        self._buffer = b""
+
+
+def _environment_problem(block: bytes) -> str:
+    """Why a whole environment block breaks the limits `feed` enforces line by line, else ''."""
+    if len(block) <= MAX_LINE and block.count(b"\n") < MAX_ENV_LINES:
+        return ""  # the usual block, settled without looking at each line (the parser checks them)
+    for number, line in enumerate(block.split(b"\n"), 1):
+        if len(line) > MAX_LINE:
+            return f"line over {MAX_LINE} bytes"
+        if problem := _env_line_problem(line, number):
+            return problem
+    return ""
+
+
+def _env_line_problem(line: bytes, number: int) -> str:
+    """Why line `number` of an environment block cannot be one (a peer that is plainly not
+    Asterisk is cut at its first line), else ''."""
+    if not line.startswith(b"agi_"):
+        return f"not an AGI environment line: {line[:60]!r}"
+    if number > MAX_ENV_LINES:
+        return f"environment block over {MAX_ENV_LINES} lines"
+    return ""

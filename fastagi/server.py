@@ -1,4 +1,4 @@
-"""The FastAGI server: accept, route each session to its handler, log it, shut down gracefully."""
+"""The FastAGI server: accept, check the allowlist and limits, route each session, shut down gracefully."""
 
 from __future__ import annotations
 
@@ -6,16 +6,14 @@ import asyncio
 import collections
 import contextlib
 import ipaddress
+import logging
 import resource
 import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple, Protocol
 
-from did_failover.runtime import sdnotify
-from did_failover.runtime.logs import get_logger, session_line
-from did_failover.settings import Settings
 from fastagi.errors import (
     AGIError,
     CallerHungUp,
@@ -25,38 +23,116 @@ from fastagi.errors import (
 )
 from fastagi.session import AGISession, Handler
 
-log = get_logger("fastagi.server")
+DEFAULT_PORT = 4573
+"""Asterisk's default FastAGI port (`agi://host` without a port)."""
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-async def health(session: AGISession) -> None:
-    """Built-in `health` route for probes: one VERBOSE, touching nothing else."""
-    await session.verbose("did-failover healthy", 3)
-    session.fields["outcome"] = "healthy"
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """What the server needs to know; the application maps its own settings onto this."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    allow: tuple[IPNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    """Peers allowed to connect; anyone else is closed at accept."""
+    max_sessions: int = 10000
+    """Sessions run at once; one more gets AGISTATUS=FAILURE straight away."""
+    env_timeout: float = 5.0
+    """Seconds for the environment block to arrive."""
+    command_timeout: float = 10.0
+    """Seconds for a reply to a command (a Dial waits as long as it takes)."""
+    grace_period: float = 25.0
+    """Seconds sessions in flight get to finish at shutdown."""
+    name: str = "fastagi"
+    """Prefix of the VERBOSE line a failed session writes, and what the `health` route says."""
+
+
+class SessionEnd(NamedTuple):
+    """How a session ended, as the server reports it to its observers."""
+
+    outcome: str
+    """`ok`, the handler's own `session.outcome`, or what ended it: `caller_hangup`, `closed`,
+    `reply_timeout`, `error`, `cancelled`, `over_limit`, `unknown_script`."""
+    error: str | None
+    """Why the session failed, when it did."""
+
+
+SessionObserver = Callable[[AGISession, SessionEnd], None]
+"""Called once for each session that started, as it ends (log line, metrics)."""
+
+
+class Logger(Protocol):
+    """What the server logs through: structlog's bound loggers fit, and so does the stdlib adapter."""
+
+    def info(self, event: str, **fields: Any) -> Any: ...
+    def warning(self, event: str, **fields: Any) -> Any: ...
+    def error(self, event: str, **fields: Any) -> Any: ...
+    def exception(self, event: str, **fields: Any) -> Any: ...
+
+
+class StdlibLogger:
+    """A `Logger` over the standard library's logging: `event key=value ...` lines."""
+
+    def __init__(self, name: str = "fastagi.server") -> None:
+        self._logger = logging.getLogger(name)
+
+    def _log(self, level: int, event: str, fields: dict[str, Any], exc_info: bool = False) -> None:
+        if self._logger.isEnabledFor(level):
+            text = " ".join([event, *(f"{key}={value!r}" for key, value in fields.items())])
+            self._logger.log(level, "%s", text, exc_info=exc_info)
+
+    def info(self, event: str, **fields: Any) -> None:
+        """Log at INFO."""
+        self._log(logging.INFO, event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        """Log at WARNING."""
+        self._log(logging.WARNING, event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        """Log at ERROR."""
+        self._log(logging.ERROR, event, fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        """Log at ERROR with the exception being handled."""
+        self._log(logging.ERROR, event, fields, exc_info=True)
 
 
 class Server:
-    """Listens for Asterisk, runs one handler task per session and tracks every live session."""
+    """Listens for Asterisk, runs one handler task per session and tracks every live session.
+
+    `routes` maps a script path (`agi://host/PATH`) to its handler; a `health` route that touches
+    nothing is built in. Observers hear of every session that ends; `on_stopping` is called with
+    the number of sessions in flight when shutdown begins, `on_shutdown` after they have ended.
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        config: ServerConfig,
         routes: Mapping[str, Handler],
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        *,
+        logger: Logger | None = None,
+        observers: list[SessionObserver] | None = None,
+        on_stopping: Callable[[int], None] | None = None,
     ) -> None:
-        self.settings = settings
-        self.routes: dict[str, Handler] = {"health": health, **routes}
+        self.config = config
+        self.routes: dict[str, Handler] = {"health": self._health, **routes}
         self.sessions: set[AGISession] = set()
         self.running = 0
         self.counters: collections.Counter[str] = collections.Counter()
-        self.observers: list[Callable[[AGISession, str], None]] = []
-        """Called with each finished session and its outcome (metrics)."""
+        """Sessions ended by outcome, plus connections refused (`refused_peer`, `protocol_error`)."""
+        self.observers: list[SessionObserver] = observers if observers is not None else []
         self.started = asyncio.Event()
+        self.log: Logger = logger if logger is not None else StdlibLogger()
         self._on_shutdown = on_shutdown
+        self._on_stopping = on_stopping
         self._server: asyncio.Server | None = None
         self._stop: asyncio.Event | None = None
         self._force = False
         self._last_refusal_log = 0.0
-        self._allow = settings.allow
         self._allowed: dict[str, bool] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop serving (set at start-up): asking for the running loop costs a system call."""
@@ -73,11 +149,16 @@ class Server:
         """True while the listening socket accepts new sessions."""
         return self._server is not None and self._server.is_serving()
 
-    def update_settings(self, settings: Settings) -> None:
-        """Apply reloaded settings: allowlist, limits and timeouts take effect for new sessions."""
-        self.settings = settings
-        self._allow = settings.allow
+    def reconfigure(self, config: ServerConfig) -> None:
+        """Apply a new config: allowlist, limits and timeouts take effect for new sessions (the
+        address is kept: the socket is already bound)."""
+        self.config = replace(config, host=self.config.host, port=self.config.port)
         self._allowed = {}
+
+    async def _health(self, session: AGISession) -> None:
+        """Built-in `health` route for probes: one VERBOSE, touching nothing else."""
+        await session.verbose(f"{self.config.name} healthy", 3)
+        session.outcome = "healthy"
 
     # -- lifecycle, like uvicorn's Server.serve(): startup -> main loop -> shutdown -------------------
 
@@ -92,8 +173,8 @@ class Server:
 
     async def startup(self, install_signals: bool = True) -> None:
         """Bind the listening socket."""
-        raise_open_file_limit()
-        host, port = self.settings.listen_address
+        raise_open_file_limit(self.log)
+        host, port = self.config.host, self.config.port
         self._loop = loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self._new_session, host, port, reuse_address=True, backlog=4096
@@ -101,7 +182,7 @@ class Server:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
-        log.info("listening", address=f"{host}:{self.port}", routes=sorted(self.routes))
+        self.log.info("listening", address=f"{host}:{self.port}", routes=sorted(self.routes))
         self.started.set()
 
     def request_stop(self) -> None:
@@ -110,7 +191,7 @@ class Server:
             return
         if self._stop.is_set():
             self._force = True
-            log.warning("second stop signal: closing every session now")
+            self.log.warning("second stop signal: closing every session now")
             for session in list(self.sessions):
                 self._kill(session)
         self._stop.set()
@@ -119,9 +200,10 @@ class Server:
         """Stop accepting, let sessions finish for the grace period, close the rest, close pools."""
         if self._server is not None:
             self._server.close()
-        grace = self.settings.grace_period
-        sdnotify.stopping(f"stopping: {len(self.sessions)} sessions in flight")
-        log.info("stopping", sessions=len(self.sessions), grace_period=grace)
+        grace = self.config.grace_period
+        if self._on_stopping is not None:
+            self._on_stopping(len(self.sessions))
+        self.log.info("stopping", sessions=len(self.sessions), grace_period=grace)
         deadline = time.monotonic() + grace
         # Polled: sessions end on many paths, and 50 ms is nothing next to a grace period.
         while self.sessions and not self._force and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -137,7 +219,7 @@ class Server:
                 await asyncio.wait_for(self._server.wait_closed(), 2)
         if self._on_shutdown is not None:
             await self._on_shutdown()
-        log.info("stopped", closed_after_grace=len(left))
+        self.log.info("stopped", closed_after_grace=len(left))
 
     @staticmethod
     def _kill(session: AGISession) -> None:
@@ -167,7 +249,7 @@ class Server:
         now = time.monotonic()
         if now - self._last_refusal_log >= 1.0:
             self._last_refusal_log = now
-            log.warning("peer not allowed", peer=session.peer, refused=self.counters["refused_peer"])
+            self.log.warning("peer not allowed", peer=session.peer, refused=self.counters["refused_peer"])
         return False
 
     def _check_allowed(self, host: str) -> bool:
@@ -177,14 +259,16 @@ class Server:
             return False
         if isinstance(address, ipaddress.IPv6Address):
             address = address.ipv4_mapped or address
-        return any(address in net for net in self._allow)
+        return any(address in net for net in self.config.allow)
 
     def on_request(self, session: AGISession) -> None:
         """The environment block is in (or the peer left before it was): start or end the session."""
         if session.request is None:
             self.sessions.discard(session)
             self.counters["protocol_error"] += 1
-            log.warning("session", outcome="protocol_error", peer=session.peer, reason=session.close_reason)
+            self.log.warning(
+                "session", outcome="protocol_error", peer=session.peer, reason=session.close_reason
+            )
             return
         loop = self._loop or asyncio.get_running_loop()
         session.task = loop.create_task(self._run(session))
@@ -197,15 +281,15 @@ class Server:
         error: str | None = None
         self.running += 1
         try:
-            if self.running > self.settings.max_sessions:
+            if self.running > self.config.max_sessions:
                 outcome = "over_limit"
                 session.send_failure()
             elif handler is None:
                 outcome = "unknown_script"
-                await session.fail(f"unknown script {request.script!r}")
+                await session.fail(f"{self.config.name}: unknown script {request.script!r}")
             else:
                 await handler(session)
-                outcome = session.fields.pop("outcome", "ok")
+                outcome = session.outcome or "ok"
         except CallerHungUp:
             outcome = "caller_hangup"
         except SessionClosed as exc:
@@ -214,7 +298,7 @@ class Server:
             outcome, error = "reply_timeout", str(exc)
         except CommandRejected as exc:
             outcome, error = "error", f"Asterisk rejected a command: {exc}"
-            await session.fail("internal error, see the server log")
+            await session.fail(f"{self.config.name}: internal error, see the server log")
         except AGIError as exc:
             outcome, error = "error", f"{type(exc).__name__}: {exc}"
             session.abort(error)
@@ -223,41 +307,20 @@ class Server:
             raise
         except Exception as exc:
             outcome, error = "error", f"{type(exc).__name__}: {exc}"
-            log.exception("handler failed", script=request.script, uniqueid=request.uniqueid)
+            self.log.exception("handler failed", script=request.script, uniqueid=request.uniqueid)
             with contextlib.suppress(Exception):
-                await session.fail("internal error, see the server log")
+                await session.fail(f"{self.config.name}: internal error, see the server log")
         finally:
             self.running -= 1
             session.close()
             self.sessions.discard(session)
             self.counters[outcome] += 1
-            self._log_session(session, outcome, error)
+            end = SessionEnd(outcome, error)
             for observe in self.observers:
-                observe(session, outcome)
+                observe(session, end)
             # session -> task -> coroutine -> session is a reference cycle: broken here, a finished
             # call is freed at once instead of waiting for the cycle collector.
             session.task = None
-
-    @staticmethod
-    def _log_session(session: AGISession, outcome: str, error: str | None) -> None:
-        request = session.request
-        assert request is not None
-        fields = session.fields
-        if error is not None:
-            fields["error"] = error
-        session_line(
-            "fastagi.server",
-            {
-                "script": request.script,
-                "uniqueid": request.uniqueid,
-                "channel": request.channel,
-                "caller": request.callerid,
-                "outcome": outcome,
-                "duration_ms": round((time.monotonic() - session.started) * 1000, 1),
-                "commands": session.commands,
-                **fields,
-            },
-        )
 
 
 class _TrackedSession(AGISession):
@@ -266,16 +329,15 @@ class _TrackedSession(AGISession):
     __slots__ = ("_owner",)
 
     def __init__(self, server: Server) -> None:
-        super().__init__(server.on_request, server.settings.env_timeout, server.settings.command_timeout)
+        config = server.config
+        super().__init__(server.on_request, config.env_timeout, config.command_timeout)
         self._owner = server
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Check the allowlist before anything else."""
         super().connection_made(transport)
         if not self._owner.admit(self):
-            self.close_reason = "peer not allowed"
-            self.abort("peer not allowed")
-            self._env = None  # no request will come: do not report a protocol error
+            self.refuse("peer not allowed")
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the session when it never got as far as a request."""
@@ -284,14 +346,14 @@ class _TrackedSession(AGISession):
             self._owner.sessions.discard(self)
 
 
-def raise_open_file_limit() -> int:
+def raise_open_file_limit(log: Logger | None = None) -> int:
     """Raise the soft open-file limit to the hard limit (every session holds a socket)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             soft = hard
-    log.info("open file limit", limit=soft, hard_limit=hard)
+    (log or StdlibLogger()).info("open file limit", limit=soft, hard_limit=hard)
     return soft
 
 
@@ -303,41 +365,3 @@ def install_event_loop() -> str:
         return "asyncio"
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     return "uvloop"
-
-
-def run(config: Path | None) -> int:
-    """`did-failover serve`: load settings, build the app and serve until stopped."""
-    from did_failover.runtime.logs import configure
-    from did_failover.settings import load_settings
-
-    try:
-        settings = load_settings(config)
-    except ValueError as exc:
-        print(f"did-failover: error: {exc}", file=sys.stderr)
-        return 2
-    configure(settings.log_level, settings.log_format)
-    loop_name = install_event_loop()
-    log.info("starting", event_loop=loop_name, version=_version())
-    from did_failover.runtime.app import StartupError
-
-    try:
-        asyncio.run(_serve(settings, config, loop_name))
-    except OSError as exc:
-        log.error("cannot listen", error=str(exc), listen=settings.listen)
-        return 1
-    except StartupError as exc:
-        log.error("cannot start", error=str(exc))
-        return 1
-    return 0
-
-
-async def _serve(settings: Settings, config: Path | None, loop_name: str) -> None:
-    from did_failover.runtime.daemon import serve
-
-    await serve(settings, config, loop_name)
-
-
-def _version() -> str:
-    from did_failover import __version__
-
-    return __version__

@@ -13,19 +13,16 @@ from fastagi.errors import (
     AGIError,
     CallerHungUp,
     CommandRejected,
-    ProtocolViolation,
     ReplyTimeout,
     SessionClosed,
 )
 from fastagi.protocol import (
-    MAX_ENV_LINES,
-    MAX_LINE,
     AGIRequest,
+    Framer,
     Reply,
     ReplyReader,
     format_command,
     format_exec,
-    parse_request,
 )
 
 MAX_STRAY_LINES = 64
@@ -46,13 +43,13 @@ class AGISession(asyncio.Protocol):
     """
 
     __slots__ = (
-        "_buffer",
         "_command_timeout",
-        "_env",
         "_env_timeout",
         "_env_timer",
+        "_framer",
         "_loop",
         "_on_request",
+        "_pending",
         "_reader",
         "_stray",
         "_timer",
@@ -64,6 +61,7 @@ class AGISession(asyncio.Protocol):
         "fields",
         "first_dial",
         "hungup",
+        "outcome",
         "peer",
         "request",
         "started",
@@ -80,8 +78,9 @@ class AGISession(asyncio.Protocol):
         self._command_timeout = command_timeout
         self._env_timeout = env_timeout
         self._transport: asyncio.Transport | None = None
-        self._buffer = b""
-        self._env: list[bytes] | None = []
+        self._framer = Framer()
+        self._pending = True
+        """No request yet: the session ends in `connection_lost` (reported with request None)."""
         self._env_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[Reply] | None = None
@@ -97,6 +96,9 @@ class AGISession(asyncio.Protocol):
         self.commands = 0
         self.close_reason = ""
         self.fields: dict[str, Any] = {}
+        """Extra fields for the session's log line (the handler's own, never read by the server)."""
+        self.outcome: str | None = None
+        """What the handler says the session came to (`healthy`, `answered`...); None: `ok`."""
         self.task: asyncio.Task[None] | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
@@ -112,25 +114,17 @@ class AGISession(asyncio.Protocol):
         self._env_timer = loop.call_later(self._env_timeout, self._abort, "no environment block in time")
 
     def data_received(self, data: bytes) -> None:
-        """Split what arrived into lines and handle each one."""
-        buffer = self._buffer + data if self._buffer else data
-        start = 0
-        if self._env == []:  # nothing of the environment yet: it usually comes in one piece
-            start = self._whole_environment(buffer)
+        """Hand what arrived to the framer, then start the session or handle each reply line."""
+        framer = self._framer
+        request, lines = framer.feed(data)
+        if request is not None:
+            self._start(request)
+        for line in lines:
+            self._line(line)
             if self.closed:
                 return
-        while (end := buffer.find(b"\n", start)) >= 0:
-            if end - start > MAX_LINE:
-                self._abort(f"line over {MAX_LINE} bytes")
-                return
-            line = buffer[start:end]
-            start = end + 1
-            self._line(line[:-1] if line.endswith(b"\r") else line)
-            if self.closed:
-                return
-        self._buffer = buffer[start:]
-        if len(self._buffer) > MAX_LINE:
-            self._abort(f"line over {MAX_LINE} bytes")
+        if framer.problem:
+            self._abort(framer.problem)
 
     def eof_received(self) -> bool | None:
         """Asterisk closed its side: the session is over."""
@@ -141,9 +135,7 @@ class AGISession(asyncio.Protocol):
         if not self.closed:
             self.closed = True
             if not self.close_reason:
-                self.close_reason = (
-                    "closed by Asterisk" if self._env is None else "EOF before end of environment"
-                )
+                self.close_reason = "EOF before end of environment" if self._pending else "closed by Asterisk"
         if self._env_timer is not None:
             self._env_timer.cancel()
             self._env_timer = None
@@ -152,60 +144,24 @@ class AGISession(asyncio.Protocol):
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(SessionClosed(self.close_reason))
-        if self._env is not None:
+        if self._pending:
             # The handler never started: this is where the session ends.
-            self._env = None
+            self._pending = False
             self._on_request(self)
 
     # -- lines --------------------------------------------------------------------------------------
 
-    def _whole_environment(self, buffer: bytes) -> int:
-        """Take a whole environment block at once: the offset just past its blank line, or 0 when
-        it has not all arrived (or has CRs): then `_line` collects it line by line."""
-        end = buffer.find(b"\n\n")
-        if end < 0 or b"\r" in buffer[:end]:
-            return 0
-        block = buffer[:end]
-        problem = _environment_problem(block)
-        try:
-            if problem:
-                raise ProtocolViolation(problem)
-            request = parse_request(block)
-        except ProtocolViolation as exc:  # the session has not started: connection_lost reports it
-            self._abort(str(exc))
-            return 0
-        self._start(request)
-        return end + 2
-
     def _start(self, request: AGIRequest) -> None:
         """The environment is complete: stop its timer and hand the session to its handler."""
-        self._env = None
+        self._pending = False
         if self._env_timer is not None:
             self._env_timer.cancel()
             self._env_timer = None
         self.request = request
         self._on_request(self)
 
-    def _line(self, line: bytes) -> None:
-        env = self._env
-        if env is not None:
-            if line:
-                # Lines are kept raw and parsed together at the blank line; a peer that is plainly
-                # not Asterisk (an HTTP probe, a port scanner) is cut at its first line.
-                problem = _env_line_problem(line, len(env) + 1)
-                if problem:
-                    self._abort(problem)
-                else:
-                    env.append(line)
-                return
-            try:
-                request = parse_request(b"\n".join(env))
-            except ProtocolViolation as exc:  # the session has not started: connection_lost reports it
-                self._abort(str(exc))
-                return
-            self._start(request)
-            return
-        text = line.decode("utf-8", errors="replace")
+    def _line(self, text: str) -> None:
+        """One line after the environment: HANGUP, or (part of) the reply to the waiting command."""
         if text == "HANGUP":
             self.hungup = True
             return
@@ -302,11 +258,11 @@ class AGISession(asyncio.Protocol):
         await self.command("VERBOSE", message.replace("\n", " ").replace("\0", ""), str(level))
 
     async def fail(self, reason: str) -> None:
-        """End the session with AGISTATUS=FAILURE after a VERBOSE explaining why (best effort)."""
+        """End the session with AGISTATUS=FAILURE after a VERBOSE saying `reason` (best effort)."""
         if self.closed:
             return
         with contextlib.suppress(AGIError, OSError):
-            await self.verbose(f"did-failover: {reason}")
+            await self.verbose(reason)
         self.send_failure()
 
     def send_failure(self) -> None:
@@ -324,6 +280,11 @@ class AGISession(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def refuse(self, reason: str) -> None:
+        """Drop a connection that will never become a session (refused at accept): no report."""
+        self._pending = False
+        self._abort(reason)
+
     def abort(self, reason: str) -> None:
         """Drop the connection at once (shutdown after the grace period)."""
         self._abort(reason)
@@ -332,28 +293,6 @@ class AGISession(asyncio.Protocol):
         """Raise CallerHungUp when a HANGUP line has arrived."""
         if self.hungup:
             raise CallerHungUp("caller hung up")
-
-
-def _environment_problem(block: bytes) -> str:
-    """Why a whole environment block breaks the limits `_line` enforces line by line, else ''."""
-    if len(block) <= MAX_LINE and block.count(b"\n") < MAX_ENV_LINES:
-        return ""  # the usual block, settled without looking at each line (the parser checks them)
-    for number, line in enumerate(block.split(b"\n"), 1):
-        if len(line) > MAX_LINE:
-            return f"line over {MAX_LINE} bytes"
-        if problem := _env_line_problem(line, number):
-            return problem
-    return ""
-
-
-def _env_line_problem(line: bytes, number: int) -> str:
-    """Why line `number` of an environment block cannot be one (a peer that is plainly not
-    Asterisk is cut at its first line), else ''."""
-    if not line.startswith(b"agi_"):
-        return f"not an AGI environment line: {line[:60]!r}"
-    if number > MAX_ENV_LINES:
-        return f"environment block over {MAX_ENV_LINES} lines"
-    return ""
 
 
 Handler = Callable[[AGISession], Awaitable[None]]

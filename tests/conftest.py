@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import uvloop
 
-from did_failover.runtime import logs
+from did_failover import logs
+from did_failover.runtime.app import agi_server
 from did_failover.settings import Settings
 from fastagi.server import Server
 from fastagi.session import Handler
@@ -61,7 +62,7 @@ async def start_server(log_capture: LogCapture) -> AsyncIterator[StartServer]:
 
     async def start(routes: dict[str, Handler] | None = None, **settings: Any) -> Server:
         config = Settings(**{"listen": "127.0.0.1:0", "grace_period": 2.0, **settings})
-        server = Server(config, routes or {})
+        server = agi_server(config, routes or {})
         task = asyncio.create_task(server.serve(install_signals=False))
         await asyncio.wait_for(server.started.wait(), 5)
         started.append((server, task))

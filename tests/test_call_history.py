@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from did_failover.routing.handler import DIDFailover
-from did_failover.runtime.app import build_app
+from did_failover.runtime.app import App
 from did_failover.settings import Settings
 from did_failover.storage import CallRecord, Repository, TransferRow, open_repository
-from fastagi.server import Server
 from tests.conftest import LogCapture
 from tests.testbed.asterisk import AMI_PORT, Ami
 
@@ -88,10 +87,9 @@ async def history_bed(mysql_url: str, ami: Ami) -> AsyncIterator[HistoryBed]:
         grace_period=1,
         ami_url=f"ami://{LOGGER}@127.0.0.1:{proxy.port}",
     )
-    routes, close = await build_app(settings)
-    handler = routes["did-failover"]
-    assert isinstance(handler, DIDFailover)
-    server = Server(settings, routes, close)
+    app = await App.build(settings)
+    handler = app.handler
+    server = app.server
     task = asyncio.create_task(server.serve(install_signals=False))
     await asyncio.wait_for(server.started.wait(), 5)
     await _until(lambda: handler.tracker is not None and handler.tracker.ami_connected)

@@ -47,7 +47,7 @@ async def test_check_fails_without_schema_and_with_bad_settings(tmp_path: Path) 
     code, out, _ = await cli(env, "check")
     assert code == 1 and "FAIL  database:" in out and "run 'did-failover db init'" in out
     code, out, _ = await cli({**env, "DID_FAILOVER_ALLOW": "nonsense"}, "check")
-    assert code == 1 and out.splitlines() == [out.splitlines()[0]]
+    assert code == 2 and out.splitlines() == [out.splitlines()[0]]
     assert out.startswith("FAIL  settings: setting DID_FAILOVER_ALLOW")
 
 

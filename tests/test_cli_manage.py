@@ -442,6 +442,6 @@ def test_database_url_comes_from_the_config_file(
     capsys.readouterr()
     assert main(["--config", str(config), "did", "list"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("did-failover: error: settings: ")
+    assert err.startswith("did-failover: error: setting DID_FAILOVER_")
     assert "database_url" in err.lower()
     assert err.count("\n") == 1

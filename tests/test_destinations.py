@@ -6,8 +6,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from did_failover.errors import InvalidDestination
 from did_failover.routing.destinations import MAX_LENGTH, Destination, check_destination, parse_destination
-from fastagi.errors import InvalidDestination
 
 # Characters that mean something to Dial(), to the dialplan or to a shell-ish reader.
 DANGEROUS = set(" ,&|()\"'\\$`{}\n\r\t\0;")

@@ -7,7 +7,7 @@ import io
 import json
 import re
 
-from did_failover.runtime import logs
+from did_failover import logs
 
 FIELDS = {"script": "did-failover", "uniqueid": "1795757547.1", "outcome": "answered", "duration_ms": 4.7}
 

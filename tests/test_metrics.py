@@ -62,7 +62,7 @@ async def _start(start_server: StartServer, repository: Repository) -> tuple[Met
     cache = RouteCache(repository, 10, 1)
     handler = DIDFailover(cache, DialTemplates(Settings()), 5)
     server = await start_server({"did-failover": handler})
-    metrics = Metrics(server, cache, version="test", event_loop="uvloop")
+    metrics = Metrics(server, handler, version="test", event_loop="uvloop")
     listener = MetricsListener(metrics, "127.0.0.1:0")
     await listener.start()
     return metrics, listener, server.port

@@ -9,7 +9,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from did_failover.runtime import logs
+from did_failover import logs
+from did_failover.runtime.app import agi_server
 from did_failover.settings import Settings
 from fastagi.client import environment
 from fastagi.server import Server
@@ -28,7 +29,7 @@ async def _commands(session: AGISession) -> None:
 async def _exchange(prefix: bytes, chunks: list[bytes]) -> tuple[Server, float, list[dict[str, object]]]:
     stream = io.StringIO()
     logs.configure("debug", "json", stream)
-    server = Server(
+    server = agi_server(
         Settings(listen="127.0.0.1:0", env_timeout=0.5, command_timeout=0.5, grace_period=0),
         {"x": _commands},
     )

@@ -11,9 +11,9 @@ import os
 _WITHOUT = set(filter(None, os.environ.get("DID_FAILOVER_BENCH_WITHOUT", "").split(",")))
 
 if "history" in _WITHOUT:
-    import did_failover.calls.tracker
+    import did_failover.calls.history
 
-    did_failover.calls.tracker.HistoryWriter.add = lambda self, row: None  # type: ignore[method-assign]
+    did_failover.calls.history.HistoryWriter.add = lambda self, row: None  # type: ignore[method-assign]
 if "log" in _WITHOUT:
     import fastagi.server
 

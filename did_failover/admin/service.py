@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, get_args
 
+from did_failover.errors import InputError, InvalidDestination
 from did_failover.routing.destinations import parse_destination
 from did_failover.storage.base import (
     DEFAULT_RING_TIMEOUT,
@@ -21,7 +22,6 @@ from did_failover.storage.base import (
     Repository,
     TransferRow,
 )
-from fastagi.errors import InputError, InvalidDestination
 
 ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
 CALLER_ID_MODES: tuple[CallerIdMode, ...] = get_args(CallerIdMode)

@@ -7,14 +7,13 @@ history is written from what the AGI session knows.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from panoramisk import Manager
 
 from did_failover.calls.tracker import CallTracker
-from did_failover.runtime.logs import get_logger
+from did_failover.logs import get_logger
+from did_failover.settings import AmiTarget
 
 log = get_logger("fastagi.ami")
 
@@ -22,31 +21,6 @@ EVENTS = ("DialBegin", "DialEnd", "Newstate", "BridgeEnter", "Hangup")
 """The events the call tracker uses; all in AMI's `call` class, the only class we log in for."""
 
 BACKOFF_MAX = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class AmiTarget:
-    """Where and as whom to log in."""
-
-    host: str
-    port: int
-    username: str
-    secret: str
-
-
-def parse_ami_url(url: str) -> AmiTarget:
-    """Parse `ami://USER:SECRET@HOST:PORT` (systemd: LoadCredential=ami_url:FILE keeps it out of the env)."""
-    parts = urlsplit(url)
-    if parts.scheme != "ami" or not parts.hostname or not parts.username:
-        raise ValueError("expected ami://USER:SECRET@HOST:PORT")
-    try:
-        port = parts.port or 5038
-    except ValueError:
-        raise ValueError("the AMI port must be a number 1..65535") from None
-    secret = unquote(parts.password or "")
-    if not secret:
-        raise ValueError("expected ami://USER:SECRET@HOST:PORT (the secret is missing)")
-    return AmiTarget(parts.hostname, port, unquote(parts.username), secret)
 
 
 class _Manager(Manager):  # type: ignore[misc]

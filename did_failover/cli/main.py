@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from fastagi.server import run
+    from did_failover.runtime.daemon import run
 
     return run(args.config)
 

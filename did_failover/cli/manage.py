@@ -14,9 +14,9 @@ from typing import Any
 
 from did_failover.admin.service import Scope, Service, TransferView
 from did_failover.cli.progress import progress
-from did_failover.settings import load_settings
+from did_failover.errors import EXIT_FAILED, EXIT_INPUT, InputError, InvalidDestination, StorageUnavailable
+from did_failover.settings import load_settings_or_report
 from did_failover.storage import AccountRow, CallRecord, DIDRow, open_repository
-from fastagi.errors import InputError, InvalidDestination, StorageUnavailable
 
 Work = Callable[[Service, Scope, argparse.Namespace], Awaitable[None]]
 
@@ -123,11 +123,9 @@ def _error(message: str) -> None:
 
 def _run(args: argparse.Namespace, work: Work) -> int:
     """Load settings, open the repository, run `work` and map errors to exit codes (2 input, 1 DB)."""
-    try:
-        settings = load_settings(args.config)
-    except ValueError as exc:
-        _error(f"settings: {exc}")
-        return 2
+    settings = load_settings_or_report(args.config)
+    if settings is None:
+        return EXIT_INPUT
     scope = Scope(args.as_reseller)
 
     async def main() -> None:
@@ -141,10 +139,10 @@ def _run(args: argparse.Namespace, work: Work) -> int:
         asyncio.run(main())
     except (InputError, InvalidDestination) as exc:
         _error(str(exc))
-        return 2
+        return EXIT_INPUT
     except StorageUnavailable as exc:
         _error(str(exc))
-        return 1
+        return EXIT_FAILED
     return 0
 
 

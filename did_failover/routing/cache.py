@@ -7,9 +7,9 @@ import time
 from collections.abc import Awaitable
 from typing import Literal, TypeVar
 
-from did_failover.runtime.logs import get_logger
+from did_failover.errors import StorageUnavailable
+from did_failover.logs import get_logger
 from did_failover.storage.base import DIDRoute, Repository
-from fastagi.errors import StorageUnavailable
 
 log = get_logger("fastagi.routing.cache")
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from fastagi.errors import InvalidDestination
+from did_failover.errors import InvalidDestination
 
 DestinationKind = Literal["pstn", "sip", "endpoint"]
 KINDS: tuple[DestinationKind, ...] = get_args(DestinationKind)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from did_failover.errors import InvalidDestination
 from did_failover.routing.destinations import parse_destination
 from did_failover.settings import Settings
-from fastagi.errors import InvalidDestination
 
 _SAFE = re.compile(r"[A-Za-z0-9_.:@;=~*+!%/\-\[\]]+", re.ASCII)
 """Characters a finished dial string may hold: none that Dial's or the dialplan's parsers give meaning to."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import re
 from functools import lru_cache
 
 from did_failover.calls.tracker import CallTracker, TrackedCall
+from did_failover.errors import InvalidDestination, StorageUnavailable
+from did_failover.logs import get_logger
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.decision import (
     REASONS,
@@ -18,9 +21,8 @@ from did_failover.routing.decision import (
     result_of,
 )
 from did_failover.routing.dialstring import DialTemplates
-from did_failover.runtime.logs import get_logger
 from did_failover.storage.base import DIDRoute
-from fastagi.errors import CallerHungUp, InvalidDestination, StorageUnavailable
+from fastagi.errors import CallerHungUp
 from fastagi.session import AGISession
 
 log = get_logger("fastagi.routing")
@@ -56,6 +58,8 @@ class DIDFailover:
         self.max_hops = max_hops
         # Without call history (tests, `simulate`) the tracker hands its rows to nobody.
         self.tracker = tracker if tracker is not None else CallTracker(lambda row: None)
+        self.results: collections.Counter[tuple[str, str]] = collections.Counter()
+        """Calls routed, by (DID_FAILOVER_RESULT, last leg dialled or ''): the results metric."""
 
     async def __call__(self, session: AGISession) -> None:
         """Route one inbound DID call and set DID_FAILOVER_RESULT, _LEG and _DIALSTATUS."""
@@ -88,6 +92,7 @@ class DIDFailover:
         result, leg = outcome.result, outcome.leg or ""
         fields["result"] = result
         fields["leg"] = leg
+        self.results[result, leg] += 1
         if outcome.dialstatus:
             fields["dialstatus"] = outcome.dialstatus
         await session.exec(
@@ -96,8 +101,8 @@ class DIDFailover:
         )
         if outcome.error is not None:
             fields["error"] = outcome.error
-            await session.fail(f"{outcome.error}; the dialplan fallback takes the call")
-        fields["outcome"] = result.lower()
+            await session.fail(f"did-failover: {outcome.error}; the dialplan fallback takes the call")
+        session.outcome = result.lower()
 
     async def _route(self, session: AGISession, did: str, outcome: _Outcome) -> None:
         route, source = await self.cache.lookup(did)

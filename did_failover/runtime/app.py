@@ -1,65 +1,118 @@
-"""Wires the server's routes to their dependencies: the one place where routes are registered."""
+"""The composition root: the one object that builds, owns, reloads and closes what `serve` runs."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
 
-from did_failover.calls.ami import AmiListener, parse_ami_url
-from did_failover.calls.tracker import CallTracker, HistoryWriter
+from did_failover import __version__
+from did_failover.calls.ami import AmiListener
+from did_failover.calls.history import HistoryWriter
+from did_failover.calls.tracker import CallTracker
+from did_failover.errors import StorageUnavailable
+from did_failover.logs import get_logger, log_session
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.handler import DIDFailover
-from did_failover.runtime.logs import get_logger
-from did_failover.settings import Settings
-from did_failover.storage import SCHEMA_VERSION, open_repository
-from fastagi.errors import StorageUnavailable
+from did_failover.runtime import sdnotify
+from did_failover.runtime.metrics import Metrics
+from did_failover.settings import Settings, parse_ami_url
+from did_failover.storage import Repository, open_repository, schema_problem
+from fastagi.server import Server
 from fastagi.session import Handler
 
 log = get_logger("fastagi.app")
+
+ROUTE = "did-failover"
+"""The script path of the route: `AGI(agi://server:4573/did-failover)`."""
 
 
 class StartupError(Exception):
     """The server cannot start as configured; the message says what to fix."""
 
 
-async def build_app(
-    settings: Settings,
-) -> tuple[dict[str, Handler], Callable[[], Awaitable[None]]]:
-    """Return the routes (script path -> handler) and the coroutine that closes what they opened."""
-    repository = open_repository(settings.database_url, settings.db_timeout)
-    try:
-        await repository.connect()
-        version = await repository.schema_version()
-    except StorageUnavailable as exc:
-        # Start anyway: calls get ERROR (the dialplan fallback runs) until the database answers.
-        log.warning("database unreachable at start-up", error=str(exc))
-    else:
-        if version != SCHEMA_VERSION:
-            await repository.close()
-            found = "no schema" if version is None else f"schema version {version}"
-            raise StartupError(
-                f"the database has {found}, this did-failover needs version {SCHEMA_VERSION}: "
-                "run 'did-failover db init'"
-                if version is None or version < SCHEMA_VERSION
-                else f"the database has {found}, newer than this did-failover ({SCHEMA_VERSION}): upgrade it"
-            )
-    cache = RouteCache(repository, settings.cache_ttl, settings.db_timeout)
-    history = HistoryWriter(repository, settings.call_log_days)
-    history.start()
-    tracker = CallTracker(history.add)
-    listener = AmiListener(parse_ami_url(settings.ami_url), tracker) if settings.ami_url else None
-    if listener is not None:
-        listener.start()
-    routes: dict[str, Handler] = {
-        "did-failover": DIDFailover(cache, DialTemplates(settings), settings.max_hops, tracker),
-    }
+def agi_server(settings: Settings, routes: dict[str, Handler], app: App | None = None) -> Server:
+    """A FastAGI server on `settings`, logging each session's canonical line (and closing `app`)."""
+    return Server(
+        settings.server,
+        routes,
+        app.close if app is not None else None,
+        logger=get_logger("fastagi.server"),
+        observers=[log_session],
+        on_stopping=_notify_stopping,
+    )
 
-    async def close() -> None:
-        if listener is not None:
-            listener.close()  # rows of finished sessions still waiting for AMI are handed over now
-        await history.close()
+
+def _notify_stopping(sessions: int) -> None:
+    sdnotify.stopping(f"stopping: {sessions} sessions in flight")
+
+
+class App:
+    """Everything `serve` runs: the repository, the DID cache, call tracking and history, the AMI
+    listener, the routing handler, the FastAGI server and its metrics.
+
+    Built and started by `build`; `reload` applies new settings to every part at once; the server's
+    shutdown ends in `close`, which stops the parts in the reverse order.
+    """
+
+    def __init__(self, settings: Settings, repository: Repository, event_loop: str) -> None:
+        self.settings = settings
+        self.repository = repository
+        self.cache = RouteCache(repository, settings.cache_ttl, settings.db_timeout)
+        self.history = HistoryWriter(repository, settings.call_log_days)
+        self.tracker = CallTracker(self.history.add)
+        self.ami = AmiListener(parse_ami_url(settings.ami_url), self.tracker) if settings.ami_url else None
+        self.handler = DIDFailover(self.cache, DialTemplates(settings), settings.max_hops, self.tracker)
+        self.server = agi_server(settings, {ROUTE: self.handler}, self)
+        self.metrics = Metrics(
+            self.server,
+            self.handler,
+            self.history,
+            version=__version__,
+            event_loop=event_loop,
+            ami_connected=(lambda: self.tracker.ami_connected) if self.ami is not None else None,
+        )
+
+    @classmethod
+    async def build(cls, settings: Settings, event_loop: str = "asyncio") -> App:
+        """Open the database (or note that it is down), check its schema, start history and AMI."""
+        repository = open_repository(settings.database_url, settings.db_timeout)
+        try:
+            await repository.connect()
+            problem = schema_problem(await repository.schema_version())
+        except StorageUnavailable as exc:
+            # Start anyway: calls get ERROR (the dialplan fallback runs) until the database answers.
+            log.warning("database unreachable at start-up", error=str(exc))
+        else:
+            if problem is not None:
+                await repository.close()
+                raise StartupError(problem)
+        app = cls(settings, repository, event_loop)
+        app.history.start()
+        if app.ami is not None:
+            app.ami.start()
+        return app
+
+    def reload(self, settings: Settings) -> None:
+        """Apply settings that can change live (restart-only ones are already the running ones)."""
+        self.settings = settings
+        self.server.reconfigure(settings.server)
+        self.handler.templates = DialTemplates(settings)
+        self.handler.max_hops = settings.max_hops
+        self.cache.ttl = settings.cache_ttl
+
+    async def close(self) -> None:
+        """Stop AMI, write the history still queued, close the database (the server has stopped)."""
+        if self.ami is not None:
+            self.ami.close()  # rows of finished sessions still waiting for AMI are handed over now
+        await self.history.close()
         with contextlib.suppress(Exception):
-            await repository.close()
+            await self.repository.close()
 
-    return routes, close
+    def status(self) -> str:
+        """The STATUS= line `systemctl status` shows."""
+        host, _ = self.settings.listen_address
+        cache = self.cache
+        return (
+            f"listening on {host}:{self.server.port}, {len(self.server.sessions)} sessions, "
+            f"database {'down' if cache.database_down else 'ok'}, {cache.size} DIDs cached"
+        )

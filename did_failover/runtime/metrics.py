@@ -34,17 +34,18 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
+from did_failover.calls.history import HistoryWriter
+from did_failover.logs import get_logger
 from did_failover.routing.cache import RouteCache
-from did_failover.runtime.logs import get_logger
-from did_failover.settings import parse_hostport
-from fastagi.server import Server
+from did_failover.routing.handler import DIDFailover
+from did_failover.settings import METRICS_PORT, parse_hostport
+from fastagi.server import Server, SessionEnd
 from fastagi.session import AGISession
 
 log = get_logger("fastagi.metrics")
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series are noise
 
-DEFAULT_PORT = 9573
 SETUP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 DATABASE_FRESH = 10.0
 """Seconds after a successful query during which /healthz does not ask the database again."""
@@ -59,21 +60,21 @@ class Metrics:
     def __init__(
         self,
         server: Server,
-        cache: RouteCache | None,
+        handler: DIDFailover | None,
+        history: HistoryWriter | None = None,
         *,
         version: str,
         event_loop: str,
         ami_connected: Callable[[], bool] | None = None,
     ) -> None:
         self.server = server
-        self.cache = cache
+        self.handler = handler
+        cache = self.cache = handler.cache if handler is not None else None
         self.registry = CollectorRegistry(auto_describe=True)
         # Counted per call in plain dicts and turned into metrics at scrape time: a prometheus_client
         # child takes a lock per update, which costs more than everything else here put together.
         self.sessions: collections.Counter[tuple[str, str]] = collections.Counter()
         """Sessions ended, by (script, outcome)."""
-        self.results: collections.Counter[tuple[str, str]] = collections.Counter()
-        """DID calls routed, by (DID_FAILOVER_RESULT, leg)."""
         self.setup_buckets = [0] * (len(SETUP_BUCKETS) + 1)
         """Session setup times per bucket (not cumulative); the last one is over the largest bound."""
         self.setup_sum = 0.0
@@ -95,23 +96,19 @@ class Metrics:
         Info("did_failover_build", "Version and runtime.", registry=self.registry).info(
             {"version": version, "python": platform.python_version(), "event_loop": event_loop}
         )
-        self.registry.register(_LiveCollector(server, cache))
+        self.registry.register(_LiveCollector(server, cache, history))
         self.registry.register(_CallCollector(self))
         for reload_status in ("applied", "refused"):
             self.reloads.labels(reload_status)
         server.observers.append(self.observe)
 
-    def observe(self, session: AGISession, outcome: str) -> None:
-        """Count one finished session (called by the server as it logs the session's line)."""
+    def observe(self, session: AGISession, end: SessionEnd) -> None:
+        """Count one finished session (a server observer, called as the session ends)."""
         request = session.request
         script = request.script if request is not None else ""
         if script not in self.server.routes:
             script = "unknown"  # a peer may send any path: never let it create label values
-        self.sessions[script, outcome] += 1
-        fields = session.fields
-        result = fields.get("result")
-        if isinstance(result, str) and result:
-            self.results[result, str(fields.get("leg") or "")] += 1
+        self.sessions[script, end.outcome] += 1
         first_dial = session.first_dial
         if first_dial is not None:
             seconds = max(first_dial - session.started, 0.0)
@@ -166,7 +163,7 @@ class _CallCollector(Collector):
             "did_failover_results",
             "DID calls routed, by DID_FAILOVER_RESULT and the last leg dialled (empty: none).",
             ["result", "leg"],
-            metrics.results,
+            metrics.handler.results if metrics.handler is not None else collections.Counter(),
         )
         cumulative = list(itertools.accumulate(metrics.setup_buckets))
         bounds = [repr(bound) for bound in SETUP_BUCKETS] + ["+Inf"]
@@ -181,9 +178,10 @@ class _CallCollector(Collector):
 class _LiveCollector(Collector):
     """Values read at scrape time from the server and the DID cache."""
 
-    def __init__(self, server: Server, cache: RouteCache | None) -> None:
+    def __init__(self, server: Server, cache: RouteCache | None, history: HistoryWriter | None) -> None:
         self._server = server
         self._cache = cache
+        self._history = history
 
     def collect(self) -> Iterator[Metric]:
         """Yield the cache, database and refusal counters as they are now."""
@@ -196,6 +194,12 @@ class _LiveCollector(Collector):
         refused.add_metric(["peer_not_allowed"], counters["refused_peer"])
         refused.add_metric(["protocol_error"], counters["protocol_error"])
         yield refused
+        if self._history is not None:
+            yield CounterMetricFamily(
+                "did_failover_call_history_dropped_rows",
+                "Call-history rows dropped because the queue was full (the database was down too long).",
+                value=self._history.dropped,
+            )
         cache = self._cache
         if cache is None:
             return
@@ -227,7 +231,7 @@ class MetricsListener:
 
     def __init__(self, metrics: Metrics, listen: str) -> None:
         self.metrics = metrics
-        self.host, self.port = parse_hostport(listen, DEFAULT_PORT)
+        self.host, self.port = parse_hostport(listen, METRICS_PORT)
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:

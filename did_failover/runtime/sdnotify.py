@@ -8,7 +8,7 @@ import os
 import socket
 import time
 
-from did_failover.runtime.logs import get_logger
+from did_failover.logs import get_logger
 
 log = get_logger("fastagi.sdnotify")
 

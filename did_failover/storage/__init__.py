@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
+from did_failover.errors import InputError
 from did_failover.storage.base import (
     SCHEMA_VERSION,
     AccountRow,
@@ -12,8 +13,8 @@ from did_failover.storage.base import (
     DIDRow,
     Repository,
     TransferRow,
+    schema_problem,
 )
-from fastagi.errors import InputError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -24,6 +25,7 @@ __all__ = [
     "Repository",
     "TransferRow",
     "open_repository",
+    "schema_problem",
 ]
 
 

@@ -10,6 +10,7 @@ from importlib import resources
 from operator import attrgetter
 from typing import Any, cast
 
+from did_failover.errors import InputError, StorageUnavailable
 from did_failover.storage.base import (
     DEFAULT_TRANSFER_TIMEOUT,
     SCHEMA_VERSION,
@@ -20,8 +21,8 @@ from did_failover.storage.base import (
     DIDRow,
     Repository,
     TransferRow,
+    schema_problem,
 )
-from fastagi.errors import InputError, StorageUnavailable
 
 Row = tuple[Any, ...]
 
@@ -145,10 +146,7 @@ class SQLRepository(Repository):
         """Create the schema idempotently and return its version; refuse a newer database."""
         version = await self.schema_version()
         if version is not None and version > SCHEMA_VERSION:
-            raise StorageUnavailable(
-                f"the database has schema version {version}, newer than this did-failover "
-                f"understands ({SCHEMA_VERSION}): upgrade did-failover"
-            )
+            raise StorageUnavailable(schema_problem(version) or "")
         async with self._write() as db:
             for statement in read_schema(self._SCHEMA_RESOURCE):
                 await db.execute(statement)

@@ -12,6 +12,23 @@ from typing import Literal, NamedTuple, Self
 SCHEMA_VERSION = 1
 """Version of the schema this code reads and writes (the `schema_version` row)."""
 
+
+def schema_problem(version: int | None) -> str | None:
+    """Why a database whose schema has `version` (None: no schema) cannot be used here, else None."""
+    if version == SCHEMA_VERSION:
+        return None
+    if version is not None and version > SCHEMA_VERSION:
+        return (
+            f"the database has schema version {version}, newer than this did-failover "
+            f"({SCHEMA_VERSION}): upgrade did-failover"
+        )
+    found = "no schema" if version is None else f"schema version {version}"
+    return (
+        f"the database has {found}, this did-failover needs version {SCHEMA_VERSION}: "
+        "run 'did-failover db init'"
+    )
+
+
 AccountType = Literal["admin", "reseller", "customer"]
 CallerIdMode = Literal["keep", "did"]
 

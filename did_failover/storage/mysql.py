@@ -14,8 +14,8 @@ import aiomysql
 import pymysql
 from pymysql.constants import CLIENT
 
+from did_failover.errors import InputError, StorageUnavailable
 from did_failover.storage._sql import NO_SCHEMA, Executor, Row, SQLRepository
-from fastagi.errors import InputError, StorageUnavailable
 
 # Connections idle longer than this are replaced when taken from the pool. 280 s stays below
 # the wait_timeout of hardened servers (often 300 s, the default is 28800 s) and below the idle

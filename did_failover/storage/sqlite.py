@@ -12,8 +12,8 @@ from typing import Any
 
 import aiosqlite
 
+from did_failover.errors import InputError, StorageUnavailable
 from did_failover.storage._sql import NO_SCHEMA, Executor, Row, SQLRepository
-from fastagi.errors import InputError, StorageUnavailable
 
 
 class _SQLiteExecutor(Executor):

@@ -9,12 +9,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from did_failover.settings import Settings, load_settings, parse_hostport
-from did_failover.storage import SCHEMA_VERSION, open_repository
+from did_failover.errors import EXIT_FAILED, EXIT_INPUT, InputError, StorageUnavailable
+from did_failover.settings import (
+    AGI_PORT,
+    METRICS_PORT,
+    Settings,
+    load_settings_or_report,
+    parse_ami_url,
+    parse_hostport,
+)
+from did_failover.storage import open_repository, schema_problem
 from fastagi.client import call, environment, ok_responder
-from fastagi.errors import InputError, StorageUnavailable
 
 TIMEOUT = 5.0
 """Seconds each network check may take."""
@@ -39,15 +46,15 @@ class Outcome:
 
 def run(config: Path | None, out: TextIO = sys.stdout) -> int:
     """Run every check, print one line per check; 0 only when all pass."""
-    try:
-        settings = load_settings(config)
-    except ValueError as exc:
-        print(Outcome("settings", False, str(exc)).line(), file=out)
-        return 1
+    settings = load_settings_or_report(
+        config, lambda error: print(Outcome("settings", False, error).line(), file=out)
+    )
+    if settings is None:
+        return EXIT_INPUT
     source = f"from {config} and the environment" if config else "from the environment"
     print(Outcome("settings", True, f"valid ({source})").line(), file=out, flush=True)
     outcomes = asyncio.run(_checks(settings, out))
-    return 0 if all(o.ok for o in outcomes) else 1
+    return 0 if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
 async def _checks(settings: Settings, out: TextIO) -> list[Outcome]:
@@ -82,25 +89,21 @@ async def check_database(settings: Settings) -> str:
             await repo.close()
     except (StorageUnavailable, InputError, OSError) as exc:
         raise CheckFailed(f"{where}: {exc}") from None
-    if version is None:
-        raise CheckFailed(f"{where}: no schema, run 'did-failover db init'")
-    if version != SCHEMA_VERSION:
-        raise CheckFailed(f"{where}: schema version {version}, this did-failover needs {SCHEMA_VERSION}")
+    problem = schema_problem(version)
+    if problem is not None:
+        raise CheckFailed(f"{where}: {problem}")
     return f"{where}, schema version {version}"
 
 
 async def check_ami(settings: Settings) -> str:
     """Log into the Asterisk Manager Interface with DID_FAILOVER_AMI_URL, then log off."""
-    parts = urlsplit(settings.ami_url)
     try:
-        port = parts.port or 5038
-    except ValueError:
-        raise CheckFailed("DID_FAILOVER_AMI_URL: the port must be a number 1..65535") from None
-    if parts.scheme != "ami" or not parts.hostname or not parts.username:
-        raise CheckFailed("DID_FAILOVER_AMI_URL: expected ami://USER:SECRET@HOST:PORT")
-    where = f"{parts.hostname}:{port} as {unquote(parts.username)}"
+        target = parse_ami_url(settings.ami_url)
+    except ValueError as exc:
+        raise CheckFailed(f"DID_FAILOVER_AMI_URL: {exc}") from None
+    where = f"{target.host}:{target.port} as {target.username}"
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), TIMEOUT)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port), TIMEOUT)
     except OSError as exc:
         raise CheckFailed(f"{where}: cannot connect: {exc.strerror or exc}") from None
     try:
@@ -109,8 +112,8 @@ async def check_ami(settings: Settings) -> str:
             raise CheckFailed(f"{where}: not an Asterisk Manager Interface (greeting {banner[:60]!r})")
         login = {
             "Action": "Login",
-            "Username": unquote(parts.username),
-            "Secret": unquote(parts.password or ""),
+            "Username": target.username,
+            "Secret": target.secret,
             "Events": "off",
         }
         response = await _ami_action(reader, writer, login)
@@ -146,7 +149,7 @@ async def _ami_action(
 
 async def check_fastagi(settings: Settings) -> str:
     """Open a FastAGI session to the running server's `health` route, as Asterisk would."""
-    host, port = local_address(settings.listen, 4573)
+    host, port = local_address(settings.listen, AGI_PORT)
     try:
         env = environment("health", uniqueid="check", extension="health")
         result = await call(host, port, env, ok_responder(), TIMEOUT)
@@ -162,7 +165,7 @@ async def check_fastagi(settings: Settings) -> str:
 
 async def check_metrics(settings: Settings) -> str:
     """GET /healthz from the running server's metrics listener."""
-    host, port = local_address(settings.metrics_listen, 9573)
+    host, port = local_address(settings.metrics_listen, METRICS_PORT)
     url = f"http://{_hostport(host, port)}/healthz"
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), TIMEOUT)

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from did_failover.errors import EXIT_FAILED, EXIT_INPUT, StorageUnavailable
+from did_failover.logs import configure
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.handler import DIDFailover
-from did_failover.runtime.logs import configure
-from did_failover.settings import Settings, load_settings
-from did_failover.storage import SCHEMA_VERSION, open_repository
+from did_failover.runtime.app import ROUTE, agi_server
+from did_failover.settings import Settings, load_settings_or_report
+from did_failover.storage import open_repository, schema_problem
 from fastagi.client import call, environment
-from fastagi.errors import StorageUnavailable
-from fastagi.server import Server
 
 STATUSES = ("ANSWER", "BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION")
 """DIALSTATUS values a simulated leg can end with."""
@@ -36,7 +36,7 @@ CAUSE_NAMES = {
     21: "rejected",
 }
 
-EXIT_NOT_FOUND = 2
+EXIT_NOT_FOUND = EXIT_INPUT
 """Exit code when the DID is unknown (the result is NOT_FOUND): most likely a typo in the DID."""
 
 
@@ -152,11 +152,9 @@ def run(
     out: TextIO = sys.stdout,
 ) -> int:
     """Simulate one call and print it; 0 when routed, 2 for an unknown DID, 1 when it cannot run."""
-    try:
-        settings = load_settings(config)
-    except ValueError as exc:
-        print(f"did-failover: error: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings_or_report(config)
+    if settings is None:
+        return EXIT_INPUT
     configure("warning", "console", sys.stderr)
     asterisk = FakeAsterisk(
         _Leg(primary_status, CAUSES[primary_status] if primary_cause is None else primary_cause),
@@ -166,7 +164,7 @@ def run(
         result = asyncio.run(_simulate(settings, did, caller, asterisk))
     except StorageUnavailable as exc:
         print(f"did-failover: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(
         f"DID {did.removeprefix('+')} called by {caller}; the primary ends {primary_status}"
         f" (cause {_cause(asterisk.primary.cause)}), a transfer leg ends {transfer_status}",
@@ -181,7 +179,7 @@ def run(
     print(f"result: {outcome or 'none'} (last leg dialled: {leg})", file=out)
     if outcome == "NOT_FOUND":
         return EXIT_NOT_FOUND
-    return 1 if outcome in ("ERROR", "") else 0
+    return EXIT_FAILED if outcome in ("ERROR", "") else 0
 
 
 async def _simulate(settings: Settings, did: str, caller: str, asterisk: FakeAsterisk) -> bool:
@@ -190,12 +188,11 @@ async def _simulate(settings: Settings, did: str, caller: str, asterisk: FakeAst
     repository = open_repository(settings.database_url, timeout)
     try:
         await repository.connect()
-        version = await repository.schema_version()
-        if version != SCHEMA_VERSION:
-            found = "no schema" if version is None else f"schema version {version}"
-            raise StorageUnavailable(f"the database has {found}, this did-failover needs {SCHEMA_VERSION}")
+        problem = schema_problem(await repository.schema_version())
+        if problem is not None:
+            raise StorageUnavailable(problem)
         handler = DIDFailover(RouteCache(repository, 0, timeout), DialTemplates(settings), settings.max_hops)
-        server = Server(settings.model_copy(update={"listen": "127.0.0.1:0"}), {"did-failover": handler})
+        server = agi_server(settings.model_copy(update={"listen": "127.0.0.1:0"}), {ROUTE: handler})
         serving = asyncio.create_task(server.serve(install_signals=False))
         await server.started.wait()
         try:

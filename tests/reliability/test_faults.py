@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from did_failover.routing.handler import DIDFailover
-from did_failover.runtime.app import build_app
+from did_failover.runtime.app import App
 from did_failover.settings import Settings
 from did_failover.storage import open_repository
 from fastagi.client import environment
-from fastagi.server import Server
+from fastagi.server import Server, SessionEnd
 from fastagi.session import AGISession
 from tests.conftest import LogCapture
 from tests.reliability.conftest import CUSTOMER, HOST, StartServe, add_did, channel, timed_call
@@ -42,8 +42,7 @@ async def _db(url: str, *dids: tuple[str, str, dict[str, Any]]) -> None:
 
 async def _in_process(url: str, port: int, **settings: Any) -> tuple[Server, asyncio.Task[None]]:
     config = Settings(database_url=url, listen=f"{HOST}:{port}", grace_period=1, **settings)
-    routes, close = await build_app(config)
-    server = Server(config, routes, close)
+    server = (await App.build(config)).server
     task = asyncio.create_task(server.serve(install_signals=False))
     await asyncio.wait_for(server.started.wait(), 5)
     return server, task
@@ -86,9 +85,9 @@ async def test_database_down_calls_wait_at_most_the_timeout_and_the_pool_recover
     cache = handler.cache
     waits: list[float] = []
 
-    def observe(session: AGISession, outcome: str) -> None:
-        end = session.first_dial if session.first_dial is not None else time.monotonic()
-        waits.append(end - session.started)
+    def observe(session: AGISession, end: SessionEnd) -> None:
+        dialled = session.first_dial if session.first_dial is not None else time.monotonic()
+        waits.append(dialled - session.started)
 
     _, seen = await _place(ami, "15553800001")
     assert (seen.result, seen.leg) == ("ANSWERED", "BUSY")

@@ -16,12 +16,14 @@ import uvloop
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from did_failover import logs
+from did_failover.errors import InvalidDestination
 from did_failover.routing.destinations import MAX_LENGTH, check_destination, parse_destination
 from did_failover.routing.dialstring import DialTemplates
-from did_failover.runtime import logs
+from did_failover.runtime.app import agi_server
 from did_failover.settings import Settings
 from fastagi.client import environment
-from fastagi.errors import AGIError, InvalidDestination, ProtocolViolation
+from fastagi.errors import AGIError, ProtocolViolation
 from fastagi.protocol import ReplyReader, parse_success
 from fastagi.server import Server
 from fastagi.session import AGISession
@@ -47,7 +49,7 @@ async def _chunked_session(env: bytes, env_cuts: list[int], reply_cuts: list[int
         seen["status"] = await session.get_full_variable("${DIALSTATUS},${HANGUPCAUSE}")
         seen["unset"] = await session.get_variable("NOPE")
 
-    server = Server(
+    server = agi_server(
         Settings(listen="127.0.0.1:0", env_timeout=5, command_timeout=5, grace_period=0), {"x": handler}
     )
     await server.startup(install_signals=False)
@@ -107,7 +109,7 @@ def test_any_chunking_of_a_session_reads_the_same(
 async def _flood(prefix: bytes, total: int) -> tuple[float, int, Server]:
     """Send `prefix`, then `total` bytes with no newline; return seconds to the cut and the traced peak."""
     logs.configure("warning", "json")
-    server = Server(Settings(listen="127.0.0.1:0", env_timeout=5, grace_period=0), {})
+    server = agi_server(Settings(listen="127.0.0.1:0", env_timeout=5, grace_period=0), {})
     await server.startup(install_signals=False)
     block = b"x" * 65536
     gc.collect()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from did_failover.cli.main import main
-from did_failover.runtime.app import build_app
+from did_failover.runtime.app import App
 from did_failover.settings import Settings
 from did_failover.storage import open_repository
 from fastagi.client import environment
@@ -131,8 +131,7 @@ async def agi_server(repo_url: str) -> AsyncIterator[Server]:
     await repo.init_schema()
     await repo.add_account(CUSTOMER, "Customer", "customer", None)
     await repo.close()
-    routes, close = await build_app(config)
-    server = Server(config, routes, close)
+    server = (await App.build(config)).server
     task = asyncio.create_task(server.serve(install_signals=False))
     await asyncio.wait_for(server.started.wait(), 5)
     yield server
@@ -205,8 +204,7 @@ async def test_hand_edited_did_and_account_numbers_reach_no_command(tmp_path: Pa
     execute(url, "UPDATE dids SET number = '1555${SHELL(mallory)}' WHERE number = '15553600001'")
     execute(url, "UPDATE accounts SET number = '7001,CDR(mallory)=1'")
     config = Settings(database_url=url, listen="127.0.0.1:0", cache_ttl=0, grace_period=1)
-    routes, close = await build_app(config)
-    server = Server(config, routes, close)
+    server = (await App.build(config)).server
     await server.startup(install_signals=False)
     try:
         bad_did = await timed_call(server.port, environment(args=["1555${SHELL(mallory)}"]), channel())

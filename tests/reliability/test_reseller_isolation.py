@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from did_failover.admin.service import Scope, Service
+from did_failover.errors import InputError
 from did_failover.storage import open_repository
-from fastagi.errors import InputError
 from tests.dbtools import dump
 
 _RUNS: list[int] = []

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from did_failover.runtime.app import build_app
+from did_failover.runtime.app import App
 from did_failover.settings import Settings
 from did_failover.storage import Repository, TransferRow, open_repository
 from fastagi.server import Server
@@ -87,8 +87,7 @@ async def bed(mysql_url: str, ami: Ami) -> AsyncIterator[Start]:
         config = Settings(
             **{"database_url": mysql_url, "listen": AGI_LISTEN, "cache_ttl": 0, "grace_period": 1, **settings}
         )
-        routes, close = await build_app(config)
-        server = Server(config, routes, close)
+        server = (await App.build(config)).server
         task = asyncio.create_task(server.serve(install_signals=False))
         await asyncio.wait_for(server.started.wait(), 5)
         opened.append((server, task))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from did_failover.errors import InputError, StorageUnavailable
 from did_failover.storage import (
     SCHEMA_VERSION,
     CallRecord,
@@ -18,7 +19,6 @@ from did_failover.storage import (
     open_repository,
 )
 from did_failover.storage import sqlite as sqlite_storage
-from fastagi.errors import InputError, StorageUnavailable
 from tests.dbtools import dump, execute, mysql_connect
 
 

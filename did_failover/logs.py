@@ -18,6 +18,9 @@ from typing import Any, TextIO
 
 import structlog
 
+from fastagi.server import SessionEnd
+from fastagi.session import AGISession
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -163,3 +166,25 @@ def session_line(component: str, fields: dict[str, Any]) -> None:
 def get_logger(name: str) -> Any:
     """A structlog logger carrying `component=name`."""
     return structlog.get_logger(component=name)
+
+
+def log_session(session: AGISession, end: SessionEnd) -> None:
+    """The canonical line of one finished session: who called, how it ended, what the handler added."""
+    request = session.request
+    assert request is not None
+    fields = session.fields
+    if end.error is not None:
+        fields["error"] = end.error
+    session_line(
+        "fastagi.server",
+        {
+            "script": request.script,
+            "uniqueid": request.uniqueid,
+            "channel": request.channel,
+            "caller": request.callerid,
+            "outcome": end.outcome,
+            "duration_ms": round((time.monotonic() - session.started) * 1000, 1),
+            "commands": session.commands,
+            **fields,
+        },
+    )
