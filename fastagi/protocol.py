@@ -70,12 +70,6 @@ class AGIRequest:
         return parse_env_text(self.text) if self.text else {}
 
 
-def parse_env_line(raw: bytes) -> tuple[str, str]:
-    """Split one `agi_key: value` line of the environment block (newline already removed)."""
-    ((key, value),) = parse_env_text(raw.decode("utf-8", errors="replace")).items()
-    return key, value
-
-
 def parse_env_text(text: str) -> dict[str, str]:
     """Parse an environment block (decoded, newlines between lines, no blank line) into a dict."""
     if _ENV_BLOCK.fullmatch(text) is not None:
@@ -113,11 +107,6 @@ def _field(padded: str, name: str) -> str | None:
         return None
     start += len(needle)
     return padded[start : padded.index("\n", start)]
-
-
-def build_request(env: Mapping[str, str]) -> AGIRequest:
-    """Turn a parsed environment into a request: ordered arguments, script path and query."""
-    return _request(env.get, "\n".join(f"{key}: {value}" for key, value in env.items()))
 
 
 def _request(get: Callable[[str], str | None], text: str) -> AGIRequest:
@@ -174,14 +163,6 @@ class Reply:
     result: str
     data: str | None = None
     extra: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
-
-    @property
-    def code(self) -> int:
-        """The result as a number, -1 when it is empty or not a number."""
-        try:
-            return int(self.result)
-        except ValueError:
-            return -1
 
 
 def parse_success(line: str) -> Reply:

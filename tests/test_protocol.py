@@ -8,11 +8,11 @@ from hypothesis import strategies as st
 
 from fastagi.errors import CommandRejected, DeadChannel, ProtocolViolation, UnsafeValue
 from fastagi.protocol import (
+    Reply,
     ReplyReader,
-    build_request,
     format_command,
     format_exec,
-    parse_env_line,
+    parse_request,
     parse_success,
     quote,
 )
@@ -20,36 +20,28 @@ from fastagi.protocol import (
 
 def test_env_line_with_empty_value_is_kept() -> None:
     """`agi_accountcode: ` is an empty value, not an error."""
-    assert parse_env_line(b"agi_accountcode: ") == ("agi_accountcode", "")
-    assert parse_env_line(b"agi_accountcode:") == ("agi_accountcode", "")
+    assert parse_request(b"agi_accountcode: \nagi_uniqueid: 1").env["agi_accountcode"] == ""
+    assert parse_request(b"agi_accountcode:\nagi_uniqueid: 1").env["agi_accountcode"] == ""
 
 
 def test_env_line_value_keeps_colons_and_invalid_utf8_is_replaced() -> None:
     """Only the first colon splits; bytes that are not UTF-8 are replaced, not fatal."""
-    assert parse_env_line(b"agi_request: agi://127.0.0.1:4573/x") == (
-        "agi_request",
-        "agi://127.0.0.1:4573/x",
-    )
-    key, value = parse_env_line(b"agi_calleridname: Jos\xc3")
-    assert key == "agi_calleridname" and value == "Jos\ufffd"
+    env = parse_request(b"agi_request: agi://127.0.0.1:4573/x\nagi_calleridname: Jos\xc3").env
+    assert env["agi_request"] == "agi://127.0.0.1:4573/x"
+    assert env["agi_calleridname"] == "Jos\ufffd"
 
 
 @pytest.mark.parametrize("line", [b"GET / HTTP/1.1", b"hello", b"agi key: v", b": v"])
 def test_env_line_that_is_not_agi_is_a_protocol_violation(line: bytes) -> None:
     """Anything but `agi_key: value` means the peer is not Asterisk."""
     with pytest.raises(ProtocolViolation):
-        parse_env_line(line)
+        parse_request(b"agi_uniqueid: 1\n" + line)
 
 
 def test_request_collects_args_in_order_and_splits_script_query() -> None:
     """agi_arg_1..N in order (stopping at a gap), script path routed, query parsed."""
-    request = build_request(
-        {
-            "agi_arg_2": "b",
-            "agi_arg_1": "a",
-            "agi_arg_4": "d",
-            "agi_network_script": "/did-failover/?mode=test&x=1&x=2",
-        }
+    request = parse_request(
+        b"agi_arg_2: b\nagi_arg_1: a\nagi_arg_4: d\nagi_network_script: /did-failover/?mode=test&x=1&x=2"
     )
     assert request.args == ["a", "b"]
     assert request.script == "did-failover"
@@ -110,10 +102,10 @@ def test_success_reply_forms(line: str, result: str, data: str | None, extra: di
     assert (reply.result, reply.data, reply.extra) == (result, data, extra)
 
 
-def test_empty_result_has_code_minus_one() -> None:
-    """`200 result= (timeout)` has no number: code is -1."""
-    assert parse_success("200 result= (timeout)").code == -1
-    assert parse_success("200 result=1").code == 1
+def test_empty_result_keeps_its_data() -> None:
+    """`200 result= (timeout)` has no number: the result is empty, the data still read."""
+    assert parse_success("200 result= (timeout)") == Reply("", "timeout")
+    assert parse_success("200 result=1") == Reply("1")
 
 
 def test_interim_100_lines_are_skipped() -> None:

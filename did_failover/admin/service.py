@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, get_args
 
 from did_failover.errors import InputError, InvalidDestination
+from did_failover.numbers import account_number, did_number
 from did_failover.routing.destinations import parse_destination
 from did_failover.storage.base import (
+    DEFAULT_CALLER_ID,
     DEFAULT_RING_TIMEOUT,
     DEFAULT_TRANSFER_TIMEOUT,
     AccountRow,
@@ -21,6 +23,7 @@ from did_failover.storage.base import (
     DIDRow,
     Repository,
     TransferRow,
+    default_transfer,
 )
 
 ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
@@ -40,8 +43,6 @@ CSV_COLUMNS = (
 _CSV_REQUIRED = frozenset(CSV_COLUMNS) - {"account", "primary"}
 CONDITIONS = ("always", "busy", "no_answer", "unavailable")
 
-_DID = re.compile(r"\+?[0-9]{3,20}", re.ASCII)
-_ACCOUNT = re.compile(r"[A-Za-z0-9_.-]{1,32}", re.ASCII)
 _NAME_MAX = 100
 
 
@@ -111,22 +112,6 @@ class TransferView:
             "updated_by": self.updated_by,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
         }
-
-
-def did_number(text: str, field: str = "DID") -> str:
-    """A DID as stored (digits, no +); InputError unless 3..20 digits with an optional leading +."""
-    if not _DID.fullmatch(text):
-        raise InputError(f"{field}: {text!r} is not a valid DID: 3 to 20 digits with an optional leading +")
-    return text.removeprefix("+")
-
-
-def account_number(text: str, field: str = "account") -> str:
-    """An account number; InputError unless 1..32 letters, digits, _ . or -."""
-    if not _ACCOUNT.fullmatch(text):
-        raise InputError(
-            f"{field}: {text!r} is not a valid account number: 1 to 32 letters, digits, _ . or -"
-        )
-    return text
 
 
 def _name(text: str) -> str:
@@ -404,7 +389,7 @@ class Service:
         if enabled is not None:
             changes["enabled"] = enabled
         await self._did(scope, number)
-        current = await self.repo.get_transfer(number) or _default_transfer(number)
+        current = await self.repo.get_transfer(number) or default_transfer(number)
         values = {
             "did": number,
             "enabled": current.enabled,
@@ -492,24 +477,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _default_transfer(did: str) -> TransferRow:
-    """The settings a DID without a transfer row behaves as having."""
-    return TransferRow(
-        did=did,
-        enabled=True,
-        always=None,
-        busy=None,
-        no_answer=None,
-        unavailable=None,
-        timeout=DEFAULT_TRANSFER_TIMEOUT,
-        caller_id="keep",
-        updated_by="",
-    )
-
-
 def _view(did: DIDRow, account: AccountRow, transfer: TransferRow | None) -> TransferView:
-    """Join a DID, its account and its transfer row (or the off-by-default values when none)."""
-    t = transfer or _default_transfer(did.number)
+    """Join a DID, its account and its transfer row (or the defaults when it has none)."""
+    t = transfer or default_transfer(did.number)
     return TransferView(
         did=did.number,
         account=did.account,
@@ -587,7 +557,7 @@ def _csv_row(record: dict[str, str], line: int, visible: set[str], updated_by: s
     if not timeout_text.isdecimal() or not timeout_text.isascii():
         raise InputError(f"{where}: timeout: must be a whole number of seconds 1..300, got {timeout_text!r}")
     timeout = _seconds(int(timeout_text), f"{where}: timeout")
-    caller_id = _caller_id(record["caller_id"] or "keep", f"{where}: caller_id")
+    caller_id = _caller_id(record["caller_id"] or DEFAULT_CALLER_ID, f"{where}: caller_id")
     status = record["status"].lower()
     if status not in ("on", "off"):
         raise InputError(f"{where}: status: must be on or off, got {record['status']!r}")

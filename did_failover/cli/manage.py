@@ -15,6 +15,7 @@ from typing import Any
 from did_failover.admin.service import Scope, Service, TransferView
 from did_failover.cli.progress import progress
 from did_failover.errors import EXIT_FAILED, EXIT_INPUT, InputError, InvalidDestination, StorageUnavailable
+from did_failover.numbers import strip_plus
 from did_failover.settings import load_settings_or_report
 from did_failover.storage import AccountRow, CallRecord, DIDRow, open_repository
 
@@ -247,7 +248,7 @@ async def _did_set(service: Service, scope: Scope, args: argparse.Namespace) -> 
 
 async def _did_remove(service: Service, scope: Scope, args: argparse.Namespace) -> None:
     await service.remove_did(scope, args.did)
-    print(f"DID {args.did.removeprefix('+')} removed")
+    print(f"DID {strip_plus(args.did)} removed")
 
 
 async def _did_list(service: Service, scope: Scope, args: argparse.Namespace) -> None:

@@ -35,10 +35,6 @@ class RouteCache:
         self.misses = 0
         self.errors = 0
 
-    def clear(self) -> None:
-        """Forget every entry (after a reload, or in tests)."""
-        self._entries.clear()
-
     @property
     def size(self) -> int:
         """DIDs known (fresh or stale): what calls can still be routed by while the database is down."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from did_failover.errors import InvalidDestination
+from did_failover.numbers import PHONE_NUMBER
 
 DestinationKind = Literal["pstn", "sip", "endpoint"]
 KINDS: tuple[DestinationKind, ...] = get_args(DestinationKind)
@@ -15,7 +16,6 @@ KINDS: tuple[DestinationKind, ...] = get_args(DestinationKind)
 MAX_LENGTH = 255
 """Longest destination text accepted, `kind:` prefix included (the database column width)."""
 
-_PSTN = re.compile(r"\+?[0-9]{3,20}", re.ASCII)
 _ENDPOINT = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
 # RFC 3261 `user`: unreserved / escaped / user-unreserved, minus everything a dial string or the
 # dialplan gives a meaning to: ' ( ) from `mark`, & $ , ; ? / from `user-unreserved`.
@@ -108,7 +108,7 @@ def parse_destination(text: str, field: str) -> Destination:
     if not colon or kind not in KINDS:
         raise InvalidDestination(f"{field}: {_shown(text)} is not a destination: {_SYNTAX}")
     if kind == "pstn":
-        if not _PSTN.fullmatch(rest):
+        if not PHONE_NUMBER.fullmatch(rest):
             raise InvalidDestination(
                 f"{field}: {_shown(text)} is not a valid PSTN number: "
                 "3 to 20 digits with an optional leading +"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import collections
-import re
 from functools import lru_cache
 
 from did_failover.calls.tracker import CallTracker, TrackedCall
 from did_failover.errors import InvalidDestination, StorageUnavailable
 from did_failover.logs import get_logger
+from did_failover.numbers import ACCOUNT_NUMBER, STORED_DID, strip_plus
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.decision import (
     REASONS,
@@ -30,17 +30,13 @@ log = get_logger("fastagi.routing")
 GROUP_CATEGORY = "did-failover"
 """GROUP() category that counts a DID's concurrent calls in Asterisk, so several servers agree."""
 
-_ACCOUNT = re.compile(r"[A-Za-z0-9_.\-]{1,64}", re.ASCII)
-_DID = re.compile(r"[0-9]{3,20}", re.ASCII)
-"""A DID as stored; checked again because it goes into GROUP() and REDIRECTING() (a row edited by hand)."""
-
 
 def did_of(session: AGISession) -> str:
     """The DID: the first AGI argument, else the extension; a leading + is ignored."""
     request = session.request
     assert request is not None
     raw = request.args[0] if request.args and request.args[0] else request.extension
-    return raw.strip().removeprefix("+")
+    return strip_plus(raw.strip())
 
 
 class DIDFailover:
@@ -112,7 +108,7 @@ class DIDFailover:
             outcome.result = step.result
             return
         assert route is not None
-        if not _DID.fullmatch(route.did):
+        if not STORED_DID.fullmatch(route.did):  # goes into GROUP() and REDIRECTING()
             raise InvalidDestination(f"DID {route.did[:40]!r} in the database is not 3 to 20 digits")
         session.fields["account"] = route.account_number
         hops, redirects, group_count = await self._prepare(session, route)
@@ -185,7 +181,7 @@ def _prepare_expression(did: str, account: str, max_channels: int) -> str:
     """The GET FULL VARIABLE expression of `_prepare` for a DID (its number was checked already);
     remembered, as a DID's calls all send the same one."""
     sets = "${SET(__DID_FAILOVER_HOPS=$[0${DID_FAILOVER_HOPS}+1])}"
-    if _ACCOUNT.fullmatch(account):
+    if ACCOUNT_NUMBER.fullmatch(account):
         sets += f"${{SET(CHANNEL(accountcode)={account})}}"
     expression = "${DID_FAILOVER_HOPS},${REDIRECTING(count)}," + sets
     if max_channels:

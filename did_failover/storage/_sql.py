@@ -11,7 +11,9 @@ from operator import attrgetter
 from typing import Any, cast
 
 from did_failover.errors import InputError, StorageUnavailable
+from did_failover.numbers import strip_plus
 from did_failover.storage.base import (
+    DEFAULT_CALLER_ID,
     DEFAULT_TRANSFER_TIMEOUT,
     SCHEMA_VERSION,
     AccountRow,
@@ -79,11 +81,6 @@ def read_schema(resource: str) -> list[str]:
     text = resources.files("did_failover.storage").joinpath(resource).read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
     return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
-
-
-def normalize_did(did: str) -> str:
-    """The DID as stored: without a leading +."""
-    return did.removeprefix("+")
 
 
 def _dt(value: Any) -> datetime:
@@ -155,7 +152,7 @@ class SQLRepository(Repository):
     async def get_route(self, did: str) -> DIDRoute | None:
         """The routing data of one DID (hot path: one query), None when unknown."""
         async with self._read() as db:
-            row = await db.fetch_one(_ROUTE, (normalize_did(did),))
+            row = await db.fetch_one(_ROUTE, (strip_plus(did),))
         if row is None:
             return None
         has_transfer = row[8] is not None
@@ -168,13 +165,13 @@ class SQLRepository(Repository):
             primary=row[5],
             ring_timeout=int(row[6]),
             max_channels=int(row[7]),
-            transfer_enabled=bool(row[8]) if has_transfer else False,
+            transfer_enabled=bool(row[8]) if has_transfer else False,  # nothing to transfer to
             always=row[9],
             busy=row[10],
             no_answer=row[11],
             unavailable=row[12],
             transfer_timeout=int(row[13]) if has_transfer else DEFAULT_TRANSFER_TIMEOUT,
-            caller_id=row[14] if has_transfer else "keep",
+            caller_id=row[14] if has_transfer else DEFAULT_CALLER_ID,
         )
 
     @staticmethod
@@ -271,13 +268,13 @@ class SQLRepository(Repository):
     async def get_did(self, did: str) -> DIDRow | None:
         """One DID by number."""
         async with self._read() as db:
-            row = await db.fetch_one(f"{_DID} WHERE d.number = ?", (normalize_did(did),))
+            row = await db.fetch_one(f"{_DID} WHERE d.number = ?", (strip_plus(did),))
         return None if row is None else self._did(row)
 
     async def _must_did(self, did: str) -> DIDRow:
         row = await self.get_did(did)
         if row is None:
-            raise InputError(f"DID {normalize_did(did)} not found")
+            raise InputError(f"DID {strip_plus(did)} not found")
         return row
 
     async def list_dids(self, account: str | None = None, reseller: str | None = None) -> list[DIDRow]:
@@ -304,7 +301,7 @@ class SQLRepository(Repository):
                 "INSERT INTO dids (number, account_id, active, primary_destination, ring_timeout,"
                 " max_channels, created_at, updated_at)"
                 " SELECT ?, id, 1, ?, ?, ?, ?, ? FROM accounts WHERE number = ?",
-                (normalize_did(did), primary, ring_timeout, max_channels, now, now, account),
+                (strip_plus(did), primary, ring_timeout, max_channels, now, now, account),
             )
             if inserted == 0:
                 raise InputError(f"account {account} not found")
@@ -335,7 +332,7 @@ class SQLRepository(Repository):
             "max_channels": max_channels,
             "active": active,
         }
-        number = normalize_did(did)
+        number = strip_plus(did)
         await self._update("dids", changes, number, f"DID {number} not found")
         return await self._must_did(number)
 
@@ -345,9 +342,9 @@ class SQLRepository(Repository):
             # Explicit, so that no orphan survives even where ON DELETE CASCADE is not enforced.
             await db.execute(
                 "DELETE FROM did_transfers WHERE did_id IN (SELECT id FROM dids WHERE number = ?)",
-                (normalize_did(did),),
+                (strip_plus(did),),
             )
-            return await db.execute("DELETE FROM dids WHERE number = ?", (normalize_did(did),)) > 0
+            return await db.execute("DELETE FROM dids WHERE number = ?", (strip_plus(did),)) > 0
 
     @staticmethod
     def _transfer(row: Row) -> TransferRow:
@@ -367,7 +364,7 @@ class SQLRepository(Repository):
     async def get_transfer(self, did: str) -> TransferRow | None:
         """The transfer settings of one DID, None when it has none."""
         async with self._read() as db:
-            row = await db.fetch_one(f"{_TRANSFER} WHERE d.number = ?", (normalize_did(did),))
+            row = await db.fetch_one(f"{_TRANSFER} WHERE d.number = ?", (strip_plus(did),))
         return None if row is None else self._transfer(row)
 
     async def list_transfers(self, reseller: str | None = None) -> list[TransferRow]:
@@ -384,9 +381,9 @@ class SQLRepository(Repository):
         now = self._now()
         async with self._write() as db:
             for row in rows:
-                found = await db.fetch_one("SELECT id FROM dids WHERE number = ?", (normalize_did(row.did),))
+                found = await db.fetch_one("SELECT id FROM dids WHERE number = ?", (strip_plus(row.did),))
                 if found is None:
-                    raise InputError(f"DID {normalize_did(row.did)} not found")
+                    raise InputError(f"DID {strip_plus(row.did)} not found")
                 await db.execute("DELETE FROM did_transfers WHERE did_id = ?", (found[0],))
                 await db.execute(
                     "INSERT INTO did_transfers (did_id, enabled, always_destination,"
@@ -438,7 +435,7 @@ class SQLRepository(Repository):
         args: list[Any] = []
         if did is not None:
             where.append("c.did = ?")
-            args.append(normalize_did(did))
+            args.append(strip_plus(did))
         if account is not None:
             where.append("c.account_number = ?")
             args.append(account)

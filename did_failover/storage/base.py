@@ -34,6 +34,7 @@ CallerIdMode = Literal["keep", "did"]
 
 DEFAULT_RING_TIMEOUT = 30
 DEFAULT_TRANSFER_TIMEOUT = 30
+DEFAULT_CALLER_ID: CallerIdMode = "keep"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,22 @@ class TransferRow:
     caller_id: CallerIdMode
     updated_by: str
     updated_at: datetime | None = None
+
+
+def default_transfer(did: str) -> TransferRow:
+    """The transfer settings of a DID that has no transfer row yet: the schema's column defaults
+    (on, no destinations: with nothing to transfer to, calls route as with transfer off)."""
+    return TransferRow(
+        did=did,
+        enabled=True,
+        always=None,
+        busy=None,
+        no_answer=None,
+        unavailable=None,
+        timeout=DEFAULT_TRANSFER_TIMEOUT,
+        caller_id=DEFAULT_CALLER_ID,
+        updated_by="",
+    )
 
 
 @dataclass(frozen=True, slots=True)

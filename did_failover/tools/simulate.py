@@ -14,6 +14,7 @@ from typing import TextIO
 
 from did_failover.errors import EXIT_FAILED, EXIT_INPUT, StorageUnavailable
 from did_failover.logs import configure
+from did_failover.numbers import strip_plus
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.handler import DIDFailover
@@ -166,7 +167,7 @@ def run(
         print(f"did-failover: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(
-        f"DID {did.removeprefix('+')} called by {caller}; the primary ends {primary_status}"
+        f"DID {strip_plus(did)} called by {caller}; the primary ends {primary_status}"
         f" (cause {_cause(asterisk.primary.cause)}), a transfer leg ends {transfer_status}",
         file=out,
     )
@@ -196,9 +197,7 @@ async def _simulate(settings: Settings, did: str, caller: str, asterisk: FakeAst
         serving = asyncio.create_task(server.serve(install_signals=False))
         await server.started.wait()
         try:
-            env = environment(
-                args=[did], extension=did.removeprefix("+"), callerid=caller, uniqueid="simulate"
-            )
+            env = environment(args=[did], extension=strip_plus(did), callerid=caller, uniqueid="simulate")
             result = await call("127.0.0.1", server.port, env, asterisk, timeout=timeout * 2)
         finally:
             server.request_stop()
