@@ -15,7 +15,7 @@ Responder = Callable[[str], Iterable[str] | None]
 
 
 def environment(
-    script: str = "did-failover",
+    script: str,
     args: Iterable[str] = (),
     uniqueid: str = "1795757547.1",
     callerid: str = "15551110000",

@@ -78,7 +78,7 @@ async def test_metrics_move_with_a_call_and_never_name_a_did(
         assert status == 200
         assert _value(before, 'did_failover_results_total{leg="BUSY",result="ANSWERED"}') == 0
 
-        env = environment(args=[DID], callerid=CALLER)
+        env = environment("did-failover", args=[DID], callerid=CALLER)
         result = await call("127.0.0.1", port, env, _busy_then_answer())
         assert any("DID_FAILOVER_RESULT=ANSWERED" in c for c in result.commands), result.commands
         await call("127.0.0.1", port, environment("health"), _busy_then_answer())
@@ -149,7 +149,7 @@ async def test_healthz_stays_200_on_a_warm_cache_when_the_database_goes(
     await service.init_db()
     metrics, listener, port = await _start(start_server, repo)
     try:
-        await call("127.0.0.1", port, environment(args=[DID]), _busy_then_answer())
+        await call("127.0.0.1", port, environment("did-failover", args=[DID]), _busy_then_answer())
         (tmp_path / "db.sqlite").rename(tmp_path / "gone.sqlite")
         await repo.close()
         (tmp_path / "db.sqlite").mkdir()  # the database file is now unusable

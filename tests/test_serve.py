@@ -55,7 +55,7 @@ async def test_serve_answers_calls_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert line, "serve exited before listening"
     health = await call("127.0.0.1", port, environment("health"), ok_responder())
     assert health.commands == ['VERBOSE "did-failover healthy" 3'] and not health.failure
-    unknown = await call("127.0.0.1", port, environment(args=["15550000000"]), ok_responder())
+    unknown = await call("127.0.0.1", port, environment("did-failover", args=["15550000000"]), ok_responder())
     assert any("DID_FAILOVER_RESULT=NOT_FOUND" in c for c in unknown.commands)
     proc.send_signal(signal.SIGTERM)
     rest, _ = await asyncio.wait_for(proc.communicate(), 20)

@@ -308,7 +308,9 @@ async def test_environment_whole_in_pieces_or_with_crlf_gives_the_same_request(
 ) -> None:
     """The block parsed at once (the usual case) and line by line (trickled, CRLF) agree exactly."""
     server = await start_server({"did-failover": _record_request})
-    block = environment(args=["15551230000", "a: b"], uniqueid="1795757547.77", accountcode="")
+    block = environment(
+        "did-failover", args=["15551230000", "a: b"], uniqueid="1795757547.77", accountcode=""
+    )
     whole = await _request_seen(server.port, [block])
     assert whole["args"] == ["15551230000", "a: b"] and whole["uniqueid"] == "1795757547.77"
     env = whole["env"]

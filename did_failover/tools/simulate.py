@@ -197,7 +197,9 @@ async def _simulate(settings: Settings, did: str, caller: str, asterisk: FakeAst
         serving = asyncio.create_task(server.serve(install_signals=False))
         await server.started.wait()
         try:
-            env = environment(args=[did], extension=strip_plus(did), callerid=caller, uniqueid="simulate")
+            env = environment(
+                "did-failover", args=[did], extension=strip_plus(did), callerid=caller, uniqueid="simulate"
+            )
             result = await call("127.0.0.1", server.port, env, asterisk, timeout=timeout * 2)
         finally:
             server.request_stop()

@@ -246,7 +246,7 @@ async def test_sigterm_under_load_lets_every_session_finish(
         asyncio.create_task(
             timed_call(
                 server.port,
-                environment(args=["15553820001"], uniqueid=f"term.{i}"),
+                environment("did-failover", args=["15553820001"], uniqueid=f"term.{i}"),
                 answer(i),
                 reply_delay=rng.uniform(0.3, 1.5),
             )
@@ -299,7 +299,9 @@ async def test_asterisk_restarted_with_sessions_open_leaks_nothing(
     )
     server, task = await _in_process(url, AGI_PORT, cache_ttl=0)
     try:
-        warm = await timed_call(server.port, environment(args=["15553830002"]), channel("ANSWER,16"))
+        warm = await timed_call(
+            server.port, environment("did-failover", args=["15553830002"]), channel("ANSWER,16")
+        )
         assert warm.result == "ANSWERED"
         fds_before, tasks_before = _fds(), len(asyncio.all_tasks())
         async with asterisk.ami(clean_up=False) as ami:

@@ -79,10 +79,13 @@ async def _attack(port: int, *, outsiders: int, half_open: int, slow: int, huge:
     attack = Attack()
     line = b"agi_network: " + b"x" * (1024 * 1024) + b"\n"
     jobs = [
-        *(_held_open(attack, port, "outside allowlist", OUTSIDER, environment()) for _ in range(outsiders)),
+        *(
+            _held_open(attack, port, "outside allowlist", OUTSIDER, environment("did-failover"))
+            for _ in range(outsiders)
+        ),
         *(_held_open(attack, port, "half-open", HOST, b"") for _ in range(half_open)),
         *(
-            _held_open(attack, port, "slow sender (1 byte/s)", HOST, environment(), dribble=1.0)
+            _held_open(attack, port, "slow sender (1 byte/s)", HOST, environment("did-failover"), dribble=1.0)
             for _ in range(slow)
         ),
         *(_held_open(attack, port, "1 MB line", HOST, line) for _ in range(huge)),
@@ -97,7 +100,7 @@ async def _normal_calls(port: int, until: asyncio.Event | None, count: int, gap:
     for _ in range(count):
         if until is not None and until.is_set():
             break
-        env = environment(args=[DID], uniqueid=f"normal.{next(_uniqueids)}")
+        env = environment("did-failover", args=[DID], uniqueid=f"normal.{next(_uniqueids)}")
         call = await timed_call(port, env, channel("ANSWER,16"))
         assert call.result == "ANSWERED" and call.setup is not None, call
         delays.append(call.setup)

@@ -207,8 +207,12 @@ async def test_hand_edited_did_and_account_numbers_reach_no_command(tmp_path: Pa
     server = (await App.build(config)).server
     await server.startup(install_signals=False)
     try:
-        bad_did = await timed_call(server.port, environment(args=["1555${SHELL(mallory)}"]), channel())
-        bad_account = await timed_call(server.port, environment(args=["15553600002"]), channel("BUSY,17"))
+        bad_did = await timed_call(
+            server.port, environment("did-failover", args=["1555${SHELL(mallory)}"]), channel()
+        )
+        bad_account = await timed_call(
+            server.port, environment("did-failover", args=["15553600002"]), channel("BUSY,17")
+        )
     finally:
         await server.shutdown()
     assert bad_did.result == "ERROR" and bad_did.failure

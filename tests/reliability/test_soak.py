@@ -128,7 +128,9 @@ async def test_soak_2000_calls_with_hangups_and_disconnects(
             await asyncio.gather(*calls)
             baseline = (rss_kib(server.pid), fd_count(server.pid))
         await asyncio.sleep(max(0.0, start + i / RATE - loop.time()))
-        env = environment(args=[scenario.did], uniqueid=f"soak.{i}", callerid=f"1555300{i:04d}")
+        env = environment(
+            "did-failover", args=[scenario.did], uniqueid=f"soak.{i}", callerid=f"1555300{i:04d}"
+        )
         delay = rng.choice((0.0, 0.0, 0.01, 0.05))
         calls.append(
             asyncio.create_task(timed_call(server.port, env, _answer(scenario, fault, at), reply_delay=delay))

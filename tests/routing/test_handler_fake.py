@@ -81,7 +81,9 @@ async def test_busy_primary_forwards_to_busy_destination_with_redirecting(
 ) -> None:
     """The exact command sequence of a busy -> PSTN failover."""
     port = await _server(start_server, repo)
-    result = await call("127.0.0.1", port, environment(args=[DID]), FakeChannel("BUSY,17", "ANSWER,16"))
+    result = await call(
+        "127.0.0.1", port, environment("did-failover", args=[DID]), FakeChannel("BUSY,17", "ANSWER,16")
+    )
     assert result.commands == [
         "GET FULL VARIABLE ${DID_FAILOVER_HOPS},${REDIRECTING(count)},"
         "${SET(__DID_FAILOVER_HOPS=$[0${DID_FAILOVER_HOPS}+1])}${SET(CHANNEL(accountcode)=1001)}",
@@ -102,7 +104,9 @@ async def test_caller_id_did_mode_presents_the_did(start_server: StartServer, re
     assert transfer is not None
     await repo.set_transfer(dataclasses.replace(transfer, caller_id="did"))
     port = await _server(start_server, repo, dial_options="L(3600000)")
-    result = await call("127.0.0.1", port, environment(args=[DID]), FakeChannel("NOANSWER,16", "ANSWER,16"))
+    result = await call(
+        "127.0.0.1", port, environment("did-failover", args=[DID]), FakeChannel("NOANSWER,16", "ANSWER,16")
+    )
     assert 'EXEC Dial "PJSIP/did-failover/sip:vm@example.com,25,L(3600000)f(15551230000)"' in result.commands
 
 
@@ -119,7 +123,7 @@ async def test_hand_edited_injection_in_database_is_never_dialled(
         )
         await db.commit()
     port = await _server(start_server, repo)
-    result = await call("127.0.0.1", port, environment(args=[DID]), FakeChannel())
+    result = await call("127.0.0.1", port, environment("did-failover", args=[DID]), FakeChannel())
     assert not [c for c in result.commands if c.startswith("EXEC Dial")]
     assert any("DID_FAILOVER_RESULT=ERROR" in c for c in result.commands)
     assert result.failure
@@ -131,7 +135,7 @@ async def test_hangup_while_primary_rings_dials_nothing_more(
     """A HANGUP line during the primary's Dial: CALLER_HANGUP, the NO ANSWER destination is never dialled."""
     port = await _server(start_server, repo)
     channel = FakeChannel("NOANSWER,16", hangup_on_dial=1)
-    result = await call("127.0.0.1", port, environment(args=[DID]), channel)
+    result = await call("127.0.0.1", port, environment("did-failover", args=[DID]), channel)
     assert channel.dials == 1
     assert result.commands[-1] == (
         'EXEC MSet "DID_FAILOVER_RESULT=CALLER_HANGUP,'
@@ -143,7 +147,7 @@ async def test_hops_at_the_limit_is_a_loop(start_server: StartServer, repo: Repo
     """An inherited hop count at DID_FAILOVER_MAX_HOPS: LOOP, nothing dialled."""
     port = await _server(start_server, repo, max_hops=3)
     channel = FakeChannel(hops="3")
-    result = await call("127.0.0.1", port, environment(args=[DID]), channel)
+    result = await call("127.0.0.1", port, environment("did-failover", args=[DID]), channel)
     assert channel.dials == 0
     assert (
         'EXEC MSet "DID_FAILOVER_RESULT=LOOP,DID_FAILOVER_LEG=,DID_FAILOVER_DIALSTATUS="' in result.commands
@@ -155,7 +159,7 @@ async def test_did_at_its_channel_limit_is_busy(start_server: StartServer, repo:
     await repo.update_did(DID, max_channels=2)
     port = await _server(start_server, repo)
     channel = FakeChannel(group_count="3")
-    result = await call("127.0.0.1", port, environment(args=[DID]), channel)
+    result = await call("127.0.0.1", port, environment("did-failover", args=[DID]), channel)
     assert channel.dials == 0
     assert 'EXEC MSet "GROUP(did-failover)="' in result.commands
     assert any("DID_FAILOVER_RESULT=BUSY" in c for c in result.commands)
@@ -164,7 +168,7 @@ async def test_did_at_its_channel_limit_is_busy(start_server: StartServer, repo:
 async def test_unknown_did_is_not_found(start_server: StartServer, repo: Repository) -> None:
     """A DID not in the database: NOT_FOUND, nothing dialled, success (the dialplan decides)."""
     port = await _server(start_server, repo)
-    result = await call("127.0.0.1", port, environment(args=["+19999999999"]), FakeChannel())
+    result = await call("127.0.0.1", port, environment("did-failover", args=["+19999999999"]), FakeChannel())
     assert result.commands == [
         'EXEC MSet "DID_FAILOVER_RESULT=NOT_FOUND,DID_FAILOVER_LEG=,DID_FAILOVER_DIALSTATUS="',
     ]
@@ -179,13 +183,19 @@ async def test_database_down_routes_known_dids_from_cache_and_fails_unknown(
     cache = RouteCache(repo, 0, 0.5)  # ttl 0: every call goes to the database
     handler = DIDFailover(cache, DialTemplates(Settings()), 5)
     server = await start_server({"did-failover": handler})
-    first = await call("127.0.0.1", server.port, environment(args=[DID]), FakeChannel("ANSWER,16"))
+    first = await call(
+        "127.0.0.1", server.port, environment("did-failover", args=[DID]), FakeChannel("ANSWER,16")
+    )
     assert any("RESULT=ANSWERED" in c for c in first.commands)
     # A real, unreachable database: nothing listens on this port.
     cache._repository = open_repository("mysql://root@127.0.0.1:9/none", 0.5)
-    again = await call("127.0.0.1", server.port, environment(args=[DID]), FakeChannel("ANSWER,16"))
+    again = await call(
+        "127.0.0.1", server.port, environment("did-failover", args=[DID]), FakeChannel("ANSWER,16")
+    )
     assert any("RESULT=ANSWERED" in c for c in again.commands) and not again.failure
-    unseen = await call("127.0.0.1", server.port, environment(args=["15559998888"]), FakeChannel())
+    unseen = await call(
+        "127.0.0.1", server.port, environment("did-failover", args=["15559998888"]), FakeChannel()
+    )
     assert unseen.failure
     assert not [c for c in unseen.commands if c.startswith("EXEC Dial")]
     assert cache.database_down
