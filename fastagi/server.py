@@ -6,13 +6,12 @@ import asyncio
 import collections
 import contextlib
 import ipaddress
-import logging
 import resource
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple
 
 from fastagi.errors import (
     AGIError,
@@ -21,6 +20,7 @@ from fastagi.errors import (
     ReplyTimeout,
     SessionClosed,
 )
+from fastagi.log import Logger, StdlibLogger
 from fastagi.session import AGISession, Handler
 
 DEFAULT_PORT = 4573
@@ -61,43 +61,6 @@ class SessionEnd(NamedTuple):
 
 SessionObserver = Callable[[AGISession, SessionEnd], None]
 """Called once for each session that started, as it ends (log line, metrics)."""
-
-
-class Logger(Protocol):
-    """What the server logs through: structlog's bound loggers fit, and so does the stdlib adapter."""
-
-    def info(self, event: str, **fields: Any) -> Any: ...
-    def warning(self, event: str, **fields: Any) -> Any: ...
-    def error(self, event: str, **fields: Any) -> Any: ...
-    def exception(self, event: str, **fields: Any) -> Any: ...
-
-
-class StdlibLogger:
-    """A `Logger` over the standard library's logging: `event key=value ...` lines."""
-
-    def __init__(self, name: str = "fastagi.server") -> None:
-        self._logger = logging.getLogger(name)
-
-    def _log(self, level: int, event: str, fields: dict[str, Any], exc_info: bool = False) -> None:
-        if self._logger.isEnabledFor(level):
-            text = " ".join([event, *(f"{key}={value!r}" for key, value in fields.items())])
-            self._logger.log(level, "%s", text, exc_info=exc_info)
-
-    def info(self, event: str, **fields: Any) -> None:
-        """Log at INFO."""
-        self._log(logging.INFO, event, fields)
-
-    def warning(self, event: str, **fields: Any) -> None:
-        """Log at WARNING."""
-        self._log(logging.WARNING, event, fields)
-
-    def error(self, event: str, **fields: Any) -> None:
-        """Log at ERROR."""
-        self._log(logging.ERROR, event, fields)
-
-    def exception(self, event: str, **fields: Any) -> None:
-        """Log at ERROR with the exception being handled."""
-        self._log(logging.ERROR, event, fields, exc_info=True)
 
 
 class Server:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, get_args
 
-from did_failover.errors import InputError, InvalidDestination
+from did_failover.admin import validation as valid
+from did_failover.admin.csv_format import parse_csv, write_csv
+from did_failover.admin.views import TransferView, transfer_view
+from did_failover.errors import InputError
 from did_failover.numbers import account_number, did_number
-from did_failover.routing.destinations import parse_destination
 from did_failover.storage.base import (
-    DEFAULT_CALLER_ID,
     DEFAULT_RING_TIMEOUT,
-    DEFAULT_TRANSFER_TIMEOUT,
     AccountRow,
     AccountType,
-    CallerIdMode,
     CallRecord,
     DIDRow,
     Repository,
@@ -27,23 +22,6 @@ from did_failover.storage.base import (
 )
 
 ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
-CALLER_ID_MODES: tuple[CallerIdMode, ...] = get_args(CallerIdMode)
-CSV_COLUMNS = (
-    "did",
-    "account",
-    "primary",
-    "always",
-    "busy",
-    "no_answer",
-    "unavailable",
-    "timeout",
-    "caller_id",
-    "status",
-)
-_CSV_REQUIRED = frozenset(CSV_COLUMNS) - {"account", "primary"}
-CONDITIONS = ("always", "busy", "no_answer", "unavailable")
-
-_NAME_MAX = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,96 +37,6 @@ class Scope:
 
 
 ADMIN = Scope()
-
-
-@dataclass(frozen=True, slots=True)
-class TransferView:
-    """One line of the "DIDs Call Transfer" table: a DID, its primary and its transfer settings."""
-
-    did: str
-    account: str
-    primary: str
-    did_active: bool
-    account_transfer: bool
-    enabled: bool
-    always: str | None
-    busy: str | None
-    no_answer: str | None
-    unavailable: str | None
-    timeout: int
-    caller_id: str
-    updated_by: str | None
-    updated_at: datetime | None
-
-    @property
-    def did_type(self) -> str:
-        """The primary destination's kind: pstn, sip or endpoint."""
-        return self.primary.partition(":")[0]
-
-    @property
-    def status(self) -> str:
-        """`on`, `off`, or `off (account)` when the DID's transfer is on but its account's is off."""
-        if not self.enabled:
-            return "off"
-        return "on" if self.account_transfer else "off (account)"
-
-    def as_dict(self) -> dict[str, Any]:
-        """The row as JSON-ready values."""
-        return {
-            "did": self.did,
-            "account": self.account,
-            "did_type": self.did_type,
-            "primary": self.primary,
-            "busy": self.busy,
-            "no_answer": self.no_answer,
-            "unavailable": self.unavailable,
-            "always": self.always,
-            "transfer": "on" if self.enabled else "off",
-            "account_transfer": "on" if self.account_transfer else "off",
-            "status": self.status,
-            "timeout": self.timeout,
-            "caller_id": self.caller_id,
-            "did_active": self.did_active,
-            "updated_by": self.updated_by,
-            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
-        }
-
-
-def _name(text: str) -> str:
-    name = text.strip()
-    if not name or len(name) > _NAME_MAX or not name.isprintable():
-        raise InputError(f"--name: must be 1 to {_NAME_MAX} printable characters")
-    return name
-
-
-def _seconds(value: int, field: str) -> int:
-    if not 1 <= value <= 300:
-        raise InputError(f"{field}: must be 1..300 seconds, got {value}")
-    return value
-
-
-def _max_channels(value: int) -> int:
-    if value < 0:
-        raise InputError(f"--max-channels: must be 0 (unlimited) or more, got {value}")
-    return value
-
-
-def _destination(text: str, field: str) -> str:
-    try:
-        return str(parse_destination(text, field))
-    except InvalidDestination as exc:
-        raise InputError(str(exc)) from None
-
-
-def _optional_destination(text: str, field: str) -> str | None:
-    """A destination or None for `none` / empty (no transfer for that condition)."""
-    return None if text.strip() in ("", "none") else _destination(text, field)
-
-
-def _caller_id(text: str, field: str) -> CallerIdMode:
-    if text not in CALLER_ID_MODES:
-        raise InputError(f"{field}: must be keep or did, got {text!r}")
-    return text
 
 
 class Service:
@@ -205,7 +93,7 @@ class Service:
         """Create an account; a reseller scope may only create customers under itself."""
         await self._check_scope(scope)
         number = account_number(number, "NUMBER")
-        name = _name(name)
+        name = valid.account_name(name)
         if type not in ACCOUNT_TYPES:
             raise InputError(f"--type: must be admin, reseller or customer, got {type!r}")
         if reseller is not None:
@@ -241,7 +129,7 @@ class Service:
         await self._check_scope(scope)
         if name is None and active is None and transfer is None:
             raise InputError("nothing to change: give --name, --active/--inactive or --transfer")
-        name = None if name is None else _name(name)
+        name = None if name is None else valid.account_name(name)
         await self._account(scope, number)
         return await self.repo.update_account(number, name=name, active=active, transfer_enabled=transfer)
 
@@ -265,9 +153,9 @@ class Service:
         await self._check_scope(scope)
         number = did_number(did)
         account_number(account, "--account")
-        primary = _destination(primary, "--primary")
-        _seconds(ring_timeout, "--ring-timeout")
-        _max_channels(max_channels)
+        primary = valid.destination(primary, "--primary")
+        valid.seconds(ring_timeout, "--ring-timeout")
+        valid.max_channels(max_channels)
         await self._customer(scope, account)
         if await self.repo.get_did(number) is not None:
             raise InputError(f"DID {number} already exists")
@@ -295,11 +183,11 @@ class Service:
         if account is not None:
             account_number(account, "--account")
         if primary is not None:
-            primary = _destination(primary, "--primary")
+            primary = valid.destination(primary, "--primary")
         if ring_timeout is not None:
-            _seconds(ring_timeout, "--ring-timeout")
+            valid.seconds(ring_timeout, "--ring-timeout")
         if max_channels is not None:
-            _max_channels(max_channels)
+            valid.max_channels(max_channels)
         await self._did(scope, number)
         if account is not None:
             await self._customer(scope, account)
@@ -346,7 +234,7 @@ class Service:
             did=did_number(did, "--did") if did is not None else None,
             account=account,
             reseller=scope.reseller,
-            since=parse_since(since) if since is not None else None,
+            since=valid.parse_since(since) if since is not None else None,
             limit=limit,
         )
 
@@ -378,14 +266,14 @@ class Service:
             )
         number = did_number(did)
         changes: dict[str, Any] = {
-            condition: _optional_destination(text, "--" + condition.replace("_", "-"))
+            condition: valid.optional_destination(text, "--" + condition.replace("_", "-"))
             for condition, text in given.items()
             if text is not None
         }
         if timeout is not None:
-            changes["timeout"] = _seconds(timeout, "--timeout")
+            changes["timeout"] = valid.seconds(timeout, "--timeout")
         if caller_id is not None:
-            changes["caller_id"] = _caller_id(caller_id, "--caller-id")
+            changes["caller_id"] = valid.caller_id_mode(caller_id, "--caller-id")
         if enabled is not None:
             changes["enabled"] = enabled
         await self._did(scope, number)
@@ -411,34 +299,18 @@ class Service:
         dids = await self.repo.list_dids(reseller=scope.reseller)
         transfers = {t.did: t for t in await self.repo.list_transfers(reseller=scope.reseller)}
         accounts = {a.number: a for a in await self.repo.list_accounts(reseller=scope.reseller)}
-        return [_view(d, accounts[d.account], transfers.get(d.number)) for d in dids]
+        return [transfer_view(d, accounts[d.account], transfers.get(d.number)) for d in dids]
 
     async def show_transfer(self, scope: Scope, did: str) -> TransferView:
         """One DID's transfer settings."""
         await self._check_scope(scope)
         row, account = await self._did(scope, did)
-        return _view(row, account, await self.repo.get_transfer(row.number))
+        return transfer_view(row, account, await self.repo.get_transfer(row.number))
 
     async def export_csv(self, scope: Scope, out: TextIO) -> int:
         """Write the transfer settings of every DID the scope sees as CSV; return the row count."""
         views = await self.list_transfers(scope)
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for v in views:
-            writer.writerow(
-                [
-                    v.did,
-                    v.account,
-                    v.primary,
-                    v.always or "",
-                    v.busy or "",
-                    v.no_answer or "",
-                    v.unavailable or "",
-                    v.timeout,
-                    v.caller_id,
-                    "on" if v.enabled else "off",
-                ]
-            )
+        write_csv(views, out)
         return len(views)
 
     async def import_csv(self, scope: Scope, text: str, *, dry_run: bool = False) -> int:
@@ -449,7 +321,7 @@ class Service:
         """
         await self._check_scope(scope)
         visible = {d.number for d in await self.repo.list_dids(reseller=scope.reseller)}
-        rows, problems = _parse_csv(text, visible, scope.updated_by)
+        rows, problems = parse_csv(text, visible, scope.updated_by)
         if problems:
             count = len(problems)
             summary = f"nothing imported: {count} bad row{'s' if count > 1 else ''}"
@@ -457,118 +329,3 @@ class Service:
         if not dry_run:
             await self.repo.set_transfers(rows)
         return len(rows)
-
-
-_RELATIVE = re.compile(r"([0-9]{1,6})([mhdw])", re.ASCII)
-_UNIT = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """`--since`: a relative age (30m, 2h, 7d, 1w) or an ISO date/time (UTC unless it says otherwise)."""
-    if match := _RELATIVE.fullmatch(text.strip()):
-        amount, unit = match.groups()
-        return (now or datetime.now(UTC)) - timedelta(**{_UNIT[unit]: int(amount)})
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            f"--since: {text!r} is neither an age (30m, 2h, 7d, 1w) nor a date/time (2026-11-27T08:00)"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _view(did: DIDRow, account: AccountRow, transfer: TransferRow | None) -> TransferView:
-    """Join a DID, its account and its transfer row (or the defaults when it has none)."""
-    t = transfer or default_transfer(did.number)
-    return TransferView(
-        did=did.number,
-        account=did.account,
-        primary=did.primary,
-        did_active=did.active,
-        account_transfer=account.transfer_enabled,
-        enabled=t.enabled if transfer is not None else False,
-        always=t.always,
-        busy=t.busy,
-        no_answer=t.no_answer,
-        unavailable=t.unavailable,
-        timeout=t.timeout,
-        caller_id=t.caller_id,
-        updated_by=transfer.updated_by if transfer else None,
-        updated_at=transfer.updated_at if transfer else None,
-    )
-
-
-def _parse_csv(text: str, visible: set[str], updated_by: str) -> tuple[list[TransferRow], list[str]]:
-    """The rows of an import and the problems found, each problem naming its line."""
-    reader = csv.reader(io.StringIO(text))
-    problems: list[str] = []
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        return [], [f"line 1: {exc}"]
-    if header is None:
-        return [], [f"line 1: empty file; expected the header {','.join(CSV_COLUMNS)}"]
-    columns = [cell.strip().lower() for cell in header]
-    unknown = [c for c in columns if c not in CSV_COLUMNS]
-    missing = sorted(_CSV_REQUIRED - set(columns))
-    if unknown or missing or len(set(columns)) != len(columns):
-        return [], [
-            f"line 1: the header must be {','.join(CSV_COLUMNS)}"
-            f" (unknown: {','.join(unknown) or '-'}; missing: {','.join(missing) or '-'})"
-        ]
-    rows: list[TransferRow] = []
-    seen: dict[str, int] = {}
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(f"line {reader.line_num}: {exc}")
-            break
-        line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(columns):
-            problems.append(f"line {line}: expected {len(columns)} cells, got {len(cells)}")
-            continue
-        record = dict(zip(columns, (cell.strip() for cell in cells), strict=True))
-        try:
-            row = _csv_row(record, line, visible, updated_by)
-        except InputError as exc:
-            problems.append(str(exc))
-            continue
-        if row.did in seen:
-            problems.append(f"line {line}: DID {row.did} is already on line {seen[row.did]}")
-            continue
-        seen[row.did] = line
-        rows.append(row)
-    return rows, problems
-
-
-def _csv_row(record: dict[str, str], line: int, visible: set[str], updated_by: str) -> TransferRow:
-    """One checked CSV record as a TransferRow; InputError naming the line otherwise."""
-    where = f"line {line}"
-    number = did_number(record["did"], f"{where}: did")
-    if number not in visible:
-        raise InputError(f"{where}: DID {number} not found")
-    destinations = {c: _optional_destination(record[c], f"{where}: {c}") for c in CONDITIONS}
-    timeout_text = record["timeout"] or str(DEFAULT_TRANSFER_TIMEOUT)
-    if not timeout_text.isdecimal() or not timeout_text.isascii():
-        raise InputError(f"{where}: timeout: must be a whole number of seconds 1..300, got {timeout_text!r}")
-    timeout = _seconds(int(timeout_text), f"{where}: timeout")
-    caller_id = _caller_id(record["caller_id"] or DEFAULT_CALLER_ID, f"{where}: caller_id")
-    status = record["status"].lower()
-    if status not in ("on", "off"):
-        raise InputError(f"{where}: status: must be on or off, got {record['status']!r}")
-    return TransferRow(
-        did=number,
-        enabled=status == "on",
-        timeout=timeout,
-        caller_id=caller_id,
-        updated_by=updated_by,
-        always=destinations["always"],
-        busy=destinations["busy"],
-        no_answer=destinations["no_answer"],
-        unavailable=destinations["unavailable"],
-    )

@@ -21,9 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check settings, database, AMI and the running server")
     check.set_defaults(func=_cmd_check)
     _add_simulate(sub)
-    from did_failover.cli import manage
+    from did_failover.cli import parsers
 
-    manage.register(sub)
+    parsers.register(sub)
     return parser
 
 

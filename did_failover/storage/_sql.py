@@ -1,4 +1,8 @@
-"""The SQL both back ends share: written once with `?` placeholders over a tiny executor interface."""
+"""The SQL both back ends share: written once with `?` placeholders over a tiny executor interface.
+
+Longer than our other modules on purpose: it is every statement the program runs, and keeping them
+together is what lets each be written once and read side by side with the schema.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,129 @@
+"""The CSV import/export format of transfer settings: columns, and the all-or-nothing parser."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import TextIO
+
+from did_failover.admin.validation import CONDITIONS, caller_id_mode, optional_destination, seconds
+from did_failover.admin.views import TransferView
+from did_failover.errors import InputError
+from did_failover.numbers import did_number
+from did_failover.storage.base import (
+    DEFAULT_CALLER_ID,
+    DEFAULT_TRANSFER_TIMEOUT,
+    TransferRow,
+)
+
+CSV_COLUMNS = (
+    "did",
+    "account",
+    "primary",
+    "always",
+    "busy",
+    "no_answer",
+    "unavailable",
+    "timeout",
+    "caller_id",
+    "status",
+)
+_CSV_REQUIRED = frozenset(CSV_COLUMNS) - {"account", "primary"}
+
+
+def write_csv(views: Sequence[TransferView], out: TextIO) -> None:
+    """Write transfer settings in the export format (the one `parse_csv` reads back)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for v in views:
+        writer.writerow(
+            [
+                v.did,
+                v.account,
+                v.primary,
+                v.always or "",
+                v.busy or "",
+                v.no_answer or "",
+                v.unavailable or "",
+                v.timeout,
+                v.caller_id,
+                "on" if v.enabled else "off",
+            ]
+        )
+
+
+def parse_csv(text: str, visible: set[str], updated_by: str) -> tuple[list[TransferRow], list[str]]:
+    """The rows of an import and the problems found, each problem naming its line."""
+    reader = csv.reader(io.StringIO(text))
+    problems: list[str] = []
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        return [], [f"line 1: {exc}"]
+    if header is None:
+        return [], [f"line 1: empty file; expected the header {','.join(CSV_COLUMNS)}"]
+    columns = [cell.strip().lower() for cell in header]
+    unknown = [c for c in columns if c not in CSV_COLUMNS]
+    missing = sorted(_CSV_REQUIRED - set(columns))
+    if unknown or missing or len(set(columns)) != len(columns):
+        return [], [
+            f"line 1: the header must be {','.join(CSV_COLUMNS)}"
+            f" (unknown: {','.join(unknown) or '-'}; missing: {','.join(missing) or '-'})"
+        ]
+    rows: list[TransferRow] = []
+    seen: dict[str, int] = {}
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(f"line {reader.line_num}: {exc}")
+            break
+        line = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            problems.append(f"line {line}: expected {len(columns)} cells, got {len(cells)}")
+            continue
+        record = dict(zip(columns, (cell.strip() for cell in cells), strict=True))
+        try:
+            row = _csv_row(record, line, visible, updated_by)
+        except InputError as exc:
+            problems.append(str(exc))
+            continue
+        if row.did in seen:
+            problems.append(f"line {line}: DID {row.did} is already on line {seen[row.did]}")
+            continue
+        seen[row.did] = line
+        rows.append(row)
+    return rows, problems
+
+
+def _csv_row(record: dict[str, str], line: int, visible: set[str], updated_by: str) -> TransferRow:
+    """One checked CSV record as a TransferRow; InputError naming the line otherwise."""
+    where = f"line {line}"
+    number = did_number(record["did"], f"{where}: did")
+    if number not in visible:
+        raise InputError(f"{where}: DID {number} not found")
+    destinations = {c: optional_destination(record[c], f"{where}: {c}") for c in CONDITIONS}
+    timeout_text = record["timeout"] or str(DEFAULT_TRANSFER_TIMEOUT)
+    if not timeout_text.isdecimal() or not timeout_text.isascii():
+        raise InputError(f"{where}: timeout: must be a whole number of seconds 1..300, got {timeout_text!r}")
+    timeout = seconds(int(timeout_text), f"{where}: timeout")
+    caller_id = caller_id_mode(record["caller_id"] or DEFAULT_CALLER_ID, f"{where}: caller_id")
+    status = record["status"].lower()
+    if status not in ("on", "off"):
+        raise InputError(f"{where}: status: must be on or off, got {record['status']!r}")
+    return TransferRow(
+        did=number,
+        enabled=status == "on",
+        timeout=timeout,
+        caller_id=caller_id,
+        updated_by=updated_by,
+        always=destinations["always"],
+        busy=destinations["busy"],
+        no_answer=destinations["no_answer"],
+        unavailable=destinations["unavailable"],
+    )

@@ -1,0 +1,268 @@
+"""The management commands (db, account, did, transfer, calls): each a thin call into admin/."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import sys
+from collections.abc import Awaitable, Callable
+
+from did_failover.admin.service import Scope, Service
+from did_failover.cli.progress import progress
+from did_failover.cli.render import (
+    account_dict,
+    active_word,
+    call_dict,
+    clock,
+    did_dict,
+    on_off,
+    print_json,
+    table,
+    transfer_lines,
+)
+from did_failover.errors import EXIT_FAILED, EXIT_INPUT, InputError, InvalidDestination, StorageUnavailable
+from did_failover.numbers import strip_plus
+from did_failover.settings import load_settings_or_report
+from did_failover.storage import open_repository
+
+Work = Callable[[Service, Scope, argparse.Namespace], Awaitable[None]]
+
+# Management commands are run by a person, who can wait longer than a ringing call.
+MIN_MANAGE_TIMEOUT = 5.0
+
+
+def error(message: str) -> None:
+    """Print a one-line error (each line of a multi-line one) on stderr."""
+    for line in message.splitlines() or [""]:
+        print(f"did-failover: error: {line}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace, work: Work) -> int:
+    """Load settings, open the repository, run `work` and map errors to exit codes (2 input, 1 DB)."""
+    settings = load_settings_or_report(args.config)
+    if settings is None:
+        return EXIT_INPUT
+    scope = Scope(args.as_reseller)
+
+    async def main() -> None:
+        repo = open_repository(settings.database_url, max(settings.db_timeout, MIN_MANAGE_TIMEOUT))
+        try:
+            await work(Service(repo), scope, args)
+        finally:
+            await repo.close()
+
+    try:
+        asyncio.run(main())
+    except (InputError, InvalidDestination) as exc:
+        error(str(exc))
+        return EXIT_INPUT
+    except StorageUnavailable as exc:
+        error(str(exc))
+        return EXIT_FAILED
+    return 0
+
+
+async def db_init(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`db init`: create the schema."""
+    if scope.reseller is not None:
+        raise InputError("--as-reseller: only the admin creates the schema")
+    async with progress("creating the schema"):
+        version = await service.init_db()
+    print(f"database schema version {version} ready")
+
+
+async def account_add(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`account add`."""
+    a = await service.add_account(scope, args.number, args.name, args.type, args.reseller)
+    owner = f" of reseller {a.reseller}" if a.reseller else ""
+    print(f"account {a.number} added: {a.type}{owner}")
+
+
+async def account_set(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`account set`."""
+    transfer = None if args.transfer is None else args.transfer == "on"
+    a = await service.set_account(scope, args.number, name=args.name, active=args.active, transfer=transfer)
+    print(f"account {a.number} updated: {active_word(a.active)}, transfer {on_off(a.transfer_enabled)}")
+
+
+async def account_list(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`account list`."""
+    accounts = await service.list_accounts(scope)
+    if args.json:
+        print_json([account_dict(a) for a in accounts])
+        return
+    headers = ["NUMBER", "NAME", "TYPE", "RESELLER", "STATUS", "TRANSFER"]
+    rows = [
+        [a.number, a.name, a.type, a.reseller or "-", active_word(a.active), on_off(a.transfer_enabled)]
+        for a in accounts
+    ]
+    print(table(headers, rows))
+
+
+async def did_add(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`did add`."""
+    d = await service.add_did(
+        scope, args.did, args.account, args.primary, args.ring_timeout, args.max_channels
+    )
+    print(f"DID {d.number} added to account {d.account}: primary {d.primary}")
+
+
+async def did_set(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`did set`."""
+    d = await service.set_did(
+        scope,
+        args.did,
+        account=args.account,
+        primary=args.primary,
+        ring_timeout=args.ring_timeout,
+        max_channels=args.max_channels,
+        active=args.active,
+    )
+    print(f"DID {d.number} updated")
+
+
+async def did_remove(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`did remove`."""
+    await service.remove_did(scope, args.did)
+    print(f"DID {strip_plus(args.did)} removed")
+
+
+async def did_list(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`did list`."""
+    dids = await service.list_dids(scope, args.account)
+    if args.json:
+        print_json([did_dict(d) for d in dids])
+        return
+    headers = ["DID", "ACCOUNT", "DID TYPE", "PRIMARY", "RING TIMEOUT", "MAX CHANNELS", "STATUS"]
+    rows = [
+        [
+            d.number,
+            d.account,
+            d.primary.partition(":")[0],
+            d.primary,
+            str(d.ring_timeout),
+            str(d.max_channels) if d.max_channels else "unlimited",
+            active_word(d.active),
+        ]
+        for d in dids
+    ]
+    print(table(headers, rows))
+
+
+async def transfer_set(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`transfer set`."""
+    v = await service.set_transfer(
+        scope,
+        args.did,
+        always=args.always,
+        busy=args.busy,
+        no_answer=args.no_answer,
+        unavailable=args.unavailable,
+        timeout=args.timeout,
+        caller_id=args.caller_id,
+        enabled=args.enabled,
+    )
+    print(f"transfer of DID {v.did} updated: {v.status}")
+
+
+async def transfer_list(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`transfer list`: the "DIDs Call Transfer" table."""
+    views = await service.list_transfers(scope)
+    if args.json:
+        print_json([v.as_dict() for v in views])
+        return
+    headers = ["DID", "ACCOUNT", "DID TYPE", "PRIMARY", "BUSY", "NO ANSWER", "UNAVAILABLE", "ALWAYS"]
+    rows = [
+        [
+            v.did,
+            v.account,
+            v.did_type,
+            v.primary,
+            v.busy or "-",
+            v.no_answer or "-",
+            v.unavailable or "-",
+            v.always or "-",
+            v.status,
+        ]
+        for v in views
+    ]
+    print("DIDs Call Transfer")
+    print(table([*headers, "TRANSFER"], rows))
+
+
+async def transfer_show(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`transfer show`."""
+    v = await service.show_transfer(scope, args.did)
+    if args.json:
+        print_json(v.as_dict())
+        return
+    lines = transfer_lines(v)
+    width = max(len(k) for k, _ in lines) + 1
+    for key, value in lines:
+        print(f"{key + ':':<{width}} {value}")
+
+
+async def transfer_export(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`transfer export`: CSV to a file or stdout."""
+    out = io.StringIO()
+    count = await service.export_csv(scope, out)
+    if args.file is None:
+        sys.stdout.write(out.getvalue())
+        return
+    try:
+        args.file.write_text(out.getvalue(), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {args.file}: {exc.strerror}") from None
+    print(f"exported the transfer settings of {count} DIDs to {args.file}")
+
+
+async def transfer_import(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`transfer import`: all rows or none."""
+    try:
+        text = args.file.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read {args.file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{args.file}: not UTF-8 text") from None
+    rows = max(text.count("\n") - 1, 0)
+    async with progress(f"{'checking' if args.dry_run else 'importing'} {rows} rows of {args.file}"):
+        count = await service.import_csv(scope, text, dry_run=args.dry_run)
+    if args.dry_run:
+        print(f"dry run: the transfer settings of {count} DIDs are valid; nothing changed")
+    else:
+        print(f"imported the transfer settings of {count} DIDs")
+
+
+async def calls(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`calls`: the call history."""
+    calls = await service.list_calls(
+        scope, did=args.did, account=args.account, since=args.since, limit=args.limit
+    )
+    if args.json:
+        print_json([call_dict(c) for c in calls])
+        return
+    headers = [
+        "STARTED (UTC)", "DID", "ACCOUNT", "CALLER", "PRIMARY", "STATUS", "TRANSFER", "TO", "STATUS",
+        "RESULT", "ANSWERED", "ENDED", "CAUSE", "BILLSEC",
+    ]  # fmt: skip
+    rows = [
+        [
+            clock(c.started_at),
+            c.did,
+            c.account_number or "-",
+            c.caller or "-",
+            c.primary_destination or "-",
+            c.primary_dialstatus or "-",
+            c.transfer_condition or "-",
+            c.transfer_destination or "-",
+            c.transfer_dialstatus or "-",
+            c.result,
+            clock(c.answered_at)[11:] if c.answered_at else "-",
+            clock(c.ended_at)[11:] if c.ended_at else "-",
+            str(c.hangup_cause) if c.hangup_cause is not None else "-",
+            str(c.billsec) if c.billsec is not None else "-",
+        ]
+        for c in calls
+    ]
+    print(table(headers, rows))

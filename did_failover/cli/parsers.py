@@ -1,0 +1,102 @@
+"""The argparse tree of the management commands: groups, options, and which command each runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from did_failover.cli import commands
+from did_failover.cli.commands import Work
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the db, account, did and transfer command groups to the top-level parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--as-reseller",
+        metavar="NUMBER",
+        help="act as this reseller: only its customers' accounts and DIDs exist",
+    )
+
+    def leaf(group: Any, name: str, work: Work, help: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = group.add_parser(name, parents=[common], help=help)
+        parser.set_defaults(func=lambda args: commands.run(args, work))
+        return parser
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, metavar="COMMAND"
+    )
+    leaf(db, "init", commands.db_init, "create the schema (idempotent)")
+
+    account = sub.add_parser("account", help="accounts: admin, reseller, customer").add_subparsers(
+        dest="account_command", required=True, metavar="COMMAND"
+    )
+    p = leaf(account, "add", commands.account_add, "create an account")
+    p.add_argument("number", metavar="NUMBER")
+    p.add_argument("--name", required=True)
+    p.add_argument("--type", required=True, choices=["admin", "reseller", "customer"])
+    p.add_argument("--reseller", metavar="NUMBER", help="the reseller owning this customer")
+    p = leaf(account, "set", commands.account_set, "change an account")
+    p.add_argument("number", metavar="NUMBER")
+    p.add_argument("--name")
+    _on_off_flags(p, "active", "--active", "--inactive")
+    p.add_argument("--transfer", choices=["on", "off"], help="account-level call-transfer switch")
+    p = leaf(account, "list", commands.account_list, "list accounts")
+    p.add_argument("--json", action="store_true")
+
+    did = sub.add_parser("did", help="DIDs").add_subparsers(
+        dest="did_command", required=True, metavar="COMMAND"
+    )
+    p = leaf(did, "add", commands.did_add, "add a DID to a customer account")
+    p.add_argument("did", metavar="DID")
+    p.add_argument("--account", required=True, metavar="NUMBER")
+    p.add_argument("--primary", required=True, metavar="DEST")
+    p.add_argument("--ring-timeout", type=int, default=30, metavar="SEC")
+    p.add_argument("--max-channels", type=int, default=0, metavar="N", help="0 = unlimited")
+    p = leaf(did, "set", commands.did_set, "change a DID")
+    p.add_argument("did", metavar="DID")
+    p.add_argument("--account", metavar="NUMBER")
+    p.add_argument("--primary", metavar="DEST")
+    p.add_argument("--ring-timeout", type=int, metavar="SEC")
+    p.add_argument("--max-channels", type=int, metavar="N")
+    _on_off_flags(p, "active", "--active", "--inactive")
+    p = leaf(did, "remove", commands.did_remove, "remove a DID and its transfer settings")
+    p.add_argument("did", metavar="DID")
+    p = leaf(did, "list", commands.did_list, "list DIDs")
+    p.add_argument("--account", metavar="NUMBER")
+    p.add_argument("--json", action="store_true")
+
+    transfer = sub.add_parser("transfer", help="call transfer per DID").add_subparsers(
+        dest="transfer_command", required=True, metavar="COMMAND"
+    )
+    p = leaf(transfer, "set", commands.transfer_set, "change a DID's call-transfer settings")
+    p.add_argument("did", metavar="DID")
+    for condition in ("always", "busy", "no-answer", "unavailable"):
+        p.add_argument(f"--{condition}", metavar="DEST|none")
+    p.add_argument("--timeout", type=int, metavar="SEC", help="transfer-leg ring timeout")
+    p.add_argument("--caller-id", choices=["keep", "did"])
+    _on_off_flags(p, "enabled", "--on", "--off")
+    p = leaf(transfer, "list", commands.transfer_list, 'the "DIDs Call Transfer" table')
+    p.add_argument("--json", action="store_true")
+    p = leaf(transfer, "show", commands.transfer_show, "one DID's call-transfer settings")
+    p.add_argument("did", metavar="DID")
+    p.add_argument("--json", action="store_true")
+    p = leaf(transfer, "export", commands.transfer_export, "write the settings as CSV")
+    p.add_argument("file", nargs="?", type=Path, metavar="FILE.csv", help="stdout when omitted")
+    p = leaf(transfer, "import", commands.transfer_import, "apply a CSV export, all rows or none")
+    p.add_argument("file", type=Path, metavar="FILE.csv")
+    p.add_argument("--dry-run", action="store_true", help="check every row, change nothing")
+
+    p = leaf(sub, "calls", commands.calls, "call history of routed calls, newest first")
+    p.add_argument("--did", metavar="DID")
+    p.add_argument("--account", metavar="NUMBER")
+    p.add_argument("--since", metavar="WHEN", help="age (30m, 2h, 7d, 1w) or date/time (2026-11-27T08:00)")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N calls (default 50)")
+    p.add_argument("--json", action="store_true")
+
+
+def _on_off_flags(parser: argparse.ArgumentParser, dest: str, on: str, off: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(on, dest=dest, action="store_const", const=True, default=None)
+    group.add_argument(off, dest=dest, action="store_const", const=False)
