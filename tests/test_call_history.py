@@ -17,10 +17,8 @@ from did_failover.routing.handler import DIDFailover
 from did_failover.runtime.app import App
 from did_failover.settings import Settings
 from did_failover.storage import CallRecord, Repository, TransferRow, open_repository
-from tests.conftest import LogCapture
+from tests.plugins.logs import LogCapture
 from tests.testbed.asterisk import AMI_PORT, Ami
-
-pytestmark = [pytest.mark.asterisk, pytest.mark.mysql]
 
 LOGGER = "did-failover-logger:change-me-to-a-long-random-secret"
 DID = "15552000001"

@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.opstools import ServeProcess, cli, free_port, serve_env
+from tests.support.net import free_port
+from tests.support.ops import cli, serve_env
+from tests.support.serve import ServeProcess
 
 
 async def test_check_passes_against_a_running_server(tmp_path: Path) -> None:
     """Settings, database, FastAGI health route and /healthz: one OK line each, exit 0."""
     env = serve_env(tmp_path, free_port(), free_port())
     assert (await cli(env, "db", "init"))[0] == 0
-    serve = await ServeProcess.start(env)
+    serve = await ServeProcess.launch(env)
     try:
         code, out, _ = await cli(env, "check")
     finally:
-        await serve.stop()
+        assert await serve.stop() == 0
     lines = out.splitlines()
     assert code == 0, out
     assert [line.split(":")[0].split()[-1] for line in lines] == [

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from did_failover.cli.main import main
-from tests.dbtools import dump, execute
+from tests.support.db import dump, execute
 
 CLI = Path(sys.executable).with_name("did-failover")
 

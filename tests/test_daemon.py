@@ -6,7 +6,9 @@ import signal
 from pathlib import Path
 
 from fastagi.client import call, environment, ok_responder
-from tests.opstools import NotifySocket, ServeProcess, cli, free_port, serve_env
+from tests.support.net import free_port
+from tests.support.ops import NotifySocket, cli, serve_env
+from tests.support.serve import ServeProcess
 
 
 async def test_sighup_reloads_log_level_and_allowlist_and_refuses_a_bad_file(tmp_path: Path) -> None:
@@ -17,7 +19,7 @@ async def test_sighup_reloads_log_level_and_allowlist_and_refuses_a_bad_file(tmp
     config = tmp_path / "config.toml"
     config.write_text('log_level = "info"\n')
     assert (await cli(env, "db", "init"))[0] == 0
-    serve = await ServeProcess.start(env, "--config", str(config))
+    serve = await ServeProcess.launch(env, "--config", str(config))
     await notify.wait_for("READY")
     health = environment("health")
 
@@ -25,28 +27,28 @@ async def test_sighup_reloads_log_level_and_allowlist_and_refuses_a_bad_file(tmp
     assert (await serve.wait_for("session"))["outcome"] == "healthy"
 
     config.write_text('log_level = "warning"\n')
-    serve.proc.send_signal(signal.SIGHUP)
+    serve.signal(signal.SIGHUP)
     await serve.wait_for("reloaded")  # logged at info, before the new level applies
     await notify.wait_for("READY")
     served = await call("127.0.0.1", port, health, ok_responder())
     assert not served.failure and served.commands  # served, but its info line is no longer written
 
     config.write_text('log_level = "warning"\nallow = "10.0.0.0/33"\n')
-    serve.proc.send_signal(signal.SIGHUP)
+    serve.signal(signal.SIGHUP)
     refused = await serve.wait_for("reload refused, running settings kept")
     assert "DID_FAILOVER_ALLOW" in refused["error"] and refused["level"] == "error"
     assert "reload refused" in (await notify.wait_for("READY"))["STATUS"]
     assert (await call("127.0.0.1", port, health, ok_responder())).commands  # old allowlist still works
 
     config.write_text('log_level = "warning"\nallow = "10.0.0.0/8"\n')
-    serve.proc.send_signal(signal.SIGHUP)
+    serve.signal(signal.SIGHUP)
     await notify.wait_for("READY")
     not_allowed = await call("127.0.0.1", port, health, ok_responder())
     assert not_allowed.commands == []  # closed at accept
     assert (await serve.wait_for("peer not allowed"))["level"] == "warning"
 
-    rest = await serve.stop()
+    assert await serve.stop() == 0
     notify.close()
-    events = [line["event"] for line in serve.lines + rest]
+    events = [line["event"] for line in serve.lines()]
     assert events.count("session") == 1  # only the call made before the level went to warning
     assert events.count("reload refused, running settings kept") == 1

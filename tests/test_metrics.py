@@ -15,8 +15,8 @@ from did_failover.runtime.metrics import Metrics, MetricsListener
 from did_failover.settings import Settings
 from did_failover.storage import Repository, open_repository
 from fastagi.client import Responder, call, environment
-from tests.conftest import StartServer
-from tests.opstools import http_get
+from tests.plugins.servers import StartServer
+from tests.support.net import http_get
 
 DID = "15551230000"
 CALLER = "15557770000"

@@ -6,7 +6,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.opstools import BIN, free_port, serve_env
+from tests.support.net import free_port
+from tests.support.ops import serve_env
+from tests.support.serve import BIN
 
 
 def _db_init(tmp_path: Path, stderr: int) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from did_failover.runtime import sdnotify
-from tests.opstools import NotifySocket, ServeProcess, cli, free_port, serve_env
+from tests.support.net import free_port
+from tests.support.ops import NotifySocket, cli, serve_env
+from tests.support.serve import ServeProcess
 
 
 @pytest.fixture
@@ -30,13 +32,13 @@ async def test_serve_tells_systemd_ready_watchdog_reloading_and_stopping(
     port = free_port()
     env = serve_env(tmp_path, port, NOTIFY_SOCKET=notify_socket.path, WATCHDOG_USEC="1000000")
     assert (await cli(env, "db", "init"))[0] == 0
-    serve = await ServeProcess.start(env)
+    serve = await ServeProcess.launch(env)
     ready = await notify_socket.wait_for("READY")
     assert ready["READY"] == "1" and f"listening on 127.0.0.1:{port}" in ready["STATUS"]
     for _ in range(2):
         assert (await notify_socket.wait_for("WATCHDOG")) == {"WATCHDOG": "1"}
 
-    serve.proc.send_signal(signal.SIGHUP)
+    serve.signal(signal.SIGHUP)
     reloading = await notify_socket.wait_for("RELOADING")
     now_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
     assert reloading["RELOADING"] == "1"
@@ -44,10 +46,10 @@ async def test_serve_tells_systemd_ready_watchdog_reloading_and_stopping(
     again = await notify_socket.wait_for("READY")
     assert again["STATUS"].startswith("reloaded; listening on")
 
-    serve.proc.send_signal(signal.SIGTERM)
+    serve.signal(signal.SIGTERM)
     stopping = await notify_socket.wait_for("STOPPING")
     assert stopping["STOPPING"] == "1" and "stopping" in stopping["STATUS"]
-    await serve.stop()
+    assert await serve.stop() == 0
 
 
 def test_watchdog_pings_at_half_the_period(monkeypatch: pytest.MonkeyPatch) -> None:

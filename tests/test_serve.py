@@ -6,20 +6,13 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 from fastagi.client import call, environment, ok_responder
+from tests.support.net import free_port
 
 BIN = Path(sys.executable).with_name("did-failover")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
@@ -35,7 +28,7 @@ def _env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
 async def test_serve_refuses_a_database_without_schema(tmp_path: Path) -> None:
     """No schema: one clear error line naming the fix, exit code 1, nothing listening."""
     proc = await asyncio.create_subprocess_exec(
-        BIN, "serve", env=_env(tmp_path, _free_port()), stdout=asyncio.subprocess.PIPE
+        BIN, "serve", env=_env(tmp_path, free_port()), stdout=asyncio.subprocess.PIPE
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 1
@@ -45,7 +38,7 @@ async def test_serve_refuses_a_database_without_schema(tmp_path: Path) -> None:
 
 async def test_serve_answers_calls_and_stops_on_sigterm(tmp_path: Path) -> None:
     """After `db init`, serve answers a health probe and a DID call, and exits 0 on SIGTERM."""
-    port = _free_port()
+    port = free_port()
     env = _env(tmp_path, port)
     init = await asyncio.create_subprocess_exec(BIN, "db", "init", env=env)
     assert await init.wait() == 0

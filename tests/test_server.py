@@ -10,7 +10,8 @@ from fastagi.client import call, environment, ok_responder
 from fastagi.errors import CommandRejected
 from fastagi.server import Server
 from fastagi.session import AGISession
-from tests.conftest import LogCapture, StartServer
+from tests.plugins.logs import LogCapture
+from tests.plugins.servers import StartServer
 
 HOST = "127.0.0.1"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.opstools import cli, free_port, sample_did, serve_env
+from tests.support.net import free_port
+from tests.support.ops import cli, sample_did, serve_env
 
 
 async def test_simulate_busy_primary_shows_the_busy_destination_dialled(tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ from did_failover.settings import Settings
 from did_failover.storage import open_repository
 from fastagi.client import environment
 from fastagi.server import Server
-from tests.dbtools import dump, execute
-from tests.reliability.conftest import CUSTOMER, add_did, channel, timed_call
+from tests.reliability.conftest import CUSTOMER, add_did
+from tests.support.channels import channel, timed_call
+from tests.support.db import dump, execute
 from tests.testbed.asterisk import AGI_PORT, Ami, AsteriskTestbed
 
 PAYLOADS = {
@@ -76,7 +77,8 @@ def test_cli_refuses_every_injection_in_every_destination_field(
     assert _cli("transfer", "set", "15553300000", "--busy", "endpoint:busy") == 0
     before = dump(repo_url)
     capsys.readouterr()
-    attempts = 0
+    attempts, accepted = 0, []
+    changed = 0
     for field in FIELDS:
         option = "--primary" if field == "primary" else f"--{field.replace('_', '-')}"
         for name, payload in CLI_PAYLOADS.items():
@@ -84,11 +86,17 @@ def test_cli_refuses_every_injection_in_every_destination_field(
                 attempts += 1
                 code = _cli(*argv)
                 err = capsys.readouterr().err
-                assert code == 2, (field, name, argv)
-                assert err.startswith(f"did-failover: error: {option}: "), (field, name, err)
-                assert len(err.strip().splitlines()) == 1, err
-    assert dump(repo_url) == before
-    figures(attempts=attempts, refused=attempts, database_changed=0)
+                one_line = (
+                    err.startswith(f"did-failover: error: {option}: ") and len(err.strip().splitlines()) == 1
+                )
+                if code != 2 or not one_line:
+                    accepted.append((field, name, argv, code, err))
+                if dump(repo_url) != before:
+                    changed += 1
+                    before = dump(repo_url)
+    figures(attempts=attempts, refused=attempts - len(accepted), database_changed=changed)
+    assert not accepted, accepted[:3]
+    assert changed == 0
 
 
 # -- a row edited by hand, then a real call -------------------------------------------------------------
@@ -139,7 +147,6 @@ async def agi_server(repo_url: str) -> AsyncIterator[Server]:
     await asyncio.wait_for(task, 10)
 
 
-@pytest.mark.asterisk
 async def test_hand_edited_rows_reach_no_dial_through_real_asterisk(
     repo_url: str,
     agi_server: Server,
@@ -173,22 +180,25 @@ async def test_hand_edited_rows_reach_no_dial_through_real_asterisk(
         await ami.command("agi set debug off")
     log = asterisk.log_path.read_text(errors="replace")[log_offset:]
     agi_dials = [line for line in log.splitlines() if "AGI Rx << EXEC Dial" in line]
+    wrong = []
     for (name, field, _did), call, outcome in zip(cases, calls, outcomes, strict=True):
-        assert (outcome.result, outcome.agistatus) == ("ERROR", "FAILURE"), (name, field, outcome)
         dialled = [e.get("DialString") for e in ami.matching("DialBegin", Uniqueid=call.channel_uniqueid)]
-        assert dialled == _SETUP[field][1], (name, field, dialled)
-    assert agi_dials, "the AGI debug lines are missing: nothing proves what was sent"
-    assert not [line for line in agi_dials if "mallory" in line or "ånswer" in line or "1555000111" in line]
-    assert not [e for e in ami.matching("DialBegin") if "mallory" in e.get("DialString", "")]
-    assert agi_server.counters["error"] == len(cases)
+        if (outcome.result, outcome.agistatus) != ("ERROR", "FAILURE") or dialled != _SETUP[field][1]:
+            wrong.append((name, field, outcome, dialled))
+    reaching = [line for line in agi_dials if "mallory" in line or "ånswer" in line or "1555000111" in line]
+    reaching += [str(e) for e in ami.matching("DialBegin") if "mallory" in e.get("DialString", "")]
     figures(
         database=repo_url.split(":", 1)[0],
         calls=len(cases),
-        correct=len(cases),
-        lost=0,
-        payloads_reaching_dial=0,
+        correct=len(cases) - len(wrong),
+        lost=len(wrong),
+        payloads_reaching_dial=len(reaching),
         legitimate_dials=len(agi_dials),
     )
+    assert not wrong, wrong
+    assert agi_dials, "the AGI debug lines are missing: nothing proves what was sent"
+    assert not reaching, reaching
+    assert agi_server.counters["error"] == len(cases)
 
 
 async def test_hand_edited_did_and_account_numbers_reach_no_command(tmp_path: Path) -> None:

@@ -10,19 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from did_failover.storage import open_repository
 from fastagi.client import environment
-from tests.reliability.conftest import (
-    CUSTOMER,
-    Answer,
-    StartServe,
-    TimedCall,
-    add_did,
-    channel,
-    fd_count,
-    rss_kib,
-    timed_call,
-)
+from tests.reliability.conftest import CUSTOMER, StartServe, add_did, fd_count, rss_kib
+from tests.support.channels import Answer, TimedCall, channel, timed_call
+
+pytestmark = pytest.mark.slow
+
 
 CALLS = 2000
 RATE = 100.0
@@ -155,7 +151,7 @@ async def test_soak_2000_calls_with_hangups_and_disconnects(
     faults = Counter(fault for _, fault, _ in plans if fault)
     failed_handlers = server.events("handler failed")
     figures(
-        calls=CALLS,
+        calls=len(seen),
         correct=CALLS - len(wrong),
         lost=len(wrong),
         caller_hangups=faults["hangup"],

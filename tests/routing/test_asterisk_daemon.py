@@ -6,26 +6,15 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 from pathlib import Path
 
-import pytest
-
 from did_failover.storage import TransferRow, open_repository
+from tests.support.net import free_port
 from tests.testbed.asterisk import AMI_PORT, Ami
-
-pytestmark = [pytest.mark.asterisk, pytest.mark.mysql]
 
 BIN = Path(sys.executable).with_name("did-failover")
 DID = "15553000001"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:
@@ -55,7 +44,7 @@ async def test_daemon_routes_real_calls_and_metrics_move(mysql_url: str, ami: Am
         await repo.add_account("7200", "Daemon customer", "customer", None)
         await repo.add_did(DID, "7200", "endpoint:busy", 2, 0)
         await repo.set_transfer(TransferRow(DID, True, None, "pstn:15550009999", None, None, 5, "keep", "t"))
-    metrics_port = _free_port()
+    metrics_port = free_port()
     env = {
         **os.environ,
         "DID_FAILOVER_DATABASE_URL": mysql_url,

@@ -17,8 +17,6 @@ from did_failover.storage import Repository, TransferRow, open_repository
 from fastagi.server import Server
 from tests.testbed.asterisk import Ami, Call, CallOutcome
 
-pytestmark = [pytest.mark.asterisk, pytest.mark.mysql]
-
 AGI_LISTEN = "127.0.0.1:14573"
 ACCOUNT = "7001"
 _callers = itertools.count(15550100000)

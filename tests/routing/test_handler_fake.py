@@ -15,7 +15,8 @@ from did_failover.routing.handler import DIDFailover
 from did_failover.settings import Settings
 from did_failover.storage import Repository, TransferRow, open_repository
 from fastagi.client import call, environment
-from tests.conftest import StartServer
+from tests.plugins.servers import StartServer
+from tests.support.channels import FakeChannel
 
 DID = "15551230000"
 
@@ -42,31 +43,6 @@ async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
     )
     yield repository
     await repository.close()
-
-
-class FakeChannel:
-    """Answers like a channel whose Dials end with the given DIALSTATUS,HANGUPCAUSE values in turn."""
-
-    def __init__(
-        self, *statuses: str, hops: str = "", group_count: str = "1", hangup_on_dial: int = 0
-    ) -> None:
-        self.statuses = list(statuses)
-        self.hops = hops
-        self.group_count = group_count
-        self.hangup_on_dial = hangup_on_dial
-        self.dials = 0
-
-    def __call__(self, command: str) -> list[str]:
-        if command.startswith("EXEC Dial"):
-            self.dials += 1
-            lines = ["200 result=0"]
-            return ["HANGUP", *lines] if self.dials == self.hangup_on_dial else lines
-        if command.startswith("GET FULL VARIABLE"):
-            if "DIALSTATUS" in command:
-                return [f"200 result=1 ({self.statuses.pop(0)})"]
-            group = f",{self.group_count}" if "GROUP_COUNT" in command else ""
-            return [f"200 result=1 ({self.hops},,1001{group})"]
-        return ["200 result=0"]
 
 
 async def _server(start_server: StartServer, repo: Repository, **settings: object) -> int:

@@ -1,25 +1,14 @@
-"""Helpers for the operations tests: a systemd notify socket, a `did-failover serve` process, HTTP GET."""
+"""Helpers for the operations tests: a systemd notify socket, the environment and CLI of `serve`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
-import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
-BIN = Path(sys.executable).with_name("did-failover")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support.serve import BIN
 
 
 class NotifySocket:
@@ -98,53 +87,3 @@ async def sample_did(env: dict[str, str]) -> None:
     ):
         code, out, err = await cli(env, *args)
         assert code == 0, (args, out, err)
-
-
-class ServeProcess:
-    """A running `did-failover serve` whose JSON log lines are read as they come."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[dict[str, Any]] = []
-
-    @classmethod
-    async def start(cls, env: dict[str, str], *args: str) -> ServeProcess:
-        """Start `did-failover [ARGS] serve` and wait for its `listening` line."""
-        proc = await asyncio.create_subprocess_exec(
-            BIN, *args, "serve", env=env, stdout=asyncio.subprocess.PIPE
-        )
-        serve = cls(proc)
-        await serve.wait_for("listening")
-        return serve
-
-    async def wait_for(self, event: str, timeout: float = 20.0) -> dict[str, Any]:
-        """Read log lines until one with `event`; return it."""
-        assert self.proc.stdout is not None
-        while True:
-            raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
-            assert raw, f"serve exited before {event!r}"
-            line = json.loads(raw)
-            self.lines.append(line)
-            if line["event"] == event:
-                return line
-
-    async def stop(self) -> list[dict[str, Any]]:
-        """SIGTERM; return the remaining log lines after checking the exit code is 0."""
-        if self.proc.returncode is None:
-            self.proc.terminate()
-        rest, _ = await asyncio.wait_for(self.proc.communicate(), 30)
-        assert self.proc.returncode == 0
-        more = [json.loads(line) for line in rest.decode().splitlines()]
-        self.lines.extend(more)
-        return more
-
-
-async def http_get(port: int, path: str) -> tuple[int, str]:
-    """GET http://127.0.0.1:PORT/PATH; return the status code and the body."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-    await writer.drain()
-    raw = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
-    head, _, body = raw.decode().partition("\r\n\r\n")
-    return int(head.split(" ", 2)[1]), body

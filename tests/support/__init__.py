@@ -1,0 +1,1 @@
+"""What the tests share: free ports, `did-failover serve` as a process, fake channels, databases."""
