@@ -19,7 +19,7 @@ from did_failover.storage import (
     open_repository,
 )
 from did_failover.storage import sqlite as sqlite_storage
-from tests.dbtools import dump, execute, mysql_connect
+from tests.support.db import dump, execute, mysql_connect
 
 
 @pytest.fixture

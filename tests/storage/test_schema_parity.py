@@ -5,10 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from did_failover.storage import open_repository
-from tests.dbtools import TABLES, execute
+from tests.support.db import TABLES, execute
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +38,6 @@ def test_top_level_schema_sql_is_the_packaged_mysql_schema() -> None:
     assert (ROOT / "schema.sql").read_bytes() == packaged.read_bytes()
 
 
-@pytest.mark.mysql
 async def test_sqlite_and_mysql_schemas_have_the_same_tables_and_columns(
     sqlite_url: str, mysql_url: str
 ) -> None:
@@ -53,7 +50,6 @@ async def test_sqlite_and_mysql_schemas_have_the_same_tables_and_columns(
     assert _mysql_columns(mysql_url) == sqlite_columns
 
 
-@pytest.mark.mysql
 def test_schema_sql_run_twice_by_hand_with_the_mysql_client(mysql_url: str) -> None:
     """A sysadmin can feed schema.sql to the mysql client, twice, without error."""
     database = mysql_url.rsplit("/", 1)[1]

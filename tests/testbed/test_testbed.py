@@ -8,8 +8,6 @@ import pytest
 
 from tests.testbed.asterisk import AGI_BACKUP_PORT, AGI_PORT, SIP_PORT, AgiStub, Ami, TestbedError
 
-pytestmark = pytest.mark.asterisk
-
 CALLER = "15557000001"
 
 
