@@ -15,10 +15,10 @@ if "history" in _WITHOUT:
 
     did_failover.calls.history.HistoryWriter.add = lambda self, row: None  # type: ignore[method-assign]
 if "log" in _WITHOUT:
-    import fastagi.server
+    import did_failover.logs
 
-    fastagi.server.session_line = lambda component, fields: None  # type: ignore[assignment]
+    did_failover.logs.session_line = lambda component, fields: None  # type: ignore[assignment]
 if "metrics" in _WITHOUT:
     import did_failover.runtime.metrics
 
-    did_failover.runtime.metrics.Metrics.observe = lambda self, session, outcome: None  # type: ignore[method-assign]
+    did_failover.runtime.metrics.Metrics.observe = lambda self, session, end: None  # type: ignore[method-assign]
