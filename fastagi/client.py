@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from fastagi.server import DEFAULT_PORT
+
 Responder = Callable[[str], Iterable[str] | None]
 """Maps one command line from the server to the lines to answer (None: close the connection)."""
 
@@ -26,7 +28,7 @@ def environment(
     env = {
         "agi_network": "yes",
         "agi_network_script": script,
-        "agi_request": f"agi://127.0.0.1:4573/{script}",
+        "agi_request": f"agi://127.0.0.1:{DEFAULT_PORT}/{script}",
         "agi_channel": f"Local/{extension}@from-pstn-00000000;2",
         "agi_language": "en",
         "agi_type": "Local",
