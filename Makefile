@@ -1,10 +1,13 @@
 # Developer shortcuts; the test command is scripts/test.
 PYTHON ?= .venv/bin/python
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-sip
 
 bench:  ## did-failover against its peers, every scenario (about 5 minutes); see bench/README.md
 	$(PYTHON) -m bench.run
 
 bench-quick:  ## the same, smaller (about a minute)
 	$(PYTHON) -m bench.run --quick
+
+bench-sip:  ## real SIP calls through the Asterisk test bed: dialplan vs did-failover (about 8 minutes)
+	$(PYTHON) -m bench.sip.run

@@ -23,6 +23,8 @@ from panoramisk import Manager
 REPO = Path(__file__).resolve().parents[2]
 TESTBED_DIR = Path(__file__).resolve().parent
 SAMPLE_DIR = REPO / "asterisk"
+BENCH_SIP_DIR = REPO / "bench" / "sip"
+"""The SIP benchmark's endpoints and dialplan, included by the test bed (bench/sip/README.md)."""
 PROVISION_SCRIPT = REPO / "scripts" / "provision-asterisk"
 DEFAULT_ROOT = Path(os.environ.get("DID_FAILOVER_ASTERISK_ROOT", "/var/cache/did-failover/asterisk-sid"))
 
@@ -171,8 +173,11 @@ class AsteriskTestbed:
         etc = self.host_path(ETC_DIR)
         shutil.rmtree(etc, ignore_errors=True)
         (etc / "sample").mkdir(parents=True)
+        (etc / "bench").mkdir()
         for conf in TESTBED_DIR.glob("*.conf"):
             shutil.copy(conf, etc / conf.name)
+        for conf in BENCH_SIP_DIR.glob("*.conf"):
+            shutil.copy(conf, etc / "bench" / conf.name)
         for conf in SAMPLE_DIR.glob("*.conf"):
             text = conf.read_text()
             for name, old, new, _why in SAMPLE_SUBSTITUTIONS:
