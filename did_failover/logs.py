@@ -148,19 +148,24 @@ def flush() -> None:
 atexit.register(flush)
 
 
-def session_line(component: str, fields: dict[str, Any]) -> None:
-    """Log the canonical `session` line at info, with `fields` in order (the same line as
-    `get_logger(component).info("session", **fields)`, about three times cheaper)."""
+def info_line(component: str, event: str, fields: dict[str, Any]) -> None:
+    """Log one info line with `fields` in order: the same line as
+    `get_logger(component).info(event, **fields)`, about three times cheaper (the per-call lines)."""
     if not _Output.info_enabled:
         return
     if not _Output.fast_json:
-        get_logger(component).info("session", **fields)
+        get_logger(component).info(event, **fields)
         return
     line = {"component": component, **fields}
-    line["event"] = "session"
+    line["event"] = event
     line["level"] = "info"
     line["timestamp"] = _timestamp()
     _Output.sink.write(_encode(line))
+
+
+def session_line(component: str, fields: dict[str, Any]) -> None:
+    """Log the canonical `session` line of one call (see `info_line`)."""
+    info_line(component, "session", fields)
 
 
 def get_logger(name: str) -> Any:

@@ -30,6 +30,20 @@ def test_session_line_is_the_line_structlog_writes() -> None:
     assert fast == slow
 
 
+def test_call_state_line_is_the_line_structlog_writes() -> None:
+    """The tracker's `call state` lines take the same fast path and come out as structlog's would."""
+    stream = io.StringIO()
+    logs.configure("info", "json", stream)
+    state = {"uniqueid": "1.2", "did": "15551230000", "leg": "BUSY", "destination": "x", "state": "ringing"}
+    logs.info_line("fastagi.calls", "call state", dict(state))
+    logs.get_logger("fastagi.calls").info("call state", **state)
+    fast, slow = _lines(stream)
+    assert list(fast) == list(slow) == ["component", *state, "event", "level", "timestamp"]
+    fast.pop("timestamp")
+    slow.pop("timestamp")
+    assert fast == slow
+
+
 def test_session_line_follows_level_and_format() -> None:
     """Not written at warning; written by structlog's console renderer when the format is console."""
     stream = io.StringIO()

@@ -12,10 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from did_failover.logs import get_logger
+from did_failover.logs import info_line
 from did_failover.storage.base import CallRecord
-
-log = get_logger("fastagi.calls")
 
 HANGUP_WAIT = 900.0
 """Seconds a finished session waits for its channel's Hangup event before its row is written anyway."""
@@ -173,6 +171,10 @@ class CallTracker:
             for call in [c for c in self.calls.values() if c.session_done]:
                 self._write(call)
 
+    def follows(self, uniqueid: str) -> bool:
+        """Whether events of channel `uniqueid` matter: a routed call's, or one its Dial created."""
+        return uniqueid in self.calls or uniqueid in self.channels
+
     def on_event(self, event: Mapping[str, str]) -> None:
         """One AMI event; events of channels we do not follow cost one dict lookup."""
         handler = self._handlers.get(event.get("Event", ""))
@@ -243,15 +245,19 @@ class CallTracker:
 
     @staticmethod
     def _state(call: TrackedCall, leg: str, destination: str, state: str, **extra: str) -> None:
-        """One log line per state change, keyed like the session's canonical line."""
-        log.info(
+        """One log line per state change, keyed like the session's canonical line (several a call:
+        the fast path of `info_line`)."""
+        info_line(
+            "fastagi.calls",
             "call state",
-            uniqueid=call.uniqueid,
-            did=call.did,
-            leg=leg,
-            destination=destination,
-            state=state,
-            **extra,
+            {
+                "uniqueid": call.uniqueid,
+                "did": call.did,
+                "leg": leg,
+                "destination": destination,
+                "state": state,
+                **extra,
+            },
         )
 
     def _write(self, call: TrackedCall) -> None:
