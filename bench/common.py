@@ -25,7 +25,7 @@ def primary_dest(index: int) -> str:
 
 # The peers send, byte for byte, what did-failover sends for the same call (checked by the load generator).
 COUNTERS = b"GET FULL VARIABLE ${DID_FAILOVER_HOPS},${REDIRECTING(count)}\n"
-STATUS = b"GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE}\n"
+STATUS = b"GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE},${ANSWEREDTIME_MS}\n"
 
 
 def prepare(hops: int) -> bytes:

@@ -164,8 +164,8 @@ async def test_failover_call_gives_state_lines_and_one_history_row(
 async def test_ami_down_and_back_routing_unaffected_and_recording_resumes(
     history_bed: HistoryBed, ami: Ami
 ) -> None:
-    """AMI goes away mid-run: calls still route and get a row without AMI fields; the listener
-    reconnects by itself and later calls are recorded with them again."""
+    """AMI goes away mid-run: calls still route and get a row whose answer, end, cause and billable
+    seconds come from Dial; the listener reconnects by itself and later calls are recorded from AMI."""
     tracker = history_bed.handler.tracker
     assert tracker is not None
     await history_bed.proxy.stop()
@@ -174,12 +174,9 @@ async def test_ami_down_and_back_routing_unaffected_and_recording_resumes(
     outcome = await ami.wait_outcome(call, timeout=30)
     assert (outcome.result, outcome.leg) == ("ANSWERED", "BUSY")
     (row,) = await _rows(history_bed.repo, 1)
-    assert (row.result, row.transfer_dialstatus, row.answered_at, row.billsec) == (
-        "ANSWERED",
-        "ANSWER",
-        None,
-        None,
-    )
+    assert (row.result, row.transfer_dialstatus, row.hangup_cause) == ("ANSWERED", "ANSWER", 16)
+    assert row.answered_at is not None and row.ended_at is not None and row.answered_at < row.ended_at
+    assert row.billsec is not None and row.billsec >= 1
 
     await history_bed.proxy.start()
     await _until(lambda: tracker.ami_connected, timeout=40)

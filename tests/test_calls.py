@@ -136,22 +136,41 @@ async def test_events_out_of_order_within_the_call_never_raise() -> None:
         assert not tracker.calls and not tracker.channels
 
 
-async def test_ami_down_writes_at_once_without_ami_fields() -> None:
-    """With AMI down the row is written when the session ends, from what the AGI side knows."""
+async def test_ami_down_writes_at_once_from_what_the_agi_side_knows() -> None:
+    """With AMI down the row is written when the session ends: an unanswered call has its end time
+    (the session's) and no answer; nothing is made up."""
     rows: list[CallRecord] = []
     tracker = CallTracker(rows.append)
     call = tracker.start(AGI_UID, "15552000001", "15557100009")
     tracker.dialing(call, "PRIMARY", "endpoint:busy")
-    tracker.dialed(call, "PRIMARY", "BUSY")
+    tracker.dialed(call, "PRIMARY", "BUSY", "17", "")
     tracker.finish(call, "BUSY", "PRIMARY", "7100")
     (row,) = rows
-    assert (row.result, row.primary_dialstatus, row.answered_at, row.ended_at, row.billsec) == (
+    assert (row.result, row.primary_dialstatus, row.answered_at, row.billsec, row.hangup_cause) == (
         "BUSY",
         "BUSY",
         None,
         None,
         None,
     )
+    assert row.ended_at is not None and row.started_at <= row.ended_at
+
+
+async def test_ami_down_an_answered_leg_gets_answer_time_cause_and_billsec_from_dial() -> None:
+    """Dial's ANSWEREDTIME_MS and HANGUPCAUSE give the row what AMI would: answered that long before
+    Dial returned, the leg's cause, whole seconds billed."""
+    rows: list[CallRecord] = []
+    tracker = CallTracker(rows.append)
+    call = tracker.start(AGI_UID, "15552000001", "15557100009")
+    tracker.dialing(call, "PRIMARY", "endpoint:busy")
+    tracker.dialed(call, "PRIMARY", "BUSY", "17", "")
+    tracker.dialing(call, "BUSY", "pstn:+15557654321")
+    tracker.dialed(call, "BUSY", "ANSWER", "16", "61600")
+    tracker.finish(call, "ANSWERED", "BUSY", "7100")
+    (row,) = rows
+    assert (row.transfer_dialstatus, row.hangup_cause, row.billsec) == ("ANSWER", 16, 62)
+    assert row.answered_at is not None and row.ended_at is not None
+    assert (row.ended_at - row.answered_at).total_seconds() == 61.6
 
 
 async def test_ami_lost_while_waiting_for_hangup_flushes_the_row() -> None:
@@ -162,7 +181,9 @@ async def test_ami_lost_while_waiting_for_hangup_flushes_the_row() -> None:
     _replay(tracker, EVENTS[:CALL_HANGUP])
     assert rows == []
     tracker.set_ami_connected(False)
-    assert len(rows) == 1 and rows[0].answered_at is not None and rows[0].ended_at is None
+    # AMI saw the answer; the end is the session's, as no Hangup event came.
+    assert len(rows) == 1 and rows[0].answered_at is not None and rows[0].hangup_cause is None
+    assert rows[0].ended_at is not None and rows[0].answered_at <= rows[0].ended_at
 
 
 async def test_missing_hangup_event_is_written_after_the_wait() -> None:

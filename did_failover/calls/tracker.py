@@ -2,7 +2,8 @@
 
 The routing handler reports what it decided (`start`, `dialing`, `dialed`, `finish`); the AMI listener
 feeds events (`on_event`); neither ever waits for the other. A call's row is written when its channel
-hangs up, or at once when the session ends while AMI is down (then without the AMI fields).
+hangs up, or at once when the session ends while AMI is down: then answer time, cause and billable
+seconds come from what Dial reported, and the end time is the session's.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from did_failover.logs import info_line
 from did_failover.storage.base import CallRecord
@@ -26,6 +27,7 @@ class TrackedCall:
 
     __slots__ = (
         "account",
+        "agi_answered",
         "answered_at",
         "answered_mono",
         "billsec",
@@ -41,6 +43,7 @@ class TrackedCall:
         "primary_dialstatus",
         "result",
         "session_done",
+        "session_ended_at",
         "started_at",
         "timer",
         "transfer_condition",
@@ -56,6 +59,8 @@ class TrackedCall:
         self.caller = caller
         self.started_at = datetime.now(UTC)
         self.account: str | None = None
+        self.agi_answered: tuple[datetime, int, int | None] | None = None
+        """What Dial said of an answered leg: when it returned, milliseconds talked, hang-up cause."""
         self.primary_destination: str | None = None
         self.primary_dialstatus: str | None = None
         self.transfer_condition: str | None = None
@@ -71,12 +76,28 @@ class TrackedCall:
         self.hangup_cause: int | None = None
         self.hangup_seen = False
         self.session_done = False
+        self.session_ended_at: datetime | None = None
         self.written = False
         self.dest_uids: list[str] = []
         self.timer: asyncio.TimerHandle | None = None
 
     def record(self) -> CallRecord:
-        """The call-history row."""
+        """The call-history row: AMI's times and cause when it reported them, else what Dial and the
+        session end said (the answer time from ANSWEREDTIME_MS, whole seconds billed)."""
+        answered_at, ended_at, cause, billsec = (
+            self.answered_at,
+            self.ended_at,
+            self.hangup_cause,
+            self.billsec,
+        )
+        if ended_at is None:
+            ended_at = self.session_ended_at
+            if self.agi_answered is not None:
+                returned, talked_ms, leg_cause = self.agi_answered
+                ended_at = returned
+                answered_at = answered_at or returned - timedelta(milliseconds=talked_ms)
+                cause = leg_cause if cause is None else cause
+                billsec = round(talked_ms / 1000) if billsec is None else billsec
         return CallRecord(
             started_at=self.started_at,
             did=self.did,
@@ -89,10 +110,10 @@ class TrackedCall:
             transfer_destination=self.transfer_destination,
             transfer_dialstatus=self.transfer_dialstatus,
             leg=self.leg,
-            answered_at=self.answered_at,
-            ended_at=self.ended_at,
-            hangup_cause=self.hangup_cause,
-            billsec=self.billsec,
+            answered_at=answered_at,
+            ended_at=ended_at,
+            hangup_cause=cause,
+            billsec=billsec,
             uniqueid=self.uniqueid,
         )
 
@@ -143,13 +164,18 @@ class CallTracker:
             call.transfer_condition = leg
             call.transfer_destination = destination
 
-    def dialed(self, call: TrackedCall, leg: str, dialstatus: str) -> None:
-        """Dial returned with `dialstatus`."""
+    def dialed(
+        self, call: TrackedCall, leg: str, dialstatus: str, cause: str = "", answered_ms: str = ""
+    ) -> None:
+        """Dial returned with `dialstatus` (and HANGUPCAUSE and ANSWEREDTIME_MS as Dial set them)."""
         if leg == "PRIMARY":
             call.primary_dialstatus = dialstatus
         else:
             call.transfer_dialstatus = dialstatus
         call.current_leg = None
+        if dialstatus == "ANSWER":
+            talked = int(answered_ms) if answered_ms.isdigit() else 0
+            call.agi_answered = (datetime.now(UTC), talked, int(cause) if cause.isdigit() else None)
 
     def finish(self, call: TrackedCall, result: str, leg: str | None, account: str | None) -> None:
         """The session ended: write now unless AMI will tell us when the channel hangs up."""
@@ -157,6 +183,7 @@ class CallTracker:
         call.leg = leg or None
         call.account = account
         call.session_done = True
+        call.session_ended_at = datetime.now(UTC)
         if call.hangup_seen or not self.ami_connected or not call.uniqueid:
             self._write(call)
         else:

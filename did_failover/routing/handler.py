@@ -27,6 +27,10 @@ from fastagi.session import AGISession
 
 log = get_logger("fastagi.routing")
 
+DIAL_RESULT = "${DIALSTATUS},${HANGUPCAUSE},${ANSWEREDTIME_MS}"
+"""Read after each Dial: how the leg ended and, when answered, how long it talked (the call history
+has answer and end time, cause and billable seconds from this even without AMI)."""
+
 GROUP_CATEGORY = "did-failover"
 """GROUP() category that counts a DID's concurrent calls in Asterisk, so several servers agree."""
 
@@ -166,10 +170,11 @@ class DIDFailover:
         outcome.leg = leg
         self.tracker.dialing(outcome.call, str(leg), step.destination)
         await session.exec("Dial", target + options)
-        value = await session.get_full_variable("${DIALSTATUS},${HANGUPCAUSE}") or ","
-        status, _, cause = value.partition(",")
+        value = await session.get_full_variable(DIAL_RESULT) or ","
+        status, _, rest = value.partition(",")
+        cause, _, answered_ms = rest.partition(",")
         outcome.dialstatus = status
-        self.tracker.dialed(outcome.call, str(leg), status)
+        self.tracker.dialed(outcome.call, str(leg), status, cause, answered_ms)
         session.fields[f"{name}_dest"] = step.destination
         if status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")

@@ -17,7 +17,7 @@ from did_failover.logs import configure
 from did_failover.numbers import strip_plus
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
-from did_failover.routing.handler import DIDFailover
+from did_failover.routing.handler import DIAL_RESULT, DIDFailover
 from did_failover.runtime.app import ROUTE, agi_server
 from did_failover.settings import Settings, load_settings_or_report
 from did_failover.storage import open_repository, schema_problem
@@ -27,6 +27,8 @@ STATUSES = ("ANSWER", "BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION")
 """DIALSTATUS values a simulated leg can end with."""
 
 CAUSES = {"ANSWER": 16, "BUSY": 17, "NOANSWER": 19, "CHANUNAVAIL": 20, "CONGESTION": 34}
+ANSWERED_MS = 60_000
+"""How long a simulated answered leg talks (ANSWEREDTIME_MS)."""
 """The HANGUPCAUSE Asterisk typically reports with each DIALSTATUS."""
 
 CAUSE_NAMES = {
@@ -84,9 +86,9 @@ class FakeAsterisk:
             self.steps.append(("exec", f"{app}({options})"))
 
     def _evaluate(self, expression: str) -> str:
-        if expression == "${DIALSTATUS},${HANGUPCAUSE}":
+        if expression == DIAL_RESULT:
             leg = self.primary if self._dials <= 1 else self.transfer
-            return f"{leg.status},{leg.cause}"
+            return f"{leg.status},{leg.cause},{ANSWERED_MS if leg.status == 'ANSWER' else ''}"
         # The preparation: hop and REDIRECTING counts of a fresh call (none), the SET()s it makes,
         # and the DID's group size when it is limited (this call is the only one).
         for name, value in _sets(expression):

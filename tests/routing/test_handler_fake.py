@@ -64,11 +64,11 @@ async def test_busy_primary_forwards_to_busy_destination_with_redirecting(
         "GET FULL VARIABLE ${DID_FAILOVER_HOPS},${REDIRECTING(count)},"
         "${SET(__DID_FAILOVER_HOPS=$[0${DID_FAILOVER_HOPS}+1])}${SET(CHANNEL(accountcode)=1001)}",
         'EXEC Dial "PJSIP/endpoint:alice,20"'.replace("endpoint:", ""),
-        "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE}",
+        "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE},${ANSWEREDTIME_MS}",
         'EXEC MSet "REDIRECTING(from-num,i)=15551230000,'
         'REDIRECTING(reason,i)=user-busy,REDIRECTING(count,i)=1"',
         'EXEC Dial "PJSIP/+15550001111@pstn,25"',
-        "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE}",
+        "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE},${ANSWEREDTIME_MS}",
         'EXEC MSet "DID_FAILOVER_RESULT=ANSWERED,DID_FAILOVER_LEG=BUSY,DID_FAILOVER_DIALSTATUS=ANSWER"',
     ]
     assert not result.failure
