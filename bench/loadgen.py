@@ -64,7 +64,12 @@ class Worker:
         for i in range(common.DIDS):
             number = common.did(i)
             block = environment(
-                "did-failover", args=[number], extension=number, uniqueid="@@ID@@", callerid="1555@@ID@@", threadid="14@@ID@@"
+                "did-failover",
+                args=[number],
+                extension=number,
+                uniqueid="@@ID@@",
+                callerid="1555@@ID@@",
+                threadid="14@@ID@@",
             )
             block = block.replace(b"from-pstn-00000000;2", b"from-pstn-@@ID@@;2")
             self.envs.append(block.split(b"@@ID@@"))

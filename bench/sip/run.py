@@ -27,6 +27,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -202,12 +203,23 @@ class Server:
             self.proc.wait()
 
 
+def _check_free(host: str, port: int) -> None:
+    """Refuse to start when something holds the phone's fixed UDP address (the test bed's pjsip.conf
+    names it as the endpoint's contact, so it cannot be chosen at run time)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise RuntimeError(f"bench-sip: {host}:{port}/udp is in use ({exc.strerror})") from None
+
+
 class Phone:
     """A SIPp UAS (the busy primary or the forward target) whose log lines say when it acted."""
 
     def __init__(self, scenario: str, address: tuple[str, int], folder: Path) -> None:
         self.log_path = folder / f"{scenario}-{time.monotonic_ns()}.log"
         host, port = address
+        _check_free(host, port)
         self.proc = subprocess.Popen(
             [
                 "sipp", "-sf", str(HERE / f"{scenario}.xml"), "-i", host, "-p", str(port),
@@ -336,8 +348,9 @@ def run_way(
 
 def _profiler(pid: int, path: Path) -> subprocess.Popen[bytes]:
     """py-spy sampling `serve` (collapsed stacks, idle frames left out) until SIGINT."""
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
     return subprocess.Popen(
-        [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "-o", str(path)],
+        [py_spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "-o", str(path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
