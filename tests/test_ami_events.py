@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Mapping
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,7 +64,7 @@ def _tracker_with_a_call(rows: list[CallRecord]) -> CallTracker:
 def _feed(chunks: list[bytes]) -> tuple[list[CallRecord], CallTracker]:
     rows: list[CallRecord] = []
     tracker = _tracker_with_a_call(rows)
-    protocol = type("P", (EventProtocol,), {"tracker": tracker})()
+    protocol = EventProtocol(tracker)
     protocol.connection_made(asyncio.Transport())
     protocol.version = "11.0.0"  # the greeting was read (panoramisk's own path)
     for chunk in chunks:
@@ -96,12 +97,37 @@ def test_events_split_anywhere_by_tcp_give_the_same_row(cuts: list[int]) -> None
     assert [(r.uniqueid, r.hangup_cause) for r in rows] == [(OURS, 16)]
 
 
-def test_events_of_calls_not_followed_reach_nothing() -> None:
-    """Another call's DialBegin registers no channel; unknown event names are dropped unparsed."""
+class _RecordingTracker(CallTracker):
+    """A real tracker that also keeps which events reached it."""
+
+    def __init__(self, rows: list[CallRecord]) -> None:
+        super().__init__(rows.append)
+        self.seen: list[tuple[str, str]] = []
+
+    def on_event(self, event: Mapping[str, str]) -> None:
+        """Record, then track as usual."""
+        self.seen.append((event["Event"], event.get("Uniqueid", "")))
+        super().on_event(event)
+
+
+async def test_only_the_tracked_events_of_followed_channels_reach_the_tracker() -> None:
+    """Another call's DialBegin, Newchannel and NewCallerid never reach the tracker; ours all do."""
     rows: list[CallRecord] = []
-    tracker = CallTracker(rows.append)
-    protocol = type("P", (EventProtocol,), {"tracker": tracker})()
+    tracker = _RecordingTracker(rows)
+    tracker.set_ami_connected(True)
+    call = tracker.start(OURS, "15551230000", "15550001111")
+    tracker.dialing(call, "BUSY", "endpoint:answer")
+    tracker.finish(call, "ANSWERED", "BUSY", "2001")
+    protocol = EventProtocol(tracker)
     protocol.connection_made(asyncio.Transport())
     protocol.version = "11.0.0"
     protocol.data_received(STREAM.encode())
-    assert tracker.channels == {} and rows == []
+    assert tracker.seen == [
+        ("DialBegin", OURS),
+        ("Newstate", DEST),
+        ("DialEnd", OURS),
+        ("BridgeEnter", DEST),
+        ("Hangup", DEST),
+        ("Hangup", OURS),
+    ]
+    assert len(rows) == 1

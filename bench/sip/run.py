@@ -40,6 +40,7 @@ from typing import Any
 
 import pymysql
 
+from tests.support.db import MARIADB
 from tests.testbed.asterisk import AGI_PORT, AMI_PORT, SIP_PORT, AsteriskTestbed
 
 HERE = Path(__file__).resolve().parent
@@ -56,7 +57,6 @@ BUSY_PHONE = ("127.0.0.3", 15062)
 FORWARD_TARGET = ("127.0.0.4", 15064)
 AMI_URL = f"ami://did-failover-logger:change-me-to-a-long-random-secret@127.0.0.1:{AMI_PORT}"
 """The AMI user of the sample asterisk/manager.conf, which the test bed loads."""
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 WAYS = ("dialplan", "agi+ami", "agi")
 WITHOUT: list[str] = []
 """Pieces of the server's per-call work made no-ops (`--without`, as in bench.run: bench/ablate)."""

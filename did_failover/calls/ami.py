@@ -7,6 +7,7 @@ history is written from what the AGI session knows.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from panoramisk import Manager
@@ -37,12 +38,13 @@ class EventProtocol(AMIProtocol):  # type: ignore[misc]
     the Shutdown event still take panoramisk's own path.
     """
 
-    tracker: CallTracker | None = None
-    """Set by the listener before it connects (a class per listener keeps panoramisk's factory)."""
+    def __init__(self, tracker: CallTracker) -> None:
+        super().__init__()
+        self.tracker = tracker
 
     def data_received(self, data: bytes) -> None:
         """Split what arrived into messages; events the tracker wants go to it, others go nowhere."""
-        if self.version is None or self.tracker is None:  # the greeting and the login: panoramisk's
+        if self.version is None:  # the greeting and the login: panoramisk's
             super().data_received(data)
             return
         text = data.decode("utf-8", "replace")
@@ -146,7 +148,7 @@ class AmiListener:
             ping_interval=10,
             on_login=self._logged_in,
             log=_QuietLogger(),
-            protocol_factory=type("TrackerEventProtocol", (EventProtocol,), {"tracker": tracker}),
+            protocol_factory=functools.partial(EventProtocol, tracker),
         )
 
     def start(self) -> None:
@@ -164,7 +166,7 @@ class AmiListener:
         log.info("AMI connected", host=self.target.host, port=self.target.port, user=self.target.username)
 
     def lost(self, exc: Exception | None) -> None:
-        """The connection dropped: AGI carries on; history rows are written without AMI fields."""
+        """The connection dropped: AGI carries on; history rows take their times from Dial meanwhile."""
         was = self.connected
         self.connected = False
         self.tracker.set_ami_connected(False)

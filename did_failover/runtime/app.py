@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from did_failover import __version__
 from did_failover.calls.ami import AmiListener
@@ -30,12 +31,16 @@ class StartupError(Exception):
     """The server cannot start as configured; the message says what to fix."""
 
 
-def agi_server(settings: Settings, routes: dict[str, Handler], app: App | None = None) -> Server:
-    """A FastAGI server on `settings`, logging each session's canonical line (and closing `app`)."""
+def agi_server(
+    settings: Settings,
+    routes: dict[str, Handler],
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+) -> Server:
+    """A FastAGI server on `settings` that logs each session's canonical line."""
     return Server(
         settings.server,
         routes,
-        app.close if app is not None else None,
+        on_shutdown,
         logger=get_logger("fastagi.server"),
         observers=[log_session],
         on_stopping=_notify_stopping,
@@ -62,7 +67,7 @@ class App:
         self.tracker = CallTracker(self.history.add)
         self.ami = AmiListener(parse_ami_url(settings.ami_url), self.tracker) if settings.ami_url else None
         self.handler = DIDFailover(self.cache, DialTemplates(settings), settings.max_hops, self.tracker)
-        self.server = agi_server(settings, {ROUTE: self.handler}, self)
+        self.server = agi_server(settings, {ROUTE: self.handler}, self.close)
         self.metrics = Metrics(
             self.server,
             self.handler,
