@@ -34,6 +34,7 @@ Run = Callable[..., Result]
 def cli(repo_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
     """Run `did-failover ARGS...` in-process against the test database."""
     monkeypatch.setenv("DID_FAILOVER_DATABASE_URL", repo_url)
+    monkeypatch.setenv("SUDO_USER", "alice")  # the person the change log names: cli:alice
     capsys.readouterr()
 
     def run(*argv: str) -> Result:
@@ -82,8 +83,8 @@ def world(cli: Run) -> Run:
 
 def test_sysadmin_walkthrough_creates_reseller_customer_did_and_transfer(cli: Run, repo_url: str) -> None:
     """From an empty database to a DID with transfer settings, each step confirmed in one line."""
-    assert ok(cli("db", "init")).out == "database schema version 1 ready\n"
-    assert ok(cli("db", "init")).out == "database schema version 1 ready\n"
+    assert ok(cli("db", "init")).out == "database schema version 2 ready\n"
+    assert ok(cli("db", "init")).out == "database schema version 2 ready\n"
     out = ok(cli("account", "add", "100", "--name", "Acme Reseller", "--type", "reseller")).out
     assert out == "account 100 added: reseller\n"
     out = ok(

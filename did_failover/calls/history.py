@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from did_failover.errors import StorageUnavailable
 from did_failover.logs import get_logger
 from did_failover.storage.base import CallRecord, Repository
+from did_failover.storage.retention import apply_retention, retention_loop
 
 log = get_logger("fastagi.calls")
 
@@ -42,7 +43,12 @@ class HistoryWriter:
     def start(self) -> None:
         """Start the writer and the retention tasks."""
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._write_loop()), loop.create_task(self._retention_loop())]
+        self._tasks = [
+            loop.create_task(self._write_loop()),
+            loop.create_task(
+                retention_loop(self._repository.delete_calls_before, self._retention, "call history")
+            ),
+        ]
 
     async def close(self, timeout: float = 5.0) -> None:
         """Write what is queued (bounded by `timeout`), then stop."""
@@ -81,21 +87,8 @@ class HistoryWriter:
                 backoff = min(backoff * 2, 60.0)
                 self._wake.set()
 
-    async def _retention_loop(self, every: float = 3600.0, batch: int = 1000) -> None:
-        while True:
-            try:
-                await self.apply_retention(batch)
-            except StorageUnavailable as exc:
-                log.warning("call history retention postponed", error=str(exc))
-            await asyncio.sleep(every)
-
     async def apply_retention(self, batch: int = 1000) -> int:
         """Delete calls older than the retention period, in small batches; return how many."""
-        cutoff = datetime.now(UTC) - self._retention
-        total = 0
-        while (deleted := await self._repository.delete_calls_before(cutoff, batch)) > 0:
-            total += deleted
-            await asyncio.sleep(0.05)  # let calls through between batches
-        if total:
-            log.info("call history retention applied", deleted=total, older_than=cutoff.isoformat())
-        return total
+        return await apply_retention(
+            self._repository.delete_calls_before, self._retention, "call history", batch
+        )

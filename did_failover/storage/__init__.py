@@ -9,10 +9,13 @@ from did_failover.storage.base import (
     SCHEMA_VERSION,
     AccountRow,
     CallRecord,
+    ChangeRow,
     DIDRoute,
     DIDRow,
     Repository,
     TransferRow,
+    acting_as,
+    current_actor,
     schema_problem,
 )
 
@@ -20,10 +23,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "AccountRow",
     "CallRecord",
+    "ChangeRow",
     "DIDRoute",
     "DIDRow",
     "Repository",
     "TransferRow",
+    "acting_as",
+    "current_actor",
     "open_repository",
     "schema_problem",
 ]

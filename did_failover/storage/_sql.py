@@ -7,8 +7,8 @@ together is what lets each be written once and read side by side with the schema
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from operator import attrgetter
@@ -23,10 +23,14 @@ from did_failover.storage.base import (
     AccountRow,
     AccountType,
     CallRecord,
+    ChangeAction,
+    ChangeRow,
+    ChangeSubject,
     DIDRoute,
     DIDRow,
     Repository,
     TransferRow,
+    current_actor,
     schema_problem,
 )
 
@@ -53,6 +57,9 @@ _ROUTE = """SELECT d.number, d.active, a.number, a.active, a.transfer_enabled,
  FROM dids d JOIN accounts a ON a.id = d.account_id
  LEFT JOIN did_transfers t ON t.did_id = d.id
  WHERE d.number = ?"""
+
+_CHANGE = """SELECT c.id, c.changed_at, c.actor, c.action, c.subject, c.account, c.did, c.field,
+ c.old_value, c.new_value FROM change_log c"""
 
 _CALL_COLUMNS = (
     "started_at",
@@ -83,8 +90,28 @@ NO_SCHEMA = "the database has no did-failover schema: run 'did-failover db init'
 def read_schema(resource: str) -> list[str]:
     """The statements of a packaged .sql file, comments dropped, split on the closing `;`."""
     text = resources.files("did_failover.storage").joinpath(resource).read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
-    return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
+    return split_statements(text)
+
+
+def split_statements(text: str) -> list[str]:
+    """SQL statements of a schema file: each ends with `;` at the end of a line, except that a
+    trigger body (SQLite's BEGIN ... END) runs to its `END;` line. `--` comment lines are dropped."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("--") or not (current or line.strip()):
+            continue
+        current.append(line)
+        if not line.rstrip().endswith(";"):
+            continue
+        trigger = current[0].lstrip().upper().startswith("CREATE TRIGGER")
+        if trigger and "BEGIN" in (s.strip() for s in current) and line.strip() != "END;":
+            continue
+        statements.append("\n".join(current).strip().removesuffix(";").strip())
+        current = []
+    if any(line.strip() for line in current):
+        statements.append("\n".join(current).strip())
+    return statements
 
 
 def _dt(value: Any) -> datetime:
@@ -127,6 +154,18 @@ class SQLRepository(Repository):
     @abc.abstractmethod
     def _write(self) -> AbstractAsyncContextManager[Executor]:
         """An executor inside one transaction: committed on success, rolled back on error."""
+
+    @abc.abstractmethod
+    async def _set_actor(self, db: Executor, actor: str | None) -> None:
+        """Tell the change-log triggers who writes in this transaction (None: nobody any more)."""
+
+    @asynccontextmanager
+    async def _change(self) -> AsyncIterator[Executor]:
+        """A write transaction whose changes the triggers record as `current_actor()`'s."""
+        async with self._write() as db:
+            await self._set_actor(db, current_actor())
+            yield db
+            await self._set_actor(db, None)
 
     @abc.abstractmethod
     def _ts(self, moment: datetime) -> Any:
@@ -211,7 +250,7 @@ class SQLRepository(Repository):
     ) -> AccountRow:
         """Create an account (active, transfer on)."""
         now = self._now()
-        async with self._write() as db:
+        async with self._change() as db:
             reseller_id = None
             if reseller is not None:
                 found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (reseller,))
@@ -249,7 +288,7 @@ class SQLRepository(Repository):
         sets = {column: value for column, value in changes.items() if value is not None}
         sets["updated_at"] = self._now()
         assignments = ", ".join(f"{column} = ?" for column in sets)
-        async with self._write() as db:
+        async with self._change() as db:
             matched = await db.execute(
                 f"UPDATE {table} SET {assignments} WHERE number = ?", (*sets.values(), number)
             )
@@ -300,7 +339,7 @@ class SQLRepository(Repository):
     ) -> DIDRow:
         """Create a DID (active, no transfer settings)."""
         now = self._now()
-        async with self._write() as db:
+        async with self._change() as db:
             inserted = await db.execute(
                 "INSERT INTO dids (number, account_id, active, primary_destination, ring_timeout,"
                 " max_channels, created_at, updated_at)"
@@ -342,8 +381,9 @@ class SQLRepository(Repository):
 
     async def remove_did(self, did: str) -> bool:
         """Delete a DID and its transfer settings; False when it did not exist."""
-        async with self._write() as db:
-            # Explicit, so that no orphan survives even where ON DELETE CASCADE is not enforced.
+        async with self._change() as db:
+            # Explicit, so that no orphan survives even where ON DELETE CASCADE is not enforced,
+            # and so that the triggers record the settings removed (MySQL's cascade fires none).
             await db.execute(
                 "DELETE FROM did_transfers WHERE did_id IN (SELECT id FROM dids WHERE number = ?)",
                 (strip_plus(did),),
@@ -383,29 +423,38 @@ class SQLRepository(Repository):
     async def set_transfers(self, rows: Sequence[TransferRow]) -> None:
         """Create or replace the transfer settings of every row's DID, all or nothing."""
         now = self._now()
-        async with self._write() as db:
+        async with self._change() as db:
             for row in rows:
                 found = await db.fetch_one("SELECT id FROM dids WHERE number = ?", (strip_plus(row.did),))
                 if found is None:
                     raise InputError(f"DID {strip_plus(row.did)} not found")
-                await db.execute("DELETE FROM did_transfers WHERE did_id = ?", (found[0],))
-                await db.execute(
-                    "INSERT INTO did_transfers (did_id, enabled, always_destination,"
-                    " busy_destination, no_answer_destination, unavailable_destination, timeout,"
-                    " caller_id, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        found[0],
-                        row.enabled,
-                        row.always,
-                        row.busy,
-                        row.no_answer,
-                        row.unavailable,
-                        row.timeout,
-                        row.caller_id,
-                        row.updated_by,
-                        now,
-                    ),
+                values = (
+                    row.enabled,
+                    row.always,
+                    row.busy,
+                    row.no_answer,
+                    row.unavailable,
+                    row.timeout,
+                    row.caller_id,
+                    row.updated_by,
+                    now,
+                    found[0],
                 )
+                # UPDATE in place (not DELETE + INSERT): the change log then holds only the
+                # fields that changed.
+                updated = await db.execute(
+                    "UPDATE did_transfers SET enabled = ?, always_destination = ?,"
+                    " busy_destination = ?, no_answer_destination = ?, unavailable_destination = ?,"
+                    " timeout = ?, caller_id = ?, updated_by = ?, updated_at = ? WHERE did_id = ?",
+                    values,
+                )
+                if updated == 0:
+                    await db.execute(
+                        "INSERT INTO did_transfers (enabled, always_destination, busy_destination,"
+                        " no_answer_destination, unavailable_destination, timeout, caller_id,"
+                        " updated_by, updated_at, did_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        values,
+                    )
 
     async def insert_calls(self, rows: Sequence[CallRecord]) -> None:
         """Append routed calls to the call log in one transaction."""
@@ -469,15 +518,91 @@ class SQLRepository(Repository):
 
     async def delete_calls_before(self, cutoff: datetime, limit: int) -> int:
         """Delete at most `limit` of the oldest calls started before `cutoff`; return how many."""
+        return await self._delete_oldest("call_log", "started_at", cutoff, limit)
+
+    async def list_changes(
+        self,
+        *,
+        did: str | None = None,
+        account: str | None = None,
+        reseller: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[ChangeRow]:
+        """The change log, newest first; `reseller` keeps only that reseller's customers' changes."""
+        where: list[str] = []
+        args: list[Any] = []
+        if did is not None:
+            where.append("c.did = ?")
+            args.append(strip_plus(did))
+        if account is not None:
+            where.append("c.account = ?")
+            args.append(account)
+        if reseller is not None:
+            where.append(
+                "c.account IN (SELECT a.number FROM accounts a JOIN accounts r"
+                " ON a.reseller_id = r.id WHERE r.number = ?)"
+            )
+            args.append(reseller)
+        if actor is not None:
+            where.append("c.actor = ?")
+            args.append(actor)
+        if since is not None:
+            where.append("c.changed_at >= ?")
+            args.append(self._ts(since))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        async with self._read() as db:
+            rows = await db.fetch_all(f"{_CHANGE}{clause} ORDER BY c.id DESC LIMIT ?", (*args, int(limit)))
+        return [self._change_row(row) for row in rows]
+
+    @staticmethod
+    def _change_row(row: Row) -> ChangeRow:
+        return ChangeRow(
+            id=int(row[0]),
+            changed_at=_dt(row[1]),
+            actor=row[2],
+            action=cast(ChangeAction, row[3]),
+            subject=cast(ChangeSubject, row[4]),
+            account=row[5],
+            did=row[6],
+            field=row[7],
+            old=row[8],
+            new=row[9],
+        )
+
+    async def last_change_id(self) -> int:
+        """The id of the newest change-log row, 0 when there is none (one indexed lookup)."""
+        async with self._read() as db:
+            row = await db.fetch_one("SELECT MAX(id) FROM change_log")
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    async def changes_after(self, after: int, also: Sequence[int] = (), limit: int = 1000) -> list[ChangeRow]:
+        """Change-log rows with an id above `after` or in `also`, oldest first, at most `limit`."""
+        clause = "c.id > ?"
+        if also:
+            clause += f" OR c.id IN ({', '.join('?' for _ in also)})"
+        async with self._read() as db:
+            rows = await db.fetch_all(
+                f"{_CHANGE} WHERE {clause} ORDER BY c.id LIMIT ?", (int(after), *also, int(limit))
+            )
+        return [self._change_row(row) for row in rows]
+
+    async def delete_changes_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete at most `limit` of the oldest changes made before `cutoff`; return how many."""
+        return await self._delete_oldest("change_log", "changed_at", cutoff, limit)
+
+    async def _delete_oldest(self, table: str, column: str, cutoff: datetime, limit: int) -> int:
+        """Delete at most `limit` rows of `table` whose `column` is before `cutoff`, oldest id first."""
         async with self._write() as db:
             ids = [
                 row[0]
                 for row in await db.fetch_all(
-                    "SELECT id FROM call_log WHERE started_at < ? ORDER BY id LIMIT ?",
+                    f"SELECT id FROM {table} WHERE {column} < ? ORDER BY id LIMIT ?",
                     (self._ts(cutoff), int(limit)),
                 )
             ]
             if not ids:
                 return 0
             marks = ", ".join("?" for _ in ids)
-            return await db.execute(f"DELETE FROM call_log WHERE id IN ({marks})", ids)
+            return await db.execute(f"DELETE FROM {table} WHERE id IN ({marks})", ids)

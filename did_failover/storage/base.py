@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Literal, NamedTuple, Self
 
-SCHEMA_VERSION = 1
-"""Version of the schema this code reads and writes (the `schema_version` row)."""
+SCHEMA_VERSION = 2
+"""Version of the schema this code reads and writes (the `schema_version` row).
+
+1: accounts, DIDs, transfer settings, call log. 2: the change log and its triggers."""
+
+_ACTOR: ContextVar[str] = ContextVar("did_failover_actor", default="did-failover")
+
+
+def current_actor() -> str:
+    """Who the change log records for writes made now (in this task): see `acting_as`."""
+    return _ACTOR.get()
+
+
+@contextlib.contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Record the repository writes made inside the block (in this task only) as `actor`'s."""
+    token = _ACTOR.set(actor[:64])
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
 
 
 def schema_problem(version: int | None) -> str | None:
@@ -140,6 +161,29 @@ class CallRecord(NamedTuple):
     hangup_cause: int | None = None
     billsec: int | None = None
     uniqueid: str | None = None
+
+
+ChangeSubject = Literal["account", "did", "transfer"]
+ChangeAction = Literal["add", "set", "remove"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    """One field of one account, DID or transfer-settings row changed, as the change log keeps it.
+
+    `value` texts are as stored: numbers and destinations as text, switches `true`/`false`,
+    accounts by number; `old` is None for an add and `new` None for a remove."""
+
+    id: int
+    changed_at: datetime
+    actor: str
+    action: ChangeAction
+    subject: ChangeSubject
+    account: str | None
+    did: str | None
+    field: str
+    old: str | None
+    new: str | None
 
 
 class Repository(abc.ABC):
@@ -275,6 +319,31 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     async def delete_calls_before(self, cutoff: datetime, limit: int) -> int:
         """Delete at most `limit` of the oldest calls started before `cutoff`; return how many."""
+
+    @abc.abstractmethod
+    async def list_changes(
+        self,
+        *,
+        did: str | None = None,
+        account: str | None = None,
+        reseller: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[ChangeRow]:
+        """The change log, newest first; `reseller` keeps only that reseller's customers' changes."""
+
+    @abc.abstractmethod
+    async def last_change_id(self) -> int:
+        """The id of the newest change-log row, 0 when there is none (one indexed lookup)."""
+
+    @abc.abstractmethod
+    async def changes_after(self, after: int, also: Sequence[int] = (), limit: int = 1000) -> list[ChangeRow]:
+        """Change-log rows with an id above `after` or in `also`, oldest first, at most `limit`."""
+
+    @abc.abstractmethod
+    async def delete_changes_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete at most `limit` of the oldest changes made before `cutoff`; return how many."""
 
     async def set_transfer(self, row: TransferRow) -> None:
         """Create or replace the transfer settings of one DID."""

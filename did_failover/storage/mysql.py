@@ -25,7 +25,7 @@ POOL_RECYCLE = 280
 POOL_MAX = 10
 _ER_NO_SUCH_TABLE = 1146
 _ER_CHECK_FAILED = (4025, 3819)  # CHECK constraint violated: MariaDB, MySQL 8
-_IDEMPOTENT_DDL = ("CREATE TABLE IF NOT EXISTS", "INSERT IGNORE")
+_IDEMPOTENT_DDL = ("CREATE TABLE IF NOT EXISTS", "INSERT IGNORE", "DROP TRIGGER IF EXISTS")
 
 
 @functools.cache
@@ -194,6 +194,11 @@ class MySQLRepository(SQLRepository):
         except (pymysql.err.MySQLError, *_DRIVER_ERRORS) as exc:
             # The connection was closed on the way out: the server rolls the transaction back.
             raise _translate(exc, self.timeout) from None
+
+    async def _set_actor(self, db: Executor, actor: str | None) -> None:
+        # A session variable: each pooled connection has its own, and it is set back to NULL
+        # before the connection returns to the pool (a failed write closes the connection).
+        await db.execute("SET @did_failover_actor = ?", (actor,))
 
     def _ts(self, moment: datetime) -> Any:
         if moment.tzinfo is not None:

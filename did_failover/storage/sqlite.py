@@ -138,6 +138,13 @@ class SQLiteRepository(SQLRepository):
                     await conn.execute("ROLLBACK")
                 raise _translate(exc) from None
 
+    async def _set_actor(self, db: Executor, actor: str | None) -> None:
+        # A row that only ever exists inside a write transaction: emptied before it commits.
+        if actor is None:
+            await db.execute("DELETE FROM change_actor")
+        else:
+            await db.execute("INSERT OR REPLACE INTO change_actor (id, actor) VALUES (1, ?)", (actor,))
+
     def _ts(self, moment: datetime) -> Any:
         if moment.tzinfo is UTC:
             return moment.isoformat(sep=" ")[:-6]  # without "+00:00" (cheaper than replace())
