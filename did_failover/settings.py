@@ -92,7 +92,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./did-failover.db"
     db_timeout: float = Field(default=1.0, gt=0)
-    cache_ttl: float = Field(default=10.0, ge=0)
+    cache_ttl: float = Field(default=60.0, ge=0)
+    change_poll: float = Field(default=1.0, ge=0, le=60)
 
     pstn_dial: str = "PJSIP/{number}@pstn"
     sip_dial: str = "PJSIP/did-failover/{uri}"
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
 
     ami_url: str = ""
     call_log_days: int = Field(default=90, ge=1)
+    change_log_days: int = Field(default=365, ge=1)
     metrics_listen: str = f"127.0.0.1:{METRICS_PORT}"
 
     @field_validator("allow", mode="before")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from typing import Literal, TypeVar
 
 from did_failover.errors import StorageUnavailable
@@ -20,7 +20,11 @@ Source = Literal["hit", "miss", "stale"]
 
 
 class RouteCache:
-    """Caches `get_route` answers (unknown DIDs too) for `ttl` seconds; keeps them as a fallback."""
+    """Caches `get_route` answers (unknown DIDs too) for `ttl` seconds; keeps them as a fallback.
+
+    The change watcher expires entries the moment the change log says their DID or account
+    changed; the TTL is then only a safety net.
+    """
 
     def __init__(self, repository: Repository, ttl: float, db_timeout: float) -> None:
         self._repository = repository
@@ -29,6 +33,9 @@ class RouteCache:
         self._db_timeout = db_timeout
         self._entries: dict[str, tuple[float, DIDRoute | None]] = {}
         self._inflight: dict[str, asyncio.Future[DIDRoute | None]] = {}
+        self._epoch = 0
+        """Counts expiries: an answer fetched across one may predate the change, so it is kept
+        only as an already expired entry (a fallback while the database is down)."""
         self.database_down = False
         self.last_database_ok = 0.0
         self.hits = 0
@@ -58,6 +65,7 @@ class RouteCache:
             self.hits += 1
             return entry[1], "hit"
         self.misses += 1
+        epoch = self._epoch
         try:
             route = await self._fetch(did)
         except StorageUnavailable:
@@ -65,8 +73,33 @@ class RouteCache:
             if entry is None:
                 raise
             return entry[1], "stale"
-        self._entries[did] = (time.monotonic() + self.ttl, route)
+        self._entries[did] = (time.monotonic() + self.ttl if epoch == self._epoch else 0.0, route)
         return route, "miss"
+
+    def expire(self, dids: Collection[str]) -> None:
+        """These DIDs changed: their next call asks the database (the old answer stays as fallback)."""
+        self._epoch += 1
+        for did in dids:
+            entry = self._entries.get(did)
+            if entry is not None:
+                self._entries[did] = (0.0, entry[1])
+            self._inflight.pop(did, None)  # a query already running may predate the change
+
+    def expire_accounts(self, accounts: Collection[str]) -> None:
+        """These accounts changed: every cached DID of theirs asks the database on its next call."""
+        self.expire(
+            [
+                did
+                for did, (_, route) in self._entries.items()
+                if route is not None and route.account_number in accounts
+            ]
+        )
+
+    def expire_all(self) -> None:
+        """Anything may have changed: every DID asks the database on its next call."""
+        self._epoch += 1
+        self._entries = {did: (0.0, route) for did, (_, route) in self._entries.items()}
+        self._inflight.clear()
 
     async def _fetch(self, did: str) -> DIDRoute | None:
         """One query per DID at a time: concurrent misses for the same DID share it."""
@@ -83,7 +116,8 @@ class RouteCache:
             future.exception()  # retrieved: waiters get it through their own await
             raise
         finally:
-            del self._inflight[did]
+            if self._inflight.get(did) is future:  # not replaced by a later query after expire()
+                del self._inflight[did]
         future.set_result(route)
         return route
 

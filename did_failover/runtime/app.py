@@ -14,6 +14,7 @@ from did_failover.logs import get_logger, log_session
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.handler import DIDFailover
+from did_failover.routing.watch import ChangeWatcher
 from did_failover.runtime import sdnotify
 from did_failover.runtime.metrics import Metrics
 from did_failover.settings import Settings, parse_ami_url
@@ -52,8 +53,8 @@ def _notify_stopping(sessions: int) -> None:
 
 
 class App:
-    """Everything `serve` runs: the repository, the DID cache, call tracking and history, the AMI
-    listener, the routing handler, the FastAGI server and its metrics.
+    """Everything `serve` runs: the repository, the DID cache and its change watcher, call tracking
+    and history, the AMI listener, the routing handler, the FastAGI server and its metrics.
 
     Built and started by `build`; `reload` applies new settings to every part at once; the server's
     shutdown ends in `close`, which stops the parts in the reverse order.
@@ -63,6 +64,9 @@ class App:
         self.settings = settings
         self.repository = repository
         self.cache = RouteCache(repository, settings.cache_ttl, settings.db_timeout)
+        self.watcher = ChangeWatcher(
+            repository, self.cache, settings.change_poll, settings.db_timeout, settings.change_log_days
+        )
         self.history = HistoryWriter(repository, settings.call_log_days)
         self.tracker = CallTracker(self.history.add)
         self.ami = AmiListener(parse_ami_url(settings.ami_url), self.tracker) if settings.ami_url else None
@@ -75,6 +79,7 @@ class App:
             version=__version__,
             event_loop=event_loop,
             ami_connected=(lambda: self.tracker.ami_connected) if self.ami is not None else None,
+            watcher=self.watcher,
         )
 
     @classmethod
@@ -93,6 +98,7 @@ class App:
                 raise StartupError(problem)
         app = cls(settings, repository, event_loop)
         app.history.start()
+        app.watcher.start()
         if app.ami is not None:
             app.ami.start()
         return app
@@ -104,11 +110,13 @@ class App:
         self.handler.templates = DialTemplates(settings)
         self.handler.max_hops = settings.max_hops
         self.cache.ttl = settings.cache_ttl
+        self.watcher.reconfigure(settings.change_poll)
 
     async def close(self) -> None:
         """Stop AMI, write the history still queued, close the database (the server has stopped)."""
         if self.ami is not None:
             self.ami.close()  # rows of finished sessions still waiting for AMI are handed over now
+        await self.watcher.close()
         await self.history.close()
         with contextlib.suppress(Exception):
             await self.repository.close()

@@ -22,7 +22,9 @@ log = get_logger("fastagi.daemon")
 _server_log = get_logger("fastagi.server")
 """Start-up lines keep the component they always had."""
 
-RESTART_ONLY = frozenset({"listen", "database_url", "db_timeout", "metrics_listen", "ami_url"})
+RESTART_ONLY = frozenset(
+    {"listen", "database_url", "db_timeout", "metrics_listen", "ami_url", "call_log_days", "change_log_days"}
+)
 """Settings a reload cannot change in a running process: sockets and connections opened at start."""
 
 STATUS_INTERVAL = 10.0

@@ -38,6 +38,7 @@ from did_failover.calls.history import HistoryWriter
 from did_failover.logs import get_logger
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.handler import DIDFailover
+from did_failover.routing.watch import ChangeWatcher
 from did_failover.settings import METRICS_PORT, parse_hostport
 from fastagi.server import Server, SessionEnd
 from fastagi.session import AGISession
@@ -66,6 +67,7 @@ class Metrics:
         version: str,
         event_loop: str,
         ami_connected: Callable[[], bool] | None = None,
+        watcher: ChangeWatcher | None = None,
     ) -> None:
         self.server = server
         self.handler = handler
@@ -96,7 +98,7 @@ class Metrics:
         Info("did_failover_build", "Version and runtime.", registry=self.registry).info(
             {"version": version, "python": platform.python_version(), "event_loop": event_loop}
         )
-        self.registry.register(_LiveCollector(server, cache, history))
+        self.registry.register(_LiveCollector(server, cache, history, watcher))
         self.registry.register(_CallCollector(self))
         for reload_status in ("applied", "refused"):
             self.reloads.labels(reload_status)
@@ -178,10 +180,17 @@ class _CallCollector(Collector):
 class _LiveCollector(Collector):
     """Values read at scrape time from the server and the DID cache."""
 
-    def __init__(self, server: Server, cache: RouteCache | None, history: HistoryWriter | None) -> None:
+    def __init__(
+        self,
+        server: Server,
+        cache: RouteCache | None,
+        history: HistoryWriter | None,
+        watcher: ChangeWatcher | None,
+    ) -> None:
         self._server = server
         self._cache = cache
         self._history = history
+        self._watcher = watcher
 
     def collect(self) -> Iterator[Metric]:
         """Yield the cache, database and refusal counters as they are now."""
@@ -200,6 +209,24 @@ class _LiveCollector(Collector):
                 "Call-history rows dropped because the queue was full (the database was down too long).",
                 value=self._history.dropped,
             )
+        watcher = self._watcher
+        if watcher is not None:
+            yield CounterMetricFamily(
+                "did_failover_changes_applied",
+                "Change-log rows applied to the DID cache (each expires what it names).",
+                value=watcher.applied,
+            )
+            yield CounterMetricFamily(
+                "did_failover_change_poll_errors",
+                "Polls of the change log the database failed or did not answer in time.",
+                value=watcher.errors,
+            )
+            if watcher.last_poll_ok:
+                yield GaugeMetricFamily(
+                    "did_failover_change_poll_age_seconds",
+                    "Seconds since the change log was last read: how stale routing can be at most.",
+                    value=round(time.monotonic() - watcher.last_poll_ok, 3),
+                )
         cache = self._cache
         if cache is None:
             return
