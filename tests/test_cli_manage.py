@@ -155,7 +155,7 @@ def test_sysadmin_walkthrough_creates_reseller_customer_did_and_transfer(cli: Ru
     shown = json.loads(ok(cli("transfer", "show", "4930555123", "--json")).out)
     assert shown["busy"] == "pstn:+4930999888"
     assert (shown["timeout"], shown["caller_id"], shown["status"]) == (20, "did", "on")
-    assert shown["updated_by"] == "admin"
+    assert shown["updated_by"] == "cli:alice"
     assert json.loads(ok(cli("transfer", "list", "--json")).out)[0]["did_type"] == "sip"
     accounts = json.loads(ok(cli("account", "list", "--json")).out)
     assert [(a["number"], a["type"], a["reseller"]) for a in accounts] == [
@@ -343,7 +343,7 @@ def test_import_is_all_or_nothing_and_names_every_bad_line(world: Run, repo_url:
         "did",
         "on",
     )
-    assert shown["updated_by"] == "admin"
+    assert shown["updated_by"] == "cli:alice"
     reexported = tmp_path / "again.csv"
     ok(world("transfer", "export", str(reexported)))
     assert reexported.read_text() == good.read_text()
@@ -446,3 +446,95 @@ def test_database_url_comes_from_the_config_file(
     assert err.startswith("did-failover: error: setting DID_FAILOVER_")
     assert "database_url" in err.lower()
     assert err.count("\n") == 1
+
+
+def _changes(run: Run, *args: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = json.loads(ok(run("changes", "--json", "--limit", "1000", *args)).out)
+    return rows
+
+
+def _fields(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    keys = ("actor", "action", "subject", "account", "did", "field", "old", "new")
+    return [tuple(row[key] for key in keys) for row in reversed(rows)]
+
+
+def test_changes_lists_what_each_command_changed_field_by_field(world: Run, tmp_path: Path) -> None:
+    """account set, did set, transfer set, import and did remove: one row per field they changed."""
+    top = _changes(world)[0]["id"]
+    assert isinstance(top, int)
+    ok(world("account", "set", "1001", "--name", "Customer A-1"))
+    ok(world("did", "set", "15550001", "--ring-timeout", "40"))
+    ok(world("transfer", "set", "15550001", "--busy", "none", "--no-answer", "pstn:+4930555"))
+    exported = tmp_path / "export.csv"
+    ok(world("transfer", "export", str(exported)))
+    edited = exported.read_text().replace(
+        "15550002,2001,endpoint:desk-2,,,,,30,keep,off", "15550002,2001,endpoint:desk-2,,,,,25,keep,off"
+    )
+    (tmp_path / "edited.csv").write_text(edited)
+    ok(world("transfer", "import", str(tmp_path / "edited.csv")))  # one field of one DID changed
+    ok(world("did", "remove", "15550002"))
+    later = [row for row in _changes(world) if isinstance(row["id"], int) and row["id"] > top]
+    a = "cli:alice"
+    assert _fields(later) == [
+        (a, "set", "account", "1001", None, "name", "Customer A1", "Customer A-1"),
+        (a, "set", "did", "1001", "15550001", "ring_timeout", "30", "40"),
+        (a, "set", "transfer", "1001", "15550001", "busy", "pstn:+4930999", None),
+        (a, "set", "transfer", "1001", "15550001", "no_answer", None, "pstn:+4930555"),
+        (a, "add", "transfer", "2001", "15550002", "transfer", None, "false"),
+        (a, "add", "transfer", "2001", "15550002", "timeout", None, "25"),
+        (a, "add", "transfer", "2001", "15550002", "caller_id", None, "keep"),
+        (a, "remove", "transfer", "2001", "15550002", "transfer", "false", None),
+        (a, "remove", "transfer", "2001", "15550002", "timeout", "25", None),
+        (a, "remove", "transfer", "2001", "15550002", "caller_id", "keep", None),
+        (a, "remove", "did", "2001", "15550002", "number", "15550002", None),
+        (a, "remove", "did", "2001", "15550002", "account", "2001", None),
+        (a, "remove", "did", "2001", "15550002", "active", "true", None),
+        (a, "remove", "did", "2001", "15550002", "primary", "endpoint:desk-2", None),
+        (a, "remove", "did", "2001", "15550002", "ring_timeout", "30", None),
+        (a, "remove", "did", "2001", "15550002", "max_channels", "0", None),
+    ]
+    assert json.loads(ok(world("transfer", "show", "15550001", "--json")).out)["updated_by"] == a
+
+
+def test_changes_table_filters_and_refused_filters(world: Run) -> None:
+    """The table, newest first; --did/--account/--actor/--since/--limit; bad filters exit 2."""
+    ok(world("did", "set", "15550001", "--max-channels", "3"))
+    lines = ok(world("changes", "--did", "+15550001", "--limit", "1")).out.splitlines()
+    assert lines[0].split() == [
+        "CHANGED",
+        "(UTC)",
+        "ACTOR",
+        "ACTION",
+        "ACCOUNT",
+        "DID",
+        "FIELD",
+        "FROM",
+        "TO",
+    ]
+    assert lines[1].split()[2:] == ["cli:alice", "set", "1001", "15550001", "did.max_channels", "0", "3"]
+    assert len(lines) == 2
+    assert {row["account"] for row in _changes(world, "--account", "2001")} == {"2001"}
+    assert _changes(world, "--actor", "sql") == []
+    assert len(_changes(world, "--since", "1h")) == len(_changes(world))
+    assert _changes(world, "--since", "2099-01-01") == []
+    for argv, fragment in (
+        (["--limit", "0"], "--limit: 0 is not a number of changes"),
+        (["--since", "yesterday"], "--since"),
+        (["--did", "abc"], "--did"),
+        (["--account", "9999"], "account 9999 not found"),
+    ):
+        result = world("changes", *argv)
+        assert (result.code, result.err.count("\n")) == (2, 1), result
+        assert fragment in result.err
+
+
+def test_a_reseller_sees_only_its_own_customers_changes(world: Run) -> None:
+    """--as-reseller: its customers' rows only; another reseller's account is not found, and another
+    reseller's DID has no changes to show."""
+    ok(world("transfer", "set", "15550002", "--busy", "pstn:+4930888", "--as-reseller", "200"))
+    mine = _changes(world, "--as-reseller", "100")
+    assert mine and {row["account"] for row in mine} == {"1001"}
+    assert {row["account"] for row in _changes(world, "--as-reseller", "200")} == {"2001"}
+    assert _changes(world, "--as-reseller", "100", "--did", "15550002") == []
+    refused = world("changes", "--as-reseller", "100", "--account", "2001")
+    assert (refused.code, refused.err) == (2, "did-failover: error: account 2001 not found\n")

@@ -1,4 +1,8 @@
-"""The service layer behind the CLI (and later the web page): validation, admin/reseller scope, CSV."""
+"""The service layer behind the CLI (and later the web page): validation, admin/reseller scope, CSV.
+
+Longer than our other modules on purpose: it is every management operation, each with its scope
+check, in the one class the CLI, the web page and the API share, so that no rule is written twice.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,11 @@ from did_failover.storage.base import (
     AccountRow,
     AccountType,
     CallRecord,
+    ChangeRow,
     DIDRow,
     Repository,
     TransferRow,
+    acting_as,
     default_transfer,
 )
 
@@ -26,14 +32,16 @@ ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Who acts: the admin (reseller None) or a reseller, who sees only its own customers."""
+    """Who acts: the admin (reseller None) or a reseller, who sees only its own customers; and
+    the actor the change log records (`cli:USER` for the CLI)."""
 
     reseller: str | None = None
+    actor: str = "admin"
 
     @property
     def updated_by(self) -> str:
-        """The `updated_by` text recorded with a change."""
-        return "admin" if self.reseller is None else f"reseller:{self.reseller}"
+        """The `updated_by` text recorded with a transfer change: the actor."""
+        return self.actor
 
 
 ADMIN = Scope()
@@ -114,7 +122,8 @@ class Service:
                 raise InputError(f"--reseller: account {reseller} is a {owner.type}, not a reseller")
         if await self.repo.get_account(number) is not None:
             raise InputError(f"account {number} already exists")
-        return await self.repo.add_account(number, name, type, reseller)
+        with acting_as(scope.actor):
+            return await self.repo.add_account(number, name, type, reseller)
 
     async def set_account(
         self,
@@ -131,7 +140,8 @@ class Service:
             raise InputError("nothing to change: give --name, --active/--inactive or --transfer")
         name = None if name is None else valid.account_name(name)
         await self._account(scope, number)
-        return await self.repo.update_account(number, name=name, active=active, transfer_enabled=transfer)
+        with acting_as(scope.actor):
+            return await self.repo.update_account(number, name=name, active=active, transfer_enabled=transfer)
 
     async def list_accounts(self, scope: Scope) -> list[AccountRow]:
         """Every account the scope sees."""
@@ -159,7 +169,8 @@ class Service:
         await self._customer(scope, account)
         if await self.repo.get_did(number) is not None:
             raise InputError(f"DID {number} already exists")
-        return await self.repo.add_did(number, account, primary, ring_timeout, max_channels)
+        with acting_as(scope.actor):
+            return await self.repo.add_did(number, account, primary, ring_timeout, max_channels)
 
     async def set_did(
         self,
@@ -191,20 +202,22 @@ class Service:
         await self._did(scope, number)
         if account is not None:
             await self._customer(scope, account)
-        return await self.repo.update_did(
-            number,
-            account=account,
-            primary=primary,
-            ring_timeout=ring_timeout,
-            max_channels=max_channels,
-            active=active,
-        )
+        with acting_as(scope.actor):
+            return await self.repo.update_did(
+                number,
+                account=account,
+                primary=primary,
+                ring_timeout=ring_timeout,
+                max_channels=max_channels,
+                active=active,
+            )
 
     async def remove_did(self, scope: Scope, did: str) -> None:
         """Delete a DID and its transfer settings."""
         await self._check_scope(scope)
         row, _ = await self._did(scope, did)
-        await self.repo.remove_did(row.number)
+        with acting_as(scope.actor):
+            await self.repo.remove_did(row.number)
 
     async def list_dids(self, scope: Scope, account: str | None = None) -> list[DIDRow]:
         """The DIDs the scope sees, optionally of one account."""
@@ -234,6 +247,37 @@ class Service:
             did=did_number(did, "--did") if did is not None else None,
             account=account,
             reseller=scope.reseller,
+            since=valid.parse_since(since) if since is not None else None,
+            limit=limit,
+        )
+
+    # Change log
+
+    async def list_changes(
+        self,
+        scope: Scope,
+        *,
+        did: str | None = None,
+        account: str | None = None,
+        actor: str | None = None,
+        since: str | None = None,
+        limit: int = 50,
+    ) -> list[ChangeRow]:
+        """The changes the scope sees (a reseller: its customers'), newest first.
+
+        `did` need not exist any more: the log outlives a removed DID."""
+        await self._check_scope(scope)
+        if account is not None:
+            await self._account(scope, account, "--account")
+        if actor is not None and not 1 <= len(actor) <= 64:
+            raise InputError("--actor: give a name of 1..64 characters")
+        if not 1 <= limit <= 100_000:
+            raise InputError(f"--limit: {limit} is not a number of changes 1..100000")
+        return await self.repo.list_changes(
+            did=did_number(did, "--did") if did is not None else None,
+            account=account,
+            reseller=scope.reseller,
+            actor=actor,
             since=valid.parse_since(since) if since is not None else None,
             limit=limit,
         )
@@ -290,7 +334,8 @@ class Service:
             **changes,
             "updated_by": scope.updated_by,
         }
-        await self.repo.set_transfer(TransferRow(**values))
+        with acting_as(scope.actor):
+            await self.repo.set_transfer(TransferRow(**values))
         return await self.show_transfer(scope, number)
 
     async def list_transfers(self, scope: Scope) -> list[TransferView]:
@@ -327,5 +372,6 @@ class Service:
             summary = f"nothing imported: {count} bad row{'s' if count > 1 else ''}"
             raise InputError("\n".join([*problems, summary]))
         if not dry_run:
-            await self.repo.set_transfers(rows)
+            with acting_as(scope.actor):
+                await self.repo.set_transfers(rows)
         return len(rows)

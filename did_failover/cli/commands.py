@@ -1,10 +1,12 @@
-"""The management commands (db, account, did, transfer, calls): each a thin call into admin/."""
+"""The management commands (db, account, did, transfer, calls, changes): each a thin call into admin/."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import io
+import os
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +16,7 @@ from did_failover.cli.render import (
     account_dict,
     active_word,
     call_dict,
+    change_dict,
     clock,
     did_dict,
     on_off,
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace, work: Work) -> int:
     settings = load_settings_or_report(args.config)
     if settings is None:
         return EXIT_INPUT
-    scope = Scope(args.as_reseller)
+    scope = Scope(args.as_reseller, actor=cli_actor())
 
     async def main() -> None:
         repo = open_repository(settings.database_url, max(settings.db_timeout, MIN_MANAGE_TIMEOUT))
@@ -61,6 +64,15 @@ def run(args: argparse.Namespace, work: Work) -> int:
         error(str(exc))
         return EXIT_FAILED
     return 0
+
+
+def cli_actor() -> str:
+    """`cli:USER` for the change log: the person behind sudo when there is one."""
+    try:
+        user = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container, say)
+        user = str(os.getuid())
+    return f"cli:{user}"
 
 
 async def db_init(service: Service, scope: Scope, args: argparse.Namespace) -> None:
@@ -266,3 +278,28 @@ async def calls(service: Service, scope: Scope, args: argparse.Namespace) -> Non
         for c in calls
     ]
     print(table(headers, rows))
+
+
+async def changes(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`changes`: the change log."""
+    rows = await service.list_changes(
+        scope, did=args.did, account=args.account, actor=args.actor, since=args.since, limit=args.limit
+    )
+    if args.json:
+        print_json([change_dict(c) for c in rows])
+        return
+    headers = ["CHANGED (UTC)", "ACTOR", "ACTION", "ACCOUNT", "DID", "FIELD", "FROM", "TO"]
+    lines = [
+        [
+            clock(c.changed_at),
+            c.actor,
+            c.action,
+            c.account or "-",
+            c.did or "-",
+            f"{c.subject}.{c.field}",
+            "-" if c.old is None else c.old,
+            "-" if c.new is None else c.new,
+        ]
+        for c in rows
+    ]
+    print(table(headers, lines))

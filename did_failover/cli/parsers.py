@@ -95,6 +95,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N calls (default 50)")
     p.add_argument("--json", action="store_true")
 
+    p = leaf(
+        sub, "changes", commands.changes, "who changed which account, DID or transfer setting, newest first"
+    )
+    p.add_argument("--did", metavar="DID")
+    p.add_argument("--account", metavar="NUMBER")
+    p.add_argument("--actor", metavar="NAME", help="only this actor's changes (cli:USER, sql, ...)")
+    p.add_argument("--since", metavar="WHEN", help="age (30m, 2h, 7d, 1w) or date/time (2026-11-27T08:00)")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N changes (default 50)")
+    p.add_argument("--json", action="store_true")
+
 
 def _on_off_flags(parser: argparse.ArgumentParser, dest: str, on: str, off: str) -> None:
     group = parser.add_mutually_exclusive_group()

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from did_failover.admin.views import TransferView
-from did_failover.storage import AccountRow, CallRecord, DIDRow
+from did_failover.storage import AccountRow, CallRecord, ChangeRow, DIDRow
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -96,3 +96,19 @@ def call_dict(call: CallRecord) -> dict[str, Any]:
         if isinstance(value, datetime):
             values[key] = value.isoformat()
     return values
+
+
+def change_dict(change: ChangeRow) -> dict[str, Any]:
+    """A change-log row as JSON-ready values (`old`/`new` null for an add/remove)."""
+    return {
+        "id": change.id,
+        "changed_at": change.changed_at.isoformat(),
+        "actor": change.actor,
+        "action": change.action,
+        "subject": change.subject,
+        "account": change.account,
+        "did": change.did,
+        "field": change.field,
+        "old": change.old,
+        "new": change.new,
+    }
