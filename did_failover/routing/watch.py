@@ -97,12 +97,9 @@ class ChangeWatcher:
                 try:
                     await self.poll()
                 except StorageUnavailable as exc:
-                    self.errors += 1
-                    if not self._failing:
-                        self._failing = True
-                        log.warning(
-                            "change log not readable: routing from the cache as it is", error=str(exc)
-                        )
+                    self._failed(str(exc))
+                except Exception as exc:  # never let the watcher die: the TTL alone would be left
+                    self._failed(f"{type(exc).__name__}: {exc}")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval if self.interval > 0 else None)
@@ -176,6 +173,12 @@ class ChangeWatcher:
             self._top = newest
             self._gaps.clear()
             self._cache.expire_all()
+
+    def _failed(self, error: str) -> None:
+        self.errors += 1
+        if not self._failing:
+            self._failing = True
+            log.warning("change log not readable: routing from the cache as it is", error=error)
 
     def _poll_ok(self) -> None:
         self.last_poll_ok = time.monotonic()

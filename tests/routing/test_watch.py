@@ -173,3 +173,17 @@ async def test_an_answer_read_before_a_change_is_not_kept_as_fresh(sqlite_url: s
         assert route is not None and route.primary == "endpoint:new"
     finally:
         await repo.close()
+
+
+async def test_retention_deletes_changes_older_than_the_setting(sqlite_url: str) -> None:
+    """With a 30-day retention, rows dated 40 days ago go in batches and today's stay."""
+    async with open_repository(sqlite_url, 5.0) as repo:
+        await _world(repo)
+        total = len(await repo.changes_after(0))
+        execute(sqlite_url, "UPDATE change_log SET changed_at = datetime('now', '-40 days') WHERE id <= 5")
+        watcher = ChangeWatcher(
+            repo, RouteCache(repo, 60, 1.0), interval=1.0, db_timeout=1.0, retention_days=30
+        )
+        assert await watcher.apply_retention(batch=2) == 5
+        assert len(await repo.changes_after(0)) == total - 5
+        assert await watcher.apply_retention(batch=2) == 0
