@@ -39,6 +39,8 @@ WITHOUT: list[str] = []
 """Pieces of did-failover's per-call work replaced by no-ops (`--without`, bench/ablate)."""
 
 SERVERS = ("did-failover", "panoramisk", "pyst2-threads", "bare-asyncio", "bare-asyncio-stdlib")
+VARIANTS = {"did-failover-nopoll": {"DID_FAILOVER_CHANGE_POLL": "0"}}
+"""did-failover with settings changed, run beside it (`--servers did-failover,did-failover-nopoll`)."""
 """Peers run on uvloop like did-failover; bare-asyncio-stdlib is the same skeleton on asyncio's own loop."""
 
 
@@ -78,6 +80,12 @@ def setup_database(path: Path) -> str:
     if path.exists():
         path.unlink()
     url = f"sqlite:///{path}"
+    seed(url)
+    return url
+
+
+def seed(url: str) -> None:
+    """The benchmark's schema, accounts and DIDs in the (empty) database at `url`."""
     env = {**os.environ, "DID_FAILOVER_DATABASE_URL": url}
     cli = [str(Path(PYTHON).with_name("did-failover"))]
     first = common.did(0)
@@ -121,7 +129,6 @@ def setup_database(path: Path) -> str:
     ):
         subprocess.run(cli + args, env=env, check=True, stdout=subprocess.DEVNULL)
     asyncio.run(_add_dids(url))
-    return url
 
 
 async def _add_dids(url: str) -> None:
@@ -165,6 +172,9 @@ def _raise_nofile() -> None:
 def start_server(name: str, port: int, db_url: str, log_path: Path) -> subprocess.Popen[bytes]:
     """Start one server and wait until it accepts connections."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if name in VARIANTS:
+        env.update(VARIANTS[name])
+        name = "did-failover"
     if name == "did-failover" and WITHOUT:
         env["PYTHONPATH"] = f"{ROOT / 'bench' / 'ablate'}{os.pathsep}{ROOT}"
         env["DID_FAILOVER_BENCH_WITHOUT"] = ",".join(WITHOUT)
@@ -347,7 +357,7 @@ def run_scenario(name: str, sc: Scenario, db_url: str, args: argparse.Namespace)
             parked = sum(int(line.split()[1]) for line in workers.expect("parked", args.phase_timeout + 10))
             rss_held = status_kb(server.pid, "VmRSS")
             threads_held = status_kb(server.pid, "Threads")
-            if args.profile and name == "did-failover" and sc.calls:
+            if args.profile and name in ("did-failover", *VARIANTS) and sc.calls:
                 prof_path = RESULTS / f"profile-{name}-{sc.name}.txt"
                 profiler = subprocess.Popen(
                     [
@@ -432,7 +442,7 @@ def run_scenario(name: str, sc: Scenario, db_url: str, args: argparse.Namespace)
         errors=errors,
         error_count=sum(errors.values()),
     )
-    if name == "did-failover" and "log" not in WITHOUT:
+    if name in ("did-failover", *VARIANTS) and "log" not in WITHOUT:
         expected = args.warmup + sc.calls + sc.held
         lines = sum(
             1
@@ -549,7 +559,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run every server through every scenario and report."""
     p = argparse.ArgumentParser(description="did-failover benchmark against its peers")
     p.add_argument("--quick", action="store_true", help="smaller scenarios (about a minute)")
-    p.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
+    p.add_argument(
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"comma-separated subset; also {', '.join(VARIANTS)} (did-failover with change polling off)",
+    )
     p.add_argument("--scenarios", default="mix,burst,held", help="comma-separated subset")
     p.add_argument("--workers", type=int, default=2, help="load generator processes")
     p.add_argument("--warmup", type=int, default=500, help="calls before each scenario, not counted")
@@ -626,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{report['machine']['python']}; {report['duration_s']} s; JSON: {output}"
     )
     # A peer's errors are findings (the thread-per-call peer at 10,000 held); ours fail the run.
-    return 1 if any(r.get("error_count") for r in results if r["server"] == "did-failover") else 0
+    return 1 if any(r.get("error_count") for r in results if r["server"].startswith("did-failover")) else 0
 
 
 def _cpu_model() -> str:
