@@ -9,15 +9,12 @@ import itertools
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-
-import pytest
 
 from fastagi.client import call, environment
+from tests.plugins.servers import StartServe
 from tests.support.channels import FakeChannel
 from tests.support.db import execute
-from tests.support.net import TcpProxy, free_port
+from tests.support.net import TcpProxy
 from tests.support.ops import cli
 from tests.support.serve import ServeProcess
 from tests.testbed.asterisk import AGI_PORT, Ami, CallOutcome
@@ -27,41 +24,18 @@ AFTER = 1.5
 """Seconds between a change and the calls that must follow it (the watcher polls every second)."""
 _callers = itertools.count(15553900000)
 
-StartServe = Callable[..., Awaitable[ServeProcess]]
+
+def _cli_env(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DID_FAILOVER_")}
+    return {**env, "DID_FAILOVER_DATABASE_URL": database_url, "SUDO_USER": "alice"}
 
 
-def _env(database_url: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DID_FAILOVER_", "NOTIFY_", "WATCHDOG_"))}
-    env.update(
-        DID_FAILOVER_DATABASE_URL=database_url,
-        DID_FAILOVER_LISTEN=f"127.0.0.1:{port}",
-        DID_FAILOVER_METRICS_LISTEN=f"127.0.0.1:{free_port()}",
-        DID_FAILOVER_LOG_FORMAT="json",
-        DID_FAILOVER_CACHE_TTL="300",
-        DID_FAILOVER_GRACE_PERIOD="1",
-        SUDO_USER="alice",
-    )
-    return env
-
-
-@pytest.fixture
-async def serve(tmp_path: Path) -> AsyncIterator[StartServe]:
-    """`await serve(database_url, port)`: a `did-failover serve` process, stopped after the test."""
-    started: list[ServeProcess] = []
-
-    async def start(database_url: str, port: int) -> ServeProcess:
-        process = ServeProcess(_env(database_url, port), log_path=tmp_path / f"serve-{port}.log")
-        started.append(process)
-        await process.start()
-        return process
-
-    yield start
-    for process in started:
-        await process.stop()
+async def _serve(serve: StartServe, database_url: str, port: int | None = None) -> ServeProcess:
+    return await serve(database_url, port=port, cache_ttl=300, grace_period=1)
 
 
 async def _cli(url: str, *args: str) -> str:
-    code, out, err = await cli(_env(url, 0), *args)
+    code, out, err = await cli(_cli_env(url), *args)
     assert (code, err) == (0, ""), (args, out, err)
     return out
 
@@ -115,8 +89,8 @@ async def test_a_cli_change_reaches_the_next_call_on_every_server(
     taking real calls and on a second one, and `changes --did` says who changed what."""
     did = "15553900001"
     await _world(mysql_url, did)
-    first = await serve(mysql_url, AGI_PORT)
-    second = await serve(mysql_url, free_port())
+    first = await _serve(serve, mysql_url, AGI_PORT)
+    second = await _serve(serve, mysql_url)
     outcome, reached = await _real_call(ami, did)
     assert ((outcome.result, outcome.leg), reached) == (("ANSWERED", "BUSY"), ["busy", "answer"])
     result, dials = await _fake_call(second.port, did)
@@ -157,8 +131,8 @@ async def test_a_hand_edit_and_removed_dids_reach_the_next_call_on_every_server(
     and one deleted by hand in SQL are NOT_FOUND on both servers."""
     edited, removed, deleted = "15553900011", "15553900012", "15553900013"
     await _world(mysql_url, edited, removed, deleted)
-    await serve(mysql_url, AGI_PORT)
-    second = await serve(mysql_url, free_port())
+    await _serve(serve, mysql_url, AGI_PORT)
+    second = await _serve(serve, mysql_url)
     for did in (edited, removed, deleted):
         outcome, _ = await _real_call(ami, did)
         assert (outcome.result, outcome.leg) == ("ANSWERED", "BUSY")
@@ -204,7 +178,7 @@ async def test_changes_made_while_the_database_is_away_apply_once_it_is_back(
     await _world(mysql_url, did)
     proxy = TcpProxy(3306)
     await proxy.start()
-    server = await serve(mysql_url.replace("127.0.0.1:3306", f"127.0.0.1:{proxy.port}"), AGI_PORT)
+    server = await _serve(serve, mysql_url.replace("127.0.0.1:3306", f"127.0.0.1:{proxy.port}"), AGI_PORT)
     try:
         outcome, _ = await _real_call(ami, did)
         assert (outcome.result, outcome.leg) == ("ANSWERED", "BUSY")

@@ -484,29 +484,42 @@ class SQLRepository(Repository):
         limit: int = 50,
     ) -> list[CallRecord]:
         """Call history, newest first; `reseller` keeps only that reseller's customers' calls."""
+        clause, args = self._log_filters("account_number", "started_at", did, account, reseller, since)
+        columns = ", ".join(f"c.{column}" for column in _CALL_COLUMNS)
+        sql = f"SELECT {columns} FROM call_log c{clause} ORDER BY c.started_at DESC, c.id DESC LIMIT ?"
+        async with self._read() as db:
+            rows = await db.fetch_all(sql, (*args, int(limit)))
+        return [self._call(row) for row in rows]
+
+    def _log_filters(
+        self,
+        account_column: str,
+        time_column: str,
+        did: str | None,
+        account: str | None,
+        reseller: str | None,
+        since: datetime | None,
+    ) -> tuple[str, list[Any]]:
+        """The WHERE clause (or "") and its arguments shared by the call history and the change log
+        (table alias c; column names from code, never from input)."""
         where: list[str] = []
         args: list[Any] = []
         if did is not None:
             where.append("c.did = ?")
             args.append(strip_plus(did))
         if account is not None:
-            where.append("c.account_number = ?")
+            where.append(f"c.{account_column} = ?")
             args.append(account)
         if reseller is not None:
             where.append(
-                "c.account_number IN (SELECT a.number FROM accounts a JOIN accounts r"
+                f"c.{account_column} IN (SELECT a.number FROM accounts a JOIN accounts r"
                 " ON a.reseller_id = r.id WHERE r.number = ?)"
             )
             args.append(reseller)
         if since is not None:
-            where.append("c.started_at >= ?")
+            where.append(f"c.{time_column} >= ?")
             args.append(self._ts(since))
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        columns = ", ".join(f"c.{column}" for column in _CALL_COLUMNS)
-        sql = f"SELECT {columns} FROM call_log c{clause} ORDER BY c.started_at DESC, c.id DESC LIMIT ?"
-        async with self._read() as db:
-            rows = await db.fetch_all(sql, (*args, int(limit)))
-        return [self._call(row) for row in rows]
+        return (f" WHERE {' AND '.join(where)}" if where else ""), args
 
     @staticmethod
     def _call(row: Row) -> CallRecord:
@@ -531,27 +544,10 @@ class SQLRepository(Repository):
         limit: int = 50,
     ) -> list[ChangeRow]:
         """The change log, newest first; `reseller` keeps only that reseller's customers' changes."""
-        where: list[str] = []
-        args: list[Any] = []
-        if did is not None:
-            where.append("c.did = ?")
-            args.append(strip_plus(did))
-        if account is not None:
-            where.append("c.account = ?")
-            args.append(account)
-        if reseller is not None:
-            where.append(
-                "c.account IN (SELECT a.number FROM accounts a JOIN accounts r"
-                " ON a.reseller_id = r.id WHERE r.number = ?)"
-            )
-            args.append(reseller)
+        clause, args = self._log_filters("account", "changed_at", did, account, reseller, since)
         if actor is not None:
-            where.append("c.actor = ?")
+            clause += f"{' AND' if clause else ' WHERE'} c.actor = ?"
             args.append(actor)
-        if since is not None:
-            where.append("c.changed_at >= ?")
-            args.append(self._ts(since))
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
         async with self._read() as db:
             rows = await db.fetch_all(f"{_CHANGE}{clause} ORDER BY c.id DESC LIMIT ?", (*args, int(limit)))
         return [self._change_row(row) for row in rows]

@@ -8,15 +8,13 @@ import json
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from did_failover.storage import Repository, TransferRow
-from tests.support.net import free_port
-from tests.support.serve import ServeProcess
 
 BIN = Path(sys.executable).with_name("did-failover")
 HOST = "127.0.0.1"
@@ -76,36 +74,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-StartServe = Callable[..., Awaitable[ServeProcess]]
-
-
-@pytest.fixture
-async def serve(tmp_path: Path) -> AsyncIterator[StartServe]:
-    """A factory: `await serve(database_url, port=..., **settings)` starts `did-failover serve`."""
-    started: list[ServeProcess] = []
-
-    async def start(database_url: str, port: int | None = None, **settings: Any) -> ServeProcess:
-        port = port or free_port()
-        metrics_port = free_port()
-        env = {
-            **os.environ,
-            "DID_FAILOVER_DATABASE_URL": database_url,
-            "DID_FAILOVER_LISTEN": f"{HOST}:{port}",
-            "DID_FAILOVER_LOG_FORMAT": "json",
-            "DID_FAILOVER_METRICS_LISTEN": f"{HOST}:{metrics_port}",
-            "DID_FAILOVER_CACHE_TTL": "0",
-            **{f"DID_FAILOVER_{k.upper()}": str(v) for k, v in settings.items()},
-        }
-        process = ServeProcess(env, log_path=tmp_path / f"serve-{port}-{len(started)}.log")
-        started.append(process)
-        await process.start()
-        return process
-
-    yield start
-    for process in started:
-        await process.stop()
 
 
 async def add_did(

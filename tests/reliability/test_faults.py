@@ -24,7 +24,8 @@ from fastagi.client import environment
 from fastagi.server import Server, SessionEnd
 from fastagi.session import AGISession
 from tests.plugins.logs import LogCapture
-from tests.reliability.conftest import CUSTOMER, HOST, StartServe, add_did
+from tests.plugins.servers import StartServe
+from tests.reliability.conftest import CUSTOMER, HOST, add_did
 from tests.routing.test_asterisk_routing import _start_mariadb, _stop_mariadb
 from tests.support.channels import channel, timed_call
 from tests.testbed.asterisk import AGI_BACKUP_PORT, AGI_PORT, Ami, AsteriskTestbed, Call

@@ -16,7 +16,8 @@ import pytest
 
 from did_failover.storage import open_repository
 from fastagi.client import environment
-from tests.reliability.conftest import CUSTOMER, HOST, StartServe, add_did, fd_count
+from tests.plugins.servers import StartServe
+from tests.reliability.conftest import CUSTOMER, HOST, add_did, fd_count
 from tests.support.channels import TimedCall, channel, timed_call
 from tests.support.serve import ServeProcess
 from tests.testbed.asterisk import AGI_PORT, Ami

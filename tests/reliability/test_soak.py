@@ -14,7 +14,8 @@ import pytest
 
 from did_failover.storage import open_repository
 from fastagi.client import environment
-from tests.reliability.conftest import CUSTOMER, StartServe, add_did, fd_count, rss_kib
+from tests.plugins.servers import StartServe
+from tests.reliability.conftest import CUSTOMER, add_did, fd_count, rss_kib
 from tests.support.channels import Answer, TimedCall, channel, timed_call
 
 pytestmark = pytest.mark.slow
