@@ -4,7 +4,7 @@
     python scripts/schema_triggers.py --check  # exit 1 when a file differs from what it would write
 
 The triggers are plain SQL in the schema files, so that `schema.sql` stays the one file a
-sysadmin runs; this script only keeps the 18 of them (3 tables x insert/update/delete x 2
+sysadmin runs; this script only keeps the 24 of them (4 tables x insert/update/delete x 2
 dialects) from drifting apart. tests/storage/test_change_log.py runs `--check`.
 """
 
@@ -24,7 +24,8 @@ class Field(NamedTuple):
     """The field's name in the change log (the CLI's word for it)."""
     column: str
     kind: str = "text"
-    """text | bool (recorded as true/false) | account (an accounts.id, recorded as its number)"""
+    """text | bool (recorded as true/false) | account (an accounts.id, recorded as its number) |
+    secret (recorded as ******** only: that it changed, never what it is)"""
 
 
 class Table(NamedTuple):
@@ -35,6 +36,8 @@ class Table(NamedTuple):
     """SQL giving the owning account's number, with ROW standing for OLD or NEW."""
     did: str
     """SQL giving the DID's number, or NULL."""
+    username: str = "NULL"
+    """SQL giving the user's name, or NULL."""
 
 
 TABLES = (
@@ -83,9 +86,23 @@ TABLES = (
         ),
         did="(SELECT number FROM dids WHERE id = ROW.did_id)",
     ),
+    Table(
+        "users",
+        "user",
+        (
+            Field("username", "username"),
+            Field("role", "role"),
+            Field("account", "account_id", "account"),
+            Field("active", "active", "bool"),
+            Field("password", "password_hash", "secret"),
+        ),
+        account="(SELECT number FROM accounts WHERE id = ROW.account_id)",
+        did="NULL",
+        username="ROW.username",
+    ),
 )
 
-COLUMNS = "changed_at, actor, action, subject, account, did, field, old_value, new_value"
+COLUMNS = "changed_at, actor, action, subject, account, did, username, field, old_value, new_value"
 
 
 class Dialect(NamedTuple):
@@ -125,6 +142,8 @@ def _value(dialect: Dialect, field: Field, row: str) -> str:
         ref = f"CASE WHEN {ref} THEN 'true' ELSE 'false' END"
     elif field.kind == "account":
         ref = f"(SELECT number FROM accounts WHERE id = {ref})"
+    elif field.kind == "secret":
+        ref = "'********'"
     return dialect.text.format(ref)
 
 
@@ -132,6 +151,7 @@ def _trigger(dialect: Dialect, table: Table, event: str) -> str:
     action, row = {"INSERT": ("add", "NEW"), "UPDATE": ("set", "NEW"), "DELETE": ("remove", "OLD")}[event]
     account = table.account.replace("ROW", row)
     did = table.did.replace("ROW", row)
+    username = table.username.replace("ROW", row)
     selects = []
     for field in table.fields:
         old = "NULL" if event == "INSERT" else _value(dialect, field, "OLD")
@@ -142,7 +162,7 @@ def _trigger(dialect: Dialect, table: Table, event: str) -> str:
             when = f"{row}.{field.column} IS NOT NULL"
         selects.append(
             f"SELECT {dialect.now}, {dialect.actor}, '{action}', '{table.subject}',\n"
-            f"        {account}, {did},\n"
+            f"        {account}, {did}, {username},\n"
             f"        '{field.name}', {old}, {new}{dialect.dual}\n"
             f"    WHERE {when}"
         )

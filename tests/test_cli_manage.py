@@ -506,7 +506,7 @@ def test_changes_table_filters_and_refused_filters(world: Run) -> None:
         "ACTOR",
         "ACTION",
         "ACCOUNT",
-        "DID",
+        "DID/USER",
         "FIELD",
         "FROM",
         "TO",

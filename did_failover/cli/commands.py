@@ -288,14 +288,14 @@ async def changes(service: Service, scope: Scope, args: argparse.Namespace) -> N
     if args.json:
         print_json([change_dict(c) for c in rows])
         return
-    headers = ["CHANGED (UTC)", "ACTOR", "ACTION", "ACCOUNT", "DID", "FIELD", "FROM", "TO"]
+    headers = ["CHANGED (UTC)", "ACTOR", "ACTION", "ACCOUNT", "DID/USER", "FIELD", "FROM", "TO"]
     lines = [
         [
             clock(c.changed_at),
             c.actor,
             c.action,
             c.account or "-",
-            c.did or "-",
+            c.did or c.username or "-",
             f"{c.subject}.{c.field}",
             "-" if c.old is None else c.old,
             "-" if c.new is None else c.new,

@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from did_failover.cli import commands
+from did_failover.cli import commands, users
 from did_failover.cli.commands import Work
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the db, account, did and transfer command groups to the top-level parser."""
+    """Add the db, account, did, transfer, calls, user and changes commands to the top-level parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--as-reseller",
@@ -93,6 +93,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--account", metavar="NUMBER")
     p.add_argument("--since", metavar="WHEN", help="age (30m, 2h, 7d, 1w) or date/time (2026-11-27T08:00)")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N calls (default 50)")
+    p.add_argument("--json", action="store_true")
+
+    user = sub.add_parser("user", help="logins of the web page and the API").add_subparsers(
+        dest="user_command", required=True, metavar="COMMAND"
+    )
+    p = leaf(user, "add", users.user_add, "create a user (the password is asked twice, or read from stdin)")
+    p.add_argument("username", metavar="USERNAME")
+    p.add_argument("--role", required=True, choices=["admin", "reseller", "customer"])
+    p.add_argument("--account", metavar="NUMBER", help="the reseller or customer account (not for admin)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p = leaf(user, "set", users.user_set, "change a user's password or status (ends its sessions)")
+    p.add_argument("username", metavar="USERNAME")
+    p.add_argument("--password-stdin", action="store_true", help="read the new password from stdin")
+    _on_off_flags(p, "active", "--active", "--inactive")
+    p = leaf(user, "remove", users.user_remove, "remove a user (ends its sessions)")
+    p.add_argument("username", metavar="USERNAME")
+    p = leaf(user, "list", users.user_list, "list users")
     p.add_argument("--json", action="store_true")
 
     p = leaf(

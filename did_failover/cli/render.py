@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from did_failover.admin.views import TransferView
-from did_failover.storage import AccountRow, CallRecord, ChangeRow, DIDRow
+from did_failover.storage import AccountRow, CallRecord, ChangeRow, DIDRow, UserRow
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -108,7 +108,20 @@ def change_dict(change: ChangeRow) -> dict[str, Any]:
         "subject": change.subject,
         "account": change.account,
         "did": change.did,
+        "username": change.username,
         "field": change.field,
         "old": change.old,
         "new": change.new,
+    }
+
+
+def user_dict(user: UserRow) -> dict[str, Any]:
+    """A user as JSON-ready values (never the password hash)."""
+    return {
+        "username": user.username,
+        "role": user.role,
+        "account": user.account,
+        "status": active_word(user.active),
+        "created_at": user.created_at.isoformat(),
+        "updated_at": user.updated_at.isoformat(),
     }

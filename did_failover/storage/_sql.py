@@ -29,7 +29,10 @@ from did_failover.storage.base import (
     DIDRoute,
     DIDRow,
     Repository,
+    Role,
+    SessionRow,
     TransferRow,
+    UserRow,
     current_actor,
     schema_problem,
 )
@@ -59,7 +62,10 @@ _ROUTE = """SELECT d.number, d.active, a.number, a.active, a.transfer_enabled,
  WHERE d.number = ?"""
 
 _CHANGE = """SELECT c.id, c.changed_at, c.actor, c.action, c.subject, c.account, c.did, c.field,
- c.old_value, c.new_value FROM change_log c"""
+ c.old_value, c.new_value, c.username FROM change_log c"""
+
+_USER = """SELECT u.username, u.role, a.number, u.active, u.password_hash, u.created_at, u.updated_at
+ FROM users u LEFT JOIN accounts a ON a.id = u.account_id"""
 
 _CALL_COLUMNS = (
     "started_at",
@@ -565,6 +571,7 @@ class SQLRepository(Repository):
             field=row[7],
             old=row[8],
             new=row[9],
+            username=row[10],
         )
 
     async def last_change_id(self) -> int:
@@ -602,3 +609,142 @@ class SQLRepository(Repository):
                 return 0
             marks = ", ".join("?" for _ in ids)
             return await db.execute(f"DELETE FROM {table} WHERE id IN ({marks})", ids)
+
+    # Web users and sessions
+
+    @staticmethod
+    def _user(row: Row) -> UserRow:
+        return UserRow(
+            username=row[0],
+            role=cast(Role, row[1]),
+            account=row[2],
+            active=bool(row[3]),
+            password_hash=row[4],
+            created_at=_dt(row[5]),
+            updated_at=_dt(row[6]),
+        )
+
+    async def get_user(self, username: str) -> UserRow | None:
+        """One user by name."""
+        async with self._read() as db:
+            row = await db.fetch_one(f"{_USER} WHERE u.username = ?", (username,))
+        return None if row is None else self._user(row)
+
+    async def list_users(self, reseller: str | None = None) -> list[UserRow]:
+        """Every user, or only those of `reseller` itself and of its customers, ordered by name."""
+        async with self._read() as db:
+            if reseller is None:
+                rows = await db.fetch_all(f"{_USER} ORDER BY u.username")
+            else:
+                rows = await db.fetch_all(
+                    f"{_USER} LEFT JOIN accounts r ON r.id = a.reseller_id"
+                    " WHERE a.number = ? OR r.number = ? ORDER BY u.username",
+                    (reseller, reseller),
+                )
+        return [self._user(row) for row in rows]
+
+    async def add_user(self, username: str, role: Role, account: str | None, password_hash: str) -> UserRow:
+        """Create an active user."""
+        now = self._now()
+        async with self._change() as db:
+            account_id = None
+            if account is not None:
+                found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (account,))
+                if found is None:
+                    raise InputError(f"account {account} not found")
+                account_id = found[0]
+            await db.execute(
+                "INSERT INTO users (username, role, account_id, password_hash, active, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+                (username, role, account_id, password_hash, now, now),
+            )
+        user = await self.get_user(username)
+        if user is None:
+            raise InputError(f"user {username} not found")
+        return user
+
+    async def update_user(
+        self, username: str, *, password_hash: str | None = None, active: bool | None = None
+    ) -> UserRow:
+        """Change a user's password or status; either ends every session of that user."""
+        sets: dict[str, Any] = {"password_hash": password_hash, "active": active}
+        sets = {column: value for column, value in sets.items() if value is not None}
+        sets["updated_at"] = self._now()
+        assignments = ", ".join(f"{column} = ?" for column in sets)
+        async with self._change() as db:
+            if (
+                await db.execute(
+                    f"UPDATE users SET {assignments} WHERE username = ?", (*sets.values(), username)
+                )
+                == 0
+            ):
+                raise InputError(f"user {username} not found")
+            await db.execute(
+                "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)",
+                (username,),
+            )
+        user = await self.get_user(username)
+        if user is None:
+            raise InputError(f"user {username} not found")
+        return user
+
+    async def remove_user(self, username: str) -> bool:
+        """Delete a user and every session of theirs; False when there was none."""
+        async with self._change() as db:
+            await db.execute(
+                "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)",
+                (username,),
+            )
+            return await db.execute("DELETE FROM users WHERE username = ?", (username,)) > 0
+
+    async def add_session(self, key: str, username: str, csrf_token: str) -> None:
+        """Store a new session under `key` (the SHA-256 of its token) for an existing user."""
+        now = self._ts(datetime.now(UTC))
+        async with self._write() as db:
+            inserted = await db.execute(
+                "INSERT INTO web_sessions (id, user_id, csrf_token, created_at, last_seen_at)"
+                " SELECT ?, id, ?, ?, ? FROM users WHERE username = ?",
+                (key, csrf_token, now, now, username),
+            )
+            if inserted == 0:
+                raise InputError(f"user {username} not found")
+
+    async def get_session(self, key: str) -> SessionRow | None:
+        """The session stored under `key` with its user, None when there is none."""
+        async with self._read() as db:
+            row = await db.fetch_one(
+                "SELECT u.username, u.role, a.number, u.active, u.password_hash, u.created_at,"
+                " u.updated_at, s.csrf_token, s.created_at, s.last_seen_at"
+                " FROM web_sessions s JOIN users u ON u.id = s.user_id"
+                " LEFT JOIN accounts a ON a.id = u.account_id WHERE s.id = ?",
+                (key,),
+            )
+        if row is None:
+            return None
+        return SessionRow(self._user(row[:7]), row[7], _dt(row[8]), _dt(row[9]))
+
+    async def touch_session(self, key: str) -> None:
+        """Mark the session as used now (its idle time starts again)."""
+        async with self._write() as db:
+            await db.execute(
+                "UPDATE web_sessions SET last_seen_at = ? WHERE id = ?", (self._ts(datetime.now(UTC)), key)
+            )
+
+    async def remove_session(self, key: str) -> None:
+        """End one session."""
+        async with self._write() as db:
+            await db.execute("DELETE FROM web_sessions WHERE id = ?", (key,))
+
+    async def remove_sessions_idle_since(self, cutoff: datetime) -> int:
+        """End every session not used since `cutoff`; return how many."""
+        async with self._write() as db:
+            return await db.execute("DELETE FROM web_sessions WHERE last_seen_at < ?", (self._ts(cutoff),))
+
+    async def web_secret(self, name: str, new_value: str) -> str:
+        """The secret stored under `name`, storing `new_value` first when there is none yet."""
+        async with self._write() as db:
+            row = await db.fetch_one("SELECT value FROM web_secrets WHERE name = ?", (name,))
+            if row is None:
+                await db.execute("INSERT INTO web_secrets (name, value) VALUES (?, ?)", (name, new_value))
+                return new_value
+        return str(row[0])

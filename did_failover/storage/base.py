@@ -1,4 +1,8 @@
-"""The async repository interface both storage back ends implement, and the rows it returns."""
+"""The async repository interface both storage back ends implement, and the rows it returns.
+
+Longer than our other modules on purpose: it is the one contract of the storage layer (every row
+type and every operation, documented), which the SQL and the contract tests are written against.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from typing import Literal, NamedTuple, Self
 SCHEMA_VERSION = 2
 """Version of the schema this code reads and writes (the `schema_version` row).
 
-1: accounts, DIDs, transfer settings, call log. 2: the change log and its triggers."""
+1: accounts, DIDs, transfer settings, call log. 2: the change log and its triggers, web users and
+their sessions."""
 
 _ACTOR: ContextVar[str] = ContextVar("did_failover_actor", default="did-failover")
 
@@ -163,7 +168,7 @@ class CallRecord(NamedTuple):
     uniqueid: str | None = None
 
 
-ChangeSubject = Literal["account", "did", "transfer"]
+ChangeSubject = Literal["account", "did", "transfer", "user"]
 ChangeAction = Literal["add", "set", "remove"]
 
 
@@ -184,6 +189,34 @@ class ChangeRow:
     field: str
     old: str | None
     new: str | None
+    username: str | None = None
+    """The user a `user` change is about."""
+
+
+Role = Literal["admin", "reseller", "customer"]
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A login of the web page and the API: admin (no account), or a reseller's or customer's."""
+
+    username: str
+    role: Role
+    account: str | None
+    active: bool
+    password_hash: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A web session (looked up by the SHA-256 of its token) with its user as it is now."""
+
+    user: UserRow
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
 
 
 class Repository(abc.ABC):
@@ -344,6 +377,52 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     async def delete_changes_before(self, cutoff: datetime, limit: int) -> int:
         """Delete at most `limit` of the oldest changes made before `cutoff`; return how many."""
+
+    @abc.abstractmethod
+    async def get_user(self, username: str) -> UserRow | None:
+        """One user by name."""
+
+    @abc.abstractmethod
+    async def list_users(self, reseller: str | None = None) -> list[UserRow]:
+        """Every user, or only those of `reseller` itself and of its customers, ordered by name."""
+
+    @abc.abstractmethod
+    async def add_user(self, username: str, role: Role, account: str | None, password_hash: str) -> UserRow:
+        """Create an active user."""
+
+    @abc.abstractmethod
+    async def update_user(
+        self, username: str, *, password_hash: str | None = None, active: bool | None = None
+    ) -> UserRow:
+        """Change a user's password or status; either ends every session of that user."""
+
+    @abc.abstractmethod
+    async def remove_user(self, username: str) -> bool:
+        """Delete a user and every session of theirs; False when there was none."""
+
+    @abc.abstractmethod
+    async def add_session(self, key: str, username: str, csrf_token: str) -> None:
+        """Store a new session under `key` (the SHA-256 of its token) for an existing user."""
+
+    @abc.abstractmethod
+    async def get_session(self, key: str) -> SessionRow | None:
+        """The session stored under `key` with its user, None when there is none."""
+
+    @abc.abstractmethod
+    async def touch_session(self, key: str) -> None:
+        """Mark the session as used now (its idle time starts again)."""
+
+    @abc.abstractmethod
+    async def remove_session(self, key: str) -> None:
+        """End one session."""
+
+    @abc.abstractmethod
+    async def remove_sessions_idle_since(self, cutoff: datetime) -> int:
+        """End every session not used since `cutoff`; return how many."""
+
+    @abc.abstractmethod
+    async def web_secret(self, name: str, new_value: str) -> str:
+        """The secret stored under `name`, storing `new_value` first when there is none yet."""
 
     async def set_transfer(self, row: TransferRow) -> None:
         """Create or replace the transfer settings of one DID."""

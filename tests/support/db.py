@@ -8,7 +8,17 @@ from urllib.parse import unquote, urlsplit
 
 import pymysql
 
-TABLES = ("accounts", "dids", "did_transfers", "call_log", "change_log", "schema_version")
+TABLES = (
+    "accounts",
+    "dids",
+    "did_transfers",
+    "call_log",
+    "change_log",
+    "users",
+    "web_sessions",
+    "web_secrets",
+    "schema_version",
+)
 SQLITE_ONLY = ("change_actor",)
 """SQLite's stand-in for MySQL's session variable @did_failover_actor (always empty when committed)."""
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}

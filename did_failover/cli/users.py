@@ -1,0 +1,58 @@
+"""The `user` commands: logins of the web page and the API, over admin/users.py."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from did_failover.admin.service import Scope, Service
+from did_failover.admin.users import Users
+from did_failover.cli.render import active_word, clock, print_json, table, user_dict
+from did_failover.errors import InputError
+
+
+def read_password(args: argparse.Namespace, prompt: str = "Password") -> str:
+    """The password from stdin (--password-stdin, one line) or asked twice on the terminal."""
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise InputError("--password-stdin: nothing on stdin")
+        return line.removesuffix("\n").removesuffix("\r")
+    if not sys.stdin.isatty():
+        raise InputError("password: give --password-stdin, or run the command on a terminal to be asked")
+    first = getpass.getpass(f"{prompt}: ")
+    if getpass.getpass(f"{prompt} (again): ") != first:
+        raise InputError("password: the two entries differ; nothing changed")
+    return first
+
+
+async def user_add(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`user add`."""
+    password = read_password(args)
+    user = await Users(service.repo).add_user(scope, args.username, args.role, args.account, password)
+    owner = f" of account {user.account}" if user.account else ""
+    print(f"user {user.username} added: {user.role}{owner}")
+
+
+async def user_set(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`user set`."""
+    password = read_password(args, "New password") if args.password_stdin or args.active is None else None
+    user = await Users(service.repo).set_user(scope, args.username, password=password, active=args.active)
+    print(f"user {user.username} updated: {active_word(user.active)}; its sessions ended")
+
+
+async def user_remove(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`user remove`."""
+    await Users(service.repo).remove_user(scope, args.username)
+    print(f"user {args.username} removed; its sessions ended")
+
+
+async def user_list(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`user list`."""
+    users = await Users(service.repo).list_users(scope)
+    if args.json:
+        print_json([user_dict(u) for u in users])
+        return
+    rows = [[u.username, u.role, u.account or "-", active_word(u.active), clock(u.updated_at)] for u in users]
+    print(table(["USERNAME", "ROLE", "ACCOUNT", "STATUS", "UPDATED (UTC)"], rows))
