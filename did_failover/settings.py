@@ -29,6 +29,8 @@ METRICS_PORT = 9573
 """The metrics and health listener's port when DID_FAILOVER_METRICS_LISTEN names none."""
 AMI_PORT = 5038
 """Asterisk's AMI port when DID_FAILOVER_AMI_URL names none."""
+WEB_PORT = 8573
+"""The web page's port when DID_FAILOVER_WEB_LISTEN names none."""
 
 _config_file: Path | None = None
 
@@ -106,6 +108,9 @@ class Settings(BaseSettings):
     change_log_days: int = Field(default=365, ge=1)
     metrics_listen: str = f"127.0.0.1:{METRICS_PORT}"
 
+    web_listen: str = f"127.0.0.1:{WEB_PORT}"
+    web_session_idle: float = Field(default=1800.0, gt=0, le=86400)
+
     @field_validator("allow", mode="before")
     @classmethod
     def _parse_allow(cls, value: Any) -> Any:
@@ -127,6 +132,12 @@ class Settings(BaseSettings):
     @classmethod
     def _check_listen(cls, value: str) -> str:
         parse_hostport(value, AGI_PORT)
+        return value
+
+    @field_validator("web_listen")
+    @classmethod
+    def _check_web_listen(cls, value: str) -> str:
+        parse_hostport(value, WEB_PORT)
         return value
 
     @field_validator("database_url")

@@ -16,6 +16,7 @@ from did_failover.errors import InputError
 from did_failover.numbers import account_number, did_number
 from did_failover.storage.base import (
     DEFAULT_RING_TIMEOUT,
+    PAGE_ORDERS,
     AccountRow,
     AccountType,
     CallRecord,
@@ -32,11 +33,13 @@ ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Who acts: the admin (reseller None) or a reseller, who sees only its own customers; and
-    the actor the change log records (`cli:USER` for the CLI)."""
+    """Who acts: the admin (neither set), a reseller, who sees only its own customers, or a customer
+    (web and API only), who sees only its own DIDs and may change only their transfer settings; and
+    the actor the change log records (`cli:USER`, `web:USER`)."""
 
     reseller: str | None = None
     actor: str = "admin"
+    customer: str | None = None
 
     @property
     def updated_by(self) -> str:
@@ -57,8 +60,16 @@ class Service:
         """Create the schema idempotently and return its version."""
         return await self.repo.init_schema()
 
-    async def _check_scope(self, scope: Scope) -> None:
-        """Refuse a reseller scope that names no reseller account."""
+    async def _check_scope(self, scope: Scope, customer_may: bool = True) -> None:
+        """Refuse a reseller or customer scope that names no such account, and a customer where
+        `customer_may` is False (only the transfer settings of its own DIDs are a customer's)."""
+        if scope.customer is not None:
+            account = await self.repo.get_account(account_number(scope.customer, "customer"))
+            if account is None or account.type != "customer":
+                raise InputError(f"there is no customer account {scope.customer}")
+            if not customer_may:
+                raise InputError("a customer user may change only the transfer settings of its DIDs")
+            return
         if scope.reseller is None:
             return
         account = await self.repo.get_account(account_number(scope.reseller, "--as-reseller"))
@@ -67,7 +78,10 @@ class Service:
 
     @staticmethod
     def _sees(scope: Scope, account: AccountRow) -> bool:
-        """True when the scope may see the account: the admin sees all, a reseller its customers."""
+        """True when the scope may see the account: the admin sees all, a reseller its customers, a
+        customer itself."""
+        if scope.customer is not None:
+            return account.number == scope.customer
         return scope.reseller is None or (account.type == "customer" and account.reseller == scope.reseller)
 
     async def _account(self, scope: Scope, number: str, field: str = "account") -> AccountRow:
@@ -99,7 +113,7 @@ class Service:
         self, scope: Scope, number: str, name: str, type: str, reseller: str | None = None
     ) -> AccountRow:
         """Create an account; a reseller scope may only create customers under itself."""
-        await self._check_scope(scope)
+        await self._check_scope(scope, customer_may=False)
         number = account_number(number, "NUMBER")
         name = valid.account_name(name)
         if type not in ACCOUNT_TYPES:
@@ -135,7 +149,7 @@ class Service:
         transfer: bool | None = None,
     ) -> AccountRow:
         """Change an account's name, status or account-level transfer switch."""
-        await self._check_scope(scope)
+        await self._check_scope(scope, customer_may=False)
         if name is None and active is None and transfer is None:
             raise InputError("nothing to change: give --name, --active/--inactive or --transfer")
         name = None if name is None else valid.account_name(name)
@@ -146,6 +160,8 @@ class Service:
     async def list_accounts(self, scope: Scope) -> list[AccountRow]:
         """Every account the scope sees."""
         await self._check_scope(scope)
+        if scope.customer is not None:
+            return [await self._account(scope, scope.customer)]
         return await self.repo.list_accounts(reseller=scope.reseller)
 
     # DIDs
@@ -160,7 +176,7 @@ class Service:
         max_channels: int = 0,
     ) -> DIDRow:
         """Create a DID for a customer account the scope sees."""
-        await self._check_scope(scope)
+        await self._check_scope(scope, customer_may=False)
         number = did_number(did)
         account_number(account, "--account")
         primary = valid.destination(primary, "--primary")
@@ -184,7 +200,7 @@ class Service:
         active: bool | None = None,
     ) -> DIDRow:
         """Change a DID's account, primary destination, ring timeout, channel limit or status."""
-        await self._check_scope(scope)
+        await self._check_scope(scope, customer_may=False)
         if all(v is None for v in (account, primary, ring_timeout, max_channels, active)):
             raise InputError(
                 "nothing to change: give --account, --primary, --ring-timeout, --max-channels"
@@ -214,7 +230,7 @@ class Service:
 
     async def remove_did(self, scope: Scope, did: str) -> None:
         """Delete a DID and its transfer settings."""
-        await self._check_scope(scope)
+        await self._check_scope(scope, customer_may=False)
         row, _ = await self._did(scope, did)
         with acting_as(scope.actor):
             await self.repo.remove_did(row.number)
@@ -224,7 +240,7 @@ class Service:
         await self._check_scope(scope)
         if account is not None:
             await self._account(scope, account, "--account")
-        return await self.repo.list_dids(account=account, reseller=scope.reseller)
+        return await self.repo.list_dids(account=account or scope.customer, reseller=scope.reseller)
 
     # Call history
 
@@ -245,7 +261,7 @@ class Service:
             raise InputError(f"--limit: {limit} is not a number of calls 1..100000")
         return await self.repo.list_calls(
             did=did_number(did, "--did") if did is not None else None,
-            account=account,
+            account=account or scope.customer,
             reseller=scope.reseller,
             since=valid.parse_since(since) if since is not None else None,
             limit=limit,
@@ -341,10 +357,39 @@ class Service:
     async def list_transfers(self, scope: Scope) -> list[TransferView]:
         """Every DID the scope sees with its transfer settings (the "DIDs Call Transfer" table)."""
         await self._check_scope(scope)
-        dids = await self.repo.list_dids(reseller=scope.reseller)
+        dids = await self.repo.list_dids(account=scope.customer, reseller=scope.reseller)
         transfers = {t.did: t for t in await self.repo.list_transfers(reseller=scope.reseller)}
-        accounts = {a.number: a for a in await self.repo.list_accounts(reseller=scope.reseller)}
+        accounts = {a.number: a for a in await self.list_accounts(scope)}
         return [transfer_view(d, accounts[d.account], transfers.get(d.number)) for d in dids]
+
+    async def page_transfers(
+        self,
+        scope: Scope,
+        *,
+        search: str = "",
+        order: str = "did",
+        descending: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[TransferView], int]:
+        """One page of the "DIDs Call Transfer" table the scope sees, and how many rows match in all."""
+        await self._check_scope(scope)
+        if order not in PAGE_ORDERS:
+            raise InputError(f"order: must be one of {', '.join(PAGE_ORDERS)}, got {order!r}")
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise InputError("limit: 1..1000 rows a page, offset 0 or more")
+        if len(search) > 64:
+            raise InputError("search: at most 64 characters")
+        rows, total = await self.repo.page_dids(
+            reseller=scope.reseller,
+            account=scope.customer,
+            search=search,
+            order=order,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
+        return [transfer_view(d, a, t) for d, a, t in rows], total
 
     async def show_transfer(self, scope: Scope, did: str) -> TransferView:
         """One DID's transfer settings."""
@@ -364,7 +409,7 @@ class Service:
         Every row is checked first; any bad row raises one InputError listing each bad row by
         line number. The account and primary columns are informational and not applied.
         """
-        await self._check_scope(scope)
+        await self._check_scope(scope, customer_may=False)
         visible = {d.number for d in await self.repo.list_dids(reseller=scope.reseller)}
         rows, problems = parse_csv(text, visible, scope.updated_by)
         if problems:

@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the FastAGI server")
     serve.set_defaults(func=_cmd_serve)
+    web = sub.add_parser("web", help="serve the web page (DID_FAILOVER_WEB_LISTEN, default 127.0.0.1:8573)")
+    web.set_defaults(func=_cmd_web)
     check = sub.add_parser("check", help="check settings, database, AMI and the running server")
     check.set_defaults(func=_cmd_check)
     _add_simulate(sub)
@@ -29,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from did_failover.runtime.daemon import run
+
+    return run(args.config)
+
+
+def _cmd_web(args: argparse.Namespace) -> int:
+    from did_failover.web.server import run
 
     return run(args.config)
 

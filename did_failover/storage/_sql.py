@@ -64,6 +64,18 @@ _ROUTE = """SELECT d.number, d.active, a.number, a.active, a.transfer_enabled,
 _CHANGE = """SELECT c.id, c.changed_at, c.actor, c.action, c.subject, c.account, c.did, c.field,
  c.old_value, c.new_value, c.username FROM change_log c"""
 
+_PAGE_COLUMNS = {
+    "did": "d.number",
+    "account": "a.number",
+    "busy": "t.busy_destination",
+    "no_answer": "t.no_answer_destination",
+    "unavailable": "t.unavailable_destination",
+    "always": "t.always_destination",
+    "did_type": "d.primary_destination",
+    "number": "d.primary_destination",
+    "status": "t.enabled",
+}
+
 _USER = """SELECT u.username, u.role, a.number, u.active, u.password_hash, u.created_at, u.updated_at
  FROM users u LEFT JOIN accounts a ON a.id = u.account_id"""
 
@@ -609,6 +621,69 @@ class SQLRepository(Repository):
                 return 0
             marks = ", ".join("?" for _ in ids)
             return await db.execute(f"DELETE FROM {table} WHERE id IN ({marks})", ids)
+
+    # Pages of DIDs (the web's "DIDs Call Transfer" grid)
+
+    async def page_dids(
+        self,
+        *,
+        reseller: str | None = None,
+        account: str | None = None,
+        search: str = "",
+        order: str = "did",
+        descending: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[tuple[DIDRow, AccountRow, TransferRow | None]], int]:
+        """One page of DIDs with their account and transfer settings, and how many match in all."""
+        column = _PAGE_COLUMNS[order]  # KeyError for anything else: the column never comes from input
+        where: list[str] = []
+        args: list[Any] = []
+        if reseller is not None:
+            where.append("r.number = ?")
+            args.append(reseller)
+        if account is not None:
+            where.append("a.number = ?")
+            args.append(account)
+        if search:
+            # "!" escapes LIKE's wildcards: a backslash would mean something else in MySQL's literals.
+            pattern = "%" + search.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+            where.append("(d.number LIKE ? ESCAPE '!' OR a.number LIKE ? ESCAPE '!')")
+            args.extend([pattern, pattern])
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        tables = (
+            "FROM dids d JOIN accounts a ON a.id = d.account_id LEFT JOIN accounts r ON r.id = a.reseller_id"
+            " LEFT JOIN did_transfers t ON t.did_id = d.id"
+        )
+        direction = "DESC" if descending else "ASC"
+        async with self._read() as db:
+            total_row = await db.fetch_one(f"SELECT COUNT(*) {tables}{clause}", args)
+            numbers = [
+                row[0]
+                for row in await db.fetch_all(
+                    f"SELECT d.number {tables}{clause} ORDER BY {column} {direction}, d.number {direction}"
+                    " LIMIT ? OFFSET ?",
+                    (*args, int(limit), int(offset)),
+                )
+            ]
+            if not numbers:
+                return [], int(total_row[0]) if total_row else 0
+            marks = ", ".join("?" for _ in numbers)
+            dids = {
+                r[0]: self._did(r) for r in await db.fetch_all(f"{_DID} WHERE d.number IN ({marks})", numbers)
+            }
+            transfers = {
+                r[0]: self._transfer(r)
+                for r in await db.fetch_all(f"{_TRANSFER} WHERE d.number IN ({marks})", numbers)
+            }
+            owners = sorted({d.account for d in dids.values()})
+            account_marks = ", ".join("?" for _ in owners)
+            accounts = {
+                r[0]: self._account(r)
+                for r in await db.fetch_all(f"{_ACCOUNT} WHERE a.number IN ({account_marks})", owners)
+            }
+        rows = [(dids[n], accounts[dids[n].account], transfers.get(n)) for n in numbers if n in dids]
+        return rows, int(total_row[0]) if total_row else 0
 
     # Web users and sessions
 

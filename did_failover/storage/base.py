@@ -195,6 +195,9 @@ class ChangeRow:
 
 Role = Literal["admin", "reseller", "customer"]
 
+PAGE_ORDERS = ("did", "account", "busy", "no_answer", "unavailable", "always", "did_type", "number", "status")
+"""The columns a page of DIDs can be sorted by."""
+
 
 @dataclass(frozen=True, slots=True)
 class UserRow:
@@ -377,6 +380,22 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     async def delete_changes_before(self, cutoff: datetime, limit: int) -> int:
         """Delete at most `limit` of the oldest changes made before `cutoff`; return how many."""
+
+    @abc.abstractmethod
+    async def page_dids(
+        self,
+        *,
+        reseller: str | None = None,
+        account: str | None = None,
+        search: str = "",
+        order: str = "did",
+        descending: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[tuple[DIDRow, AccountRow, TransferRow | None]], int]:
+        """One page of DIDs with their account and transfer settings, and how many match in all.
+
+        `search` matches part of the DID or of the account number; `order` is one of PAGE_ORDERS."""
 
     @abc.abstractmethod
     async def get_user(self, username: str) -> UserRow | None:

@@ -1,0 +1,337 @@
+"""The web page as an ASGI app (Starlette): routes, scope on every request, CSRF on every POST.
+
+Pages render on the server (Jinja2, autoescaped); there is no JavaScript, so the Content-Security-
+Policy allows none, and a switch is a small form. Objects outside the user's scope answer 404,
+exactly like ones that do not exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from did_failover.admin.service import Service
+from did_failover.errors import InputError
+from did_failover.storage.base import PAGE_ORDERS, Repository
+from did_failover.web import auth
+from did_failover.web.forms import CONDITIONS, TYPES, TransferForm
+
+PAGE_SIZE = 50
+COLUMNS = [
+    ("did", "DID"),
+    ("account", "Account"),
+    ("busy", "Busy"),
+    ("no_answer", "No answer"),
+    ("unavailable", "Unavailable"),
+    ("always", "Always"),
+    ("did_type", "DID type"),
+    ("number", "Number"),
+    ("status", "Status"),
+]
+HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"
+        b" frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+]
+
+_templates = Environment(loader=PackageLoader("did_failover.web"), autoescape=select_autoescape(default=True))
+_templates.globals["clock"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+class Web:
+    """What every request uses: the repository, the service layer, sessions and the login throttle."""
+
+    def __init__(self, repo: Repository, session_idle: float, login_key: str) -> None:
+        self.repo = repo
+        self.service = Service(repo)
+        self.sessions = auth.Sessions(repo, session_idle)
+        self.login_form = auth.LoginForm(login_key)
+        self.throttle = auth.Throttle()
+
+
+def render(request: Request, name: str, code: int = 200, **values: Any) -> HTMLResponse:
+    """A page, with the login (or None) every page needs for its header."""
+    values.setdefault("login", request.state.login)
+    return HTMLResponse(_templates.get_template(name).render(**values), status_code=code)
+
+
+def error_page(request: Request, code: int, title: str, message: str) -> HTMLResponse:
+    return render(request, "error.html", code, status=code, title=title, message=message)
+
+
+def not_found(request: Request) -> HTMLResponse:
+    return error_page(request, 404, "Not found", "There is nothing here.")
+
+
+def https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def set_cookie(response: Response, request: Request, base: str, value: str) -> None:
+    response.set_cookie(
+        auth.cookie_name(base, https(request)),
+        value,
+        httponly=True,
+        samesite="strict",
+        secure=https(request),
+        path="/",
+    )
+
+
+def cookie(request: Request, base: str) -> str | None:
+    return request.cookies.get(auth.cookie_name(base, https(request)))
+
+
+Page = Callable[[Request, Web], Awaitable[Response]]
+
+
+def page(handler: Page, *, public: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """A route that finds the session first, checks CSRF on a POST, and maps a refusal to 404."""
+
+    async def endpoint(request: Request) -> Response:
+        web: Web = request.app.state.web
+        request.state.login = await web.sessions.find(cookie(request, auth.SESSION_COOKIE))
+        if request.method == "POST":
+            form = await request.form()
+            request.state.form = form
+            sent = form.get("csrf")
+            sent_text = sent if isinstance(sent, str) else ""
+            if public:
+                valid = web.login_form.valid(cookie(request, auth.LOGIN_COOKIE), sent_text)
+            else:
+                login = request.state.login
+                valid = login is not None and auth.same(login.csrf, sent_text)
+            if not valid:
+                message = "This form has expired or did not come from this site. Reload the page, try again."
+                return error_page(request, 403, "Forbidden", message)
+        if not public and request.state.login is None:
+            return RedirectResponse("/login", status_code=303)
+        try:
+            return await handler(request, web)
+        except InputError as exc:
+            if "not found" in str(exc) or "may change only" in str(exc):
+                return not_found(request)
+            raise
+
+    return endpoint
+
+
+def form_text(request: Request, name: str) -> str:
+    value = request.state.form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+async def home(request: Request, web: Web) -> Response:
+    return RedirectResponse("/dids", status_code=303)
+
+
+async def login_page(request: Request, web: Web) -> Response:
+    if request.method == "GET" and request.state.login is not None:
+        return RedirectResponse("/dids", status_code=303)
+    pre = cookie(request, auth.LOGIN_COOKIE) or auth.token()
+    if request.method == "GET":
+        response = render(request, "login.html", csrf=web.login_form.token_for(pre), username="", error="")
+        set_cookie(response, request, auth.LOGIN_COOKIE, pre)
+        return response
+    username, password = form_text(request, "username").strip(), form_text(request, "password")
+    address = request.client.host if request.client else "-"
+
+    def refused(status: int, error: str) -> HTMLResponse:
+        return render(
+            request, "login.html", status, csrf=web.login_form.token_for(pre), username=username, error=error
+        )
+
+    wait = web.throttle.retry_after(username, address)
+    if wait:
+        response = refused(429, f"Too many failed logins. Try again in {wait} seconds.")
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = await web.repo.get_user(username) if username and len(username) <= 64 else None
+    if user is None or not user.active:
+        await auth.verify_password_or_burn(None, password)
+        ok = False
+    else:
+        ok = await auth.verify_password_or_burn(user.password_hash, password)
+    if not ok or user is None:
+        web.throttle.failed(username, address)
+        return refused(401, "Wrong username or password.")
+    if request.state.login is not None:
+        await web.sessions.end(request.state.login)
+    value, _ = await web.sessions.start(user)
+    done: Response = RedirectResponse("/dids", status_code=303)
+    set_cookie(done, request, auth.SESSION_COOKIE, value)
+    done.delete_cookie(auth.cookie_name(auth.LOGIN_COOKIE, https(request)), path="/")
+    return done
+
+
+async def logout(request: Request, web: Web) -> Response:
+    await web.sessions.end(request.state.login)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(auth.cookie_name(auth.SESSION_COOKIE, https(request)), path="/")
+    return response
+
+
+def _listing(request: Request) -> tuple[str, str, str, int]:
+    query = request.query_params
+    search = query.get("search", "")[:64]
+    order = query.get("order", "did")
+    order = order if order in PAGE_ORDERS else "did"
+    direction = "desc" if query.get("direction") == "desc" else "asc"
+    number = query.get("page", "1")
+    return search, order, direction, int(number) if number.isdigit() and 0 < int(number) < 10**6 else 1
+
+
+async def dids(request: Request, web: Web) -> Response:
+    search, order, direction, number = _listing(request)
+    views, total = await web.service.page_transfers(
+        request.state.login.scope,
+        search=search,
+        order=order,
+        descending=direction == "desc",
+        limit=PAGE_SIZE,
+        offset=(number - 1) * PAGE_SIZE,
+    )
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+
+    def url(**changes: Any) -> str:
+        values = {"search": search, "order": order, "direction": direction, "page": number, **changes}
+        return "/dids?" + urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+    def sort_url(key: str) -> str:
+        flip = "desc" if key == order and direction == "asc" else "asc"
+        return url(order=key, direction=flip, page=1)
+
+    return render(
+        request,
+        "dids.html",
+        rows=views,
+        total=total,
+        page=number,
+        pages=pages,
+        search=search,
+        order=order,
+        direction=direction,
+        columns=COLUMNS,
+        sort_url=sort_url,
+        page_url=lambda n: url(page=n),
+        back=url(),
+    )
+
+
+async def did_page(request: Request, web: Web) -> Response:
+    scope = request.state.login.scope
+    did = request.path_params["did"]
+    view = await web.service.show_transfer(scope, did)
+    errors: dict[str, str] = {}
+    form = TransferForm.from_view(view)
+    status = 200
+    if request.method == "POST":
+        form = TransferForm.from_form(request.state.form)
+        try:
+            await web.service.set_transfer(scope, view.did, **form.changes())
+        except InputError as exc:
+            if "not found" in str(exc):
+                raise
+            errors = {form.field_of(str(exc)): str(exc)}
+            status = 400
+        else:
+            return RedirectResponse(f"/dids/{view.did}?saved=1", status_code=303)
+    calls = await web.service.list_calls(scope, did=view.did, limit=20)
+    changes = await web.service.list_changes(scope, did=view.did, limit=20)
+    return render(
+        request,
+        "did.html",
+        status,
+        view=view,
+        form=form.values(),
+        errors=errors,
+        conditions=CONDITIONS,
+        types=TYPES,
+        calls=calls,
+        changes=changes,
+        saved=request.query_params.get("saved") == "1" and not errors,
+    )
+
+
+async def did_switch(request: Request, web: Web) -> Response:
+    scope = request.state.login.scope
+    view = await web.service.show_transfer(scope, request.path_params["did"])
+    await web.service.set_transfer(scope, view.did, enabled=form_text(request, "enabled") == "on")
+    back = form_text(request, "back")
+    return RedirectResponse(
+        back if back.startswith("/dids?") or back == "/dids" else "/dids", status_code=303
+    )
+
+
+async def accounts(request: Request, web: Web) -> Response:
+    login = request.state.login
+    if login.user.role == "customer":
+        return not_found(request)
+    if request.method == "POST":
+        number = request.path_params["number"]
+        switches = {name: form_text(request, name) for name in ("transfer", "active")}
+        given = {name: value == "on" for name, value in switches.items() if value in ("on", "off")}
+        if not given:
+            return error_page(request, 400, "Bad request", "Nothing to change.")
+        await web.service.set_account(
+            login.scope, number, active=given.get("active"), transfer=given.get("transfer")
+        )
+        return RedirectResponse("/accounts", status_code=303)
+    return render(request, "accounts.html", accounts=await web.service.list_accounts(login.scope))
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, static files and errors included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, sending if scope["type"] == "http" else send)
+
+
+def create_app(web_factory: Callable[[], Awaitable[Web]], on_close: Callable[[], Awaitable[None]]) -> ASGIApp:
+    """The ASGI app; `web_factory` opens what it needs at start-up, `on_close` closes it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.web = await web_factory()
+        try:
+            yield
+        finally:
+            await on_close()
+
+    routes = [
+        Route("/", page(home)),
+        Route("/login", page(login_page, public=True), methods=["GET", "POST"]),
+        Route("/logout", page(logout), methods=["POST"]),
+        Route("/dids", page(dids)),
+        Route("/dids/{did}", page(did_page), methods=["GET", "POST"]),
+        Route("/dids/{did}/switch", page(did_switch), methods=["POST"]),
+        Route("/accounts", page(accounts)),
+        Route("/accounts/{number}", page(accounts), methods=["POST"]),
+        Mount("/static", StaticFiles(packages=[("did_failover.web", "static")]), name="static"),
+    ]
+    return SecurityHeaders(Starlette(routes=routes, lifespan=lifespan))

@@ -1,0 +1,85 @@
+"""`did-failover web`: the web page under uvicorn, a process of its own (nothing here routes calls)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from pathlib import Path
+
+import uvicorn
+
+from did_failover.cli.commands import MIN_MANAGE_TIMEOUT, error
+from did_failover.errors import EXIT_FAILED, EXIT_INPUT, StorageUnavailable
+from did_failover.logs import configure, get_logger
+from did_failover.settings import WEB_PORT, Settings, load_settings_or_report, parse_hostport
+from did_failover.storage import open_repository, schema_problem
+from did_failover.web import auth
+from did_failover.web.app import Web, create_app
+
+log = get_logger("fastagi.web")
+SWEEP_EVERY = 300.0
+"""Seconds between two deletions of idle sessions."""
+
+
+def run(config: Path | None) -> int:
+    """Serve the web page until SIGTERM or SIGINT; exit 2 for bad settings, 1 for a database problem."""
+    settings = load_settings_or_report(config)
+    if settings is None:
+        return EXIT_INPUT
+    configure(settings.log_level, settings.log_format)
+    try:
+        return asyncio.run(_serve(settings))
+    except StorageUnavailable as exc:
+        error(str(exc))
+        return EXIT_FAILED
+
+
+async def _serve(settings: Settings) -> int:
+    repo = open_repository(settings.database_url, max(settings.db_timeout, MIN_MANAGE_TIMEOUT))
+    problem = schema_problem(await repo.schema_version())
+    if problem is not None:
+        await repo.close()
+        error(problem)
+        return EXIT_FAILED
+    # Generated once and kept in the database, so that every web process behind one load balancer
+    # signs login forms with the same key and no fixed default exists.
+    login_key = await repo.web_secret(auth.KEY_ROW, secrets.token_urlsafe(32))
+    web = Web(repo, settings.web_session_idle, login_key)
+    sweeper: asyncio.Task[None] | None = None
+
+    async def start() -> Web:
+        nonlocal sweeper
+        sweeper = asyncio.get_running_loop().create_task(_sweep(web))
+        return web
+
+    async def close() -> None:
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        await repo.close()
+
+    host, port = parse_hostport(settings.web_listen, WEB_PORT)
+    config = uvicorn.Config(
+        create_app(start, close),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    log.info("web page", listen=f"{host}:{port}", database=settings.database_url.split("@")[-1])
+    await server.serve()
+    return 0
+
+
+async def _sweep(web: Web) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_EVERY)
+        with contextlib.suppress(StorageUnavailable):
+            await web.sessions.sweep()

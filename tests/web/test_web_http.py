@@ -1,0 +1,240 @@
+"""The web page over real HTTP: logins, sessions, CSRF, headers, scope, escaping, the forms."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from did_failover.admin.service import ADMIN, Service
+from did_failover.admin.users import Users
+from did_failover.storage import open_repository
+from tests.support.db import dump, execute
+from tests.web.conftest import PASSWORD, Site, StartSite, csrf_of, login_token, world
+
+
+async def _view(url: str, did: str) -> dict[str, object]:
+    async with open_repository(url, 5.0) as repo:
+        return (await Service(repo).show_transfer(ADMIN, did)).as_dict()
+
+
+async def test_login_flow_cookie_and_headers(site: Site) -> None:
+    """/ goes to /login; a wrong password is refused; a right one opens the DIDs page with a new
+    HttpOnly SameSite=Strict session cookie; every response carries the security headers."""
+    async with site.client() as client:
+        home = await client.get("/")
+        assert (home.status_code, home.headers["location"]) == (303, "/login")
+        token = await login_token(client)
+        wrong = await client.post(
+            "/login", data={"csrf": token, "username": "root", "password": "not the password!"}
+        )
+        assert wrong.status_code == 401 and "Wrong username or password." in wrong.text
+        nobody = await client.post("/login", data={"csrf": token, "username": "nobody", "password": PASSWORD})
+        assert nobody.status_code == 401 and "Wrong username or password." in nobody.text
+        good = await client.post("/login", data={"csrf": token, "username": "root", "password": PASSWORD})
+        assert (good.status_code, good.headers["location"]) == (303, "/dids")
+        cookie = good.headers["set-cookie"]
+        assert (
+            cookie.startswith("did_failover_session=")
+            and "HttpOnly" in cookie
+            and "SameSite=strict" in cookie
+        )
+        page = await client.get("/dids")
+        assert page.status_code == 200 and "<h1>DIDs Call Transfer</h1>" in page.text
+        for response in (home, wrong, good, page, await client.get("/static/style.css")):
+            assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["referrer-policy"] == "same-origin"
+
+
+async def test_an_admin_sets_a_busy_destination_and_a_refused_one_changes_nothing(site: Site) -> None:
+    """Save on the DID page stores it (actor web:root); a bad value comes back next to its field,
+    tied with aria-describedby, with what was typed, and nothing is stored."""
+    async with contextlib.aclosing(await site.login("root")) as client:
+        page = await client.get("/dids/15550001")
+        token = csrf_of(page.text)
+        form = {
+            "csrf": token,
+            "busy_type": "sip",
+            "busy_destination": "desk@pbx.example.com",
+            "no_answer_type": "pstn",
+            "no_answer_destination": "+4930555",
+            "unavailable_type": "none",
+            "unavailable_destination": "",
+            "always_type": "none",
+            "always_destination": "",
+            "timeout": "25",
+            "caller_id": "did",
+            "enabled": "on",
+        }
+        saved = await client.post("/dids/15550001", data=form)
+        assert (saved.status_code, saved.headers["location"]) == (303, "/dids/15550001?saved=1")
+        view = await _view(site.database_url, "15550001")
+        assert (view["busy"], view["no_answer"], view["timeout"], view["caller_id"]) == (
+            "sip:desk@pbx.example.com",
+            "pstn:+4930555",
+            25,
+            "did",
+        )
+        before = dump(site.database_url)
+        refused = await client.post(
+            "/dids/15550001", data={**form, "busy_type": "pstn", "busy_destination": "12&3"}
+        )
+        assert refused.status_code == 400
+        assert 'aria-describedby="busy-error"' in refused.text and 'id="busy-error"' in refused.text
+        assert "--busy:" in refused.text and 'value="12&amp;3"' in refused.text
+        assert dump(site.database_url) == before
+        shown = await client.get("/dids/15550001")
+        assert "web:root" in shown.text and "transfer.busy" in shown.text  # its recent changes
+
+
+async def test_the_status_switch_and_the_account_switch(site: Site) -> None:
+    """The per-DID switch turns transfer off; the account-level one shows as `off (account)`."""
+    async with contextlib.aclosing(await site.login("root")) as client:
+        token = csrf_of((await client.get("/dids")).text)
+        off = await client.post(
+            "/dids/15550001/switch", data={"csrf": token, "enabled": "off", "back": "/dids"}
+        )
+        assert off.status_code == 303
+        assert (await _view(site.database_url, "15550001"))["transfer"] == "off"
+        await client.post("/dids/15550001/switch", data={"csrf": token, "enabled": "on", "back": "/dids"})
+        account = await client.post("/accounts/1001", data={"csrf": token, "transfer": "off"})
+        assert (account.status_code, account.headers["location"]) == (303, "/accounts")
+        assert "off (account)" in (await client.get("/dids?search=15550001")).text
+        assert (await _view(site.database_url, "15550001"))["status"] == "off (account)"
+
+
+async def test_a_reseller_sees_only_its_own_and_gets_404_on_the_rest(site: Site) -> None:
+    """Reseller A: its DID only; another reseller's DID and account are 404 on GET and POST alike,
+    and nothing changes."""
+    async with contextlib.aclosing(await site.login("res-a")) as client:
+        page = await client.get("/dids")
+        assert "15550001" in page.text and "15550002" not in page.text
+        token = csrf_of(page.text)
+        before = dump(site.database_url)
+        for response in (
+            await client.get("/dids/15550002"),
+            await client.post(
+                "/dids/15550002", data={"csrf": token, "busy_type": "pstn", "busy_destination": "123456"}
+            ),
+            await client.post("/dids/15550002/switch", data={"csrf": token, "enabled": "off"}),
+            await client.post("/accounts/2001", data={"csrf": token, "transfer": "off"}),
+            await client.post("/accounts/200", data={"csrf": token, "active": "off"}),
+        ):
+            assert response.status_code == 404, response.url
+        assert dump(site.database_url) == before
+        accounts = await client.get("/accounts")
+        assert "1001" in accounts.text and "2001" not in accounts.text
+
+
+async def test_a_customer_sees_only_its_dids_and_has_no_account_switch(site: Site) -> None:
+    """Customer A1: its DID, no accounts page, no account switch by hand; its transfer settings it may set."""
+    async with contextlib.aclosing(await site.login("cust-a1")) as client:
+        page = await client.get("/dids")
+        assert "15550001" in page.text and "15550002" not in page.text and 'href="/accounts"' not in page.text
+        token = csrf_of(page.text)
+        before = dump(site.database_url)
+        assert (await client.get("/accounts")).status_code == 404
+        assert (
+            await client.post("/accounts/1001", data={"csrf": token, "transfer": "off"})
+        ).status_code == 404
+        assert (await client.get("/dids/15550002")).status_code == 404
+        assert dump(site.database_url) == before
+        off = await client.post(
+            "/dids/15550001/switch", data={"csrf": token, "enabled": "off", "back": "/dids"}
+        )
+        assert off.status_code == 303
+        assert (await _view(site.database_url, "15550001"))["transfer"] == "off"
+
+
+async def test_logout_deactivation_and_idle_time_end_the_session(
+    repo_url: str, start_site: StartSite
+) -> None:
+    """After logout the old cookie is refused; so is the cookie of a user deactivated meanwhile, and
+    one idle past DID_FAILOVER_WEB_SESSION_IDLE."""
+    await world(repo_url)
+    site = await start_site(repo_url, web_session_idle="2")
+    async with contextlib.aclosing(await site.login("root")) as client:
+        token = csrf_of((await client.get("/dids")).text)
+        old = dict(client.cookies)
+        assert (await client.post("/logout", data={"csrf": token})).headers["location"] == "/login"
+        async with site.client() as replay:
+            replay.cookies.update(old)
+            assert (await replay.get("/dids")).headers["location"] == "/login"
+    async with contextlib.aclosing(await site.login("res-a")) as deactivated:
+        async with open_repository(repo_url, 5.0) as repo:
+            await Users(repo).set_user(ADMIN, "res-a", active=False)
+        assert (await deactivated.get("/dids")).headers["location"] == "/login"
+    async with contextlib.aclosing(await site.login("res-b")) as idle:
+        assert (await idle.get("/dids")).status_code == 200
+        await asyncio.sleep(2.5)
+        assert (await idle.get("/dids")).headers["location"] == "/login"
+    assert execute(repo_url, "SELECT COUNT(*) FROM web_sessions") == [(0,)]
+
+
+async def test_a_forged_post_without_the_token_is_403_and_changes_nothing(site: Site) -> None:
+    """A logged-in browser tricked into posting: no token, or a wrong one, is 403; the login form too."""
+    async with contextlib.aclosing(await site.login("root")) as client:
+        before = dump(site.database_url)
+        for data in ({"enabled": "off"}, {"enabled": "off", "csrf": "x" * 43}):
+            assert (await client.post("/dids/15550001/switch", data=data)).status_code == 403
+        assert (await client.post("/logout")).status_code == 403
+        assert dump(site.database_url) == before
+    async with site.client() as stranger:
+        refused = await stranger.post("/login", data={"username": "root", "password": PASSWORD})
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
+
+
+async def test_html_in_a_name_is_shown_as_text(site: Site) -> None:
+    """An account name and a caller ID full of HTML come out escaped."""
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    execute(site.database_url, "UPDATE accounts SET name = ? WHERE number = '1001'", (evil,))
+    execute(
+        site.database_url,
+        "INSERT INTO call_log (started_at, did, account_number, caller, result) VALUES (?, ?, ?, ?, ?)",
+        ("2026-12-01 10:00:00", "15550001", "1001", evil[:80], "ANSWERED"),
+    )
+    async with contextlib.aclosing(await site.login("root")) as client:
+        for path in ("/accounts", "/dids/15550001"):
+            page = await client.get(path)
+            assert "<script>" not in page.text and "<img" not in page.text, path
+            assert "&lt;script&gt;" in page.text
+
+
+async def test_failed_logins_are_throttled_per_username(site: Site) -> None:
+    """After 5 failures in a minute the username gets 429 with Retry-After, even with the right password."""
+    async with site.client() as client:
+        token = await login_token(client)
+        for _ in range(5):
+            response = await client.post(
+                "/login", data={"csrf": token, "username": "root", "password": "wrong password!!"}
+            )
+            assert response.status_code == 401
+        throttled = await client.post(
+            "/login", data={"csrf": token, "username": "root", "password": PASSWORD}
+        )
+        assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
+        assert "Too many failed logins" in throttled.text
+    other = await site.login("res-a")  # another username is not held back
+    await other.aclose()
+
+
+async def test_search_sort_and_pages(repo_url: str, start_site: StartSite) -> None:
+    """120 DIDs: pages of 50, a search on part of the number, the order reversed by the column link."""
+    await world(repo_url)
+    async with open_repository(repo_url, 5.0) as repo:
+        service = Service(repo)
+        for i in range(120):
+            await service.add_did(ADMIN, f"1666000{i:04d}", "1001", "endpoint:desk")
+    site = await start_site(repo_url)
+    async with contextlib.aclosing(await site.login("root")) as client:
+        first = await client.get("/dids")
+        assert "122 DIDs, page 1 of 3" in first.text and first.text.count('<a href="/dids/') == 50
+        found = await client.get("/dids", params={"search": "166600001"})
+        assert found.text.count('<a href="/dids/') == 20  # 16660000100..16660000119
+        by_account = await client.get("/dids", params={"search": "2001"})
+        assert by_account.text.count('<a href="/dids/') == 1  # 15550002, of account 2001
+        reverse = await client.get("/dids", params={"order": "did", "direction": "desc"})
+        assert reverse.text.index("16660000119") < reverse.text.index("16660000118")
+        last = await client.get("/dids", params={"page": "3"})
+        assert last.text.count('<a href="/dids/') == 22 and 'rel="prev"' in last.text
+        assert (await client.get("/dids", params={"order": "1; DROP TABLE dids"})).status_code == 200
