@@ -1,4 +1,4 @@
-"""Markers from what a test uses: the fixture that brings in Asterisk or MariaDB marks the test.
+"""Markers from what a test uses: the fixture that brings in Asterisk, MariaDB or Chromium marks the test.
 
 So `pytest -m "not asterisk and not mysql"` runs on a laptop without root, without the chroot and
 without MariaDB, and no test can use a peer and forget its marker.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-MARK_BY_FIXTURE = {"asterisk": "asterisk", "mysql_url": "mysql"}
+MARK_BY_FIXTURE = {"asterisk": "asterisk", "mysql_url": "mysql", "browser": "browser"}
 """Fixture -> marker; a fixture that needs one of these (`ami` needs `asterisk`) marks it too."""
 
 
