@@ -1,0 +1,171 @@
+"""The web twin of test_reseller_isolation: over random account trees, a real `did-failover web`
+process answers every page and every POST aimed at a foreign DID or account with 404, shows each
+reseller and customer only its own, and the database stays as it was."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from did_failover.admin.service import Scope, Service
+from did_failover.admin.users import hash_password
+from did_failover.storage import open_repository
+from tests.reliability.test_reseller_isolation import Tree, _build, trees
+from tests.support.db import TABLES, execute
+from tests.support.net import free_port
+from tests.support.serve import BIN
+
+PASSWORD = "isolation test passphrase"
+_RUNS: list[tuple[int, int, list[str]]] = []
+_HASH: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """One web process for every example (each example refills the database under it)."""
+    folder = tmp_path_factory.mktemp("web-isolation")
+    url = f"sqlite:///{folder / 'db.sqlite'}"
+    asyncio.run(_init(url))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DID_FAILOVER_")}
+    env.update(DID_FAILOVER_DATABASE_URL=url, DID_FAILOVER_WEB_LISTEN=f"127.0.0.1:{port}")
+    with (folder / "web.log").open("wb") as log:
+        process = subprocess.Popen([str(BIN), "web"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    site = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{site}/login", timeout=1.0)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield site, url
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+async def _init(url: str) -> None:
+    async with open_repository(url, 5.0) as repo:
+        await repo.init_schema()
+    _HASH.append(await hash_password(PASSWORD))
+
+
+async def _refill(url: str, tree: Tree) -> None:
+    for table in ("web_sessions", "users", "did_transfers", "dids", "accounts", "change_log"):
+        execute(url, f"DELETE FROM {table}")
+    async with open_repository(url, 5.0) as repo:
+        await _build(Service(repo), tree)
+        for reseller in tree.resellers:
+            await repo.add_user(f"r{reseller}", "reseller", reseller, _HASH[0])
+        for customer in tree.all_customers():
+            await repo.add_user(f"c{customer}", "customer", customer, _HASH[0])
+        await Service(repo).list_accounts(Scope())
+
+
+def _dump(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every table but the sessions (logging in writes those)."""
+    return {t: execute(url, f"SELECT * FROM {t} ORDER BY 1") for t in TABLES if t != "web_sessions"}
+
+
+def _login(site: str, username: str) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=site, timeout=10.0)
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token
+    done = client.post("/login", data={"csrf": token.group(1), "username": username, "password": PASSWORD})
+    assert done.status_code == 303, done.text
+    listing = client.get("/dids", params={"limit": "1000"})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', listing.text)
+    assert csrf
+    return client, csrf.group(1)
+
+
+def _shown_dids(client: httpx.Client) -> set[str]:
+    return set(re.findall(r'<a href="/dids/(\d+)">', client.get("/dids").text))
+
+
+def _check(site: str, url: str, tree: Tree, pick: int) -> tuple[int, int, list[str]]:
+    asyncio.run(_refill(url, tree))
+    checked, refused, leaked = 0, 0, []
+    users = [(f"r{r}", tree.dids_of(r), tree.customers_of(r)) for r in tree.resellers]
+    customers = sorted(tree.all_customers())
+    if customers:
+        chosen = customers[pick % len(customers)]
+        own = {
+            did
+            for dids in [*tree.resellers.values(), tree.direct]
+            for c, ds in dids.items()
+            if c == chosen
+            for did in ds
+        }
+        users.append((f"c{chosen}", own, set()))
+    every_account = tree.all_customers() | set(tree.resellers)
+    for username, own_dids, own_accounts in users:
+        client, csrf = _login(site, username)
+        try:
+            before = _dump(url)
+            if _shown_dids(client) != own_dids:
+                leaked.append(f"{username} is shown {sorted(_shown_dids(client))}, owns {sorted(own_dids)}")
+            if username.startswith("r"):
+                shown = set(re.findall(r'action="/accounts/([^"]+)"', client.get("/accounts").text))
+                if shown != own_accounts:
+                    leaked.append(f"{username} is shown accounts {sorted(shown)}")
+            attempts: list[tuple[str, str, dict[str, str] | None]] = []
+            for did in sorted(tree.all_dids() - own_dids)[pick % 3 :][:4]:
+                busy = {"csrf": csrf, "busy_type": "endpoint", "busy_destination": "mallory", "timeout": "30"}
+                attempts += [
+                    (f"/dids/{did}", "GET", None),
+                    (f"/dids/{did}", "POST", busy),
+                    (f"/dids/{did}/switch", "POST", {"csrf": csrf, "enabled": "off"}),
+                ]
+            for account in sorted(every_account - own_accounts)[pick % 3 :][:4]:
+                attempts += [
+                    (f"/accounts/{account}", "POST", {"csrf": csrf, "transfer": "off"}),
+                    (f"/accounts/{account}", "POST", {"csrf": csrf, "active": "off"}),
+                ]
+            for path, method, data in attempts:
+                checked += 1
+                status = client.request(method, path, data=data).status_code
+                if status == 404:
+                    refused += 1
+                else:
+                    leaked.append(f"{username}: {method} {path} {data or ''} answered {status}")
+                if _dump(url) != before:
+                    leaked.append(f"{username}: {method} {path} changed the database")
+                    before = _dump(url)
+        finally:
+            client.close()
+    return checked, refused, leaked
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(tree=trees(), pick=st.integers(0, 1000))
+def test_no_web_user_reaches_outside_its_own(
+    tree: Tree, pick: int, web: tuple[str, str], figures: Callable[..., None]
+) -> None:
+    """Resellers and a customer, logged in for real: the grid and the accounts page hold only their
+    own; every GET and POST of a foreign DID or account is 404; the database is unchanged."""
+    site, url = web
+    attempts, refused, leaked = _check(site, url, tree, pick)
+    _RUNS.append((attempts, refused, leaked))
+    figures(
+        trees=len(_RUNS),
+        foreign_attempts=sum(run[0] for run in _RUNS),
+        refused_404=sum(run[1] for run in _RUNS),
+        leaked=sum(len(run[2]) for run in _RUNS),
+    )
+    assert not leaked and refused == attempts, leaked
