@@ -96,7 +96,8 @@ CREATE TABLE IF NOT EXISTS users (
     UNIQUE KEY uq_users_username (username),
     KEY ix_users_account (account_id),
     CONSTRAINT fk_users_account FOREIGN KEY (account_id) REFERENCES accounts (id),
-    CONSTRAINT ck_users_active CHECK (active IN (0, 1))
+    CONSTRAINT ck_users_active CHECK (active IN (0, 1)),
+    CONSTRAINT ck_users_account CHECK ((role = 'admin') = (account_id IS NULL))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- Web sessions, kept on the server: id is the SHA-256 (hex) of the cookie's token, never the

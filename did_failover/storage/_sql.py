@@ -637,27 +637,48 @@ class SQLRepository(Repository):
     ) -> tuple[list[tuple[DIDRow, AccountRow, TransferRow | None]], int]:
         """One page of DIDs with their account and transfer settings, and how many match in all."""
         column = _PAGE_COLUMNS[order]  # KeyError for anything else: the column never comes from input
+        # The accounts in scope are looked up first; the page is then read from dids alone, in the
+        # order of the column sorted by (`account_id + 0`: the filter must not steer the planner
+        # away from the index that gives that order), joined only to that column's table.
+        async with self._read() as db:
+            owners: list[Any] | None = None
+            if reseller is not None:
+                owners = [
+                    row[0]
+                    for row in await db.fetch_all(
+                        "SELECT c.id FROM accounts c JOIN accounts r ON r.id = c.reseller_id"
+                        " WHERE r.number = ?",
+                        (reseller,),
+                    )
+                ]
+            if account is not None:
+                found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (account,))
+                owners = [found[0]] if found is not None and (owners is None or found[0] in owners) else []
+        if owners is not None and not owners:
+            return [], 0
         where: list[str] = []
         args: list[Any] = []
-        if reseller is not None:
-            where.append("r.number = ?")
-            args.append(reseller)
-        if account is not None:
-            where.append("a.number = ?")
-            args.append(account)
+        if owners is not None:
+            where.append(f"d.account_id + 0 IN ({', '.join('?' for _ in owners)})")
+            args.extend(owners)
         if search:
             # "!" escapes LIKE's wildcards: a backslash would mean something else in MySQL's literals.
             pattern = "%" + search.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
-            where.append("(d.number LIKE ? ESCAPE '!' OR a.number LIKE ? ESCAPE '!')")
+            where.append(
+                "(d.number LIKE ? ESCAPE '!' OR d.account_id IN"
+                " (SELECT c.id FROM accounts c WHERE c.number LIKE ? ESCAPE '!'))"
+            )
             args.extend([pattern, pattern])
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        tables = (
-            "FROM dids d JOIN accounts a ON a.id = d.account_id LEFT JOIN accounts r ON r.id = a.reseller_id"
-            " LEFT JOIN did_transfers t ON t.did_id = d.id"
-        )
+        join = {
+            "a": " JOIN accounts a ON a.id = d.account_id",
+            "t": " LEFT JOIN did_transfers t ON t.did_id = d.id",
+        }
+        tables = "FROM dids d" + join.get(column[0], "")
         direction = "DESC" if descending else "ASC"
         async with self._read() as db:
-            total_row = await db.fetch_one(f"SELECT COUNT(*) {tables}{clause}", args)
+            counted = clause.replace("d.account_id + 0 IN", "d.account_id IN")  # the count may use the index
+            total_row = await db.fetch_one(f"SELECT COUNT(*) FROM dids d{counted}", args)
             numbers = [
                 row[0]
                 for row in await db.fetch_all(

@@ -164,7 +164,7 @@ async def login_page(request: Request, web: Web) -> Response:
         response.headers["Retry-After"] = str(wait)
         return response
     user = await web.repo.get_user(username) if username and len(username) <= 64 else None
-    if user is None or not user.active:
+    if user is None or not auth.may_log_in(user):
         await auth.verify_password_or_burn(None, password)
         ok = False
     else:

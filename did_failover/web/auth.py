@@ -67,6 +67,12 @@ async def verify_password_or_burn(password_hash: str | None, password: str) -> b
     return await verify_password(password_hash, password)
 
 
+def may_log_in(user: UserRow) -> bool:
+    """Active, and a reseller or customer with its account (a row edited by hand without one must
+    never fall back to the admin's scope)."""
+    return user.active and (user.role == "admin" or user.account is not None)
+
+
 def scope_of(user: UserRow) -> Scope:
     """The service-layer scope a web user acts in."""
     actor = f"web:{user.username}"
@@ -113,7 +119,7 @@ class Sessions:
         if row is None:
             return None
         now = datetime.now(UTC)
-        if not row.user.active or now - row.last_seen_at > self.idle:
+        if not may_log_in(row.user) or now - row.last_seen_at > self.idle:
             await self.repo.remove_session(key)
             return None
         if now - row.last_seen_at > TOUCH_EVERY:

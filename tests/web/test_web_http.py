@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import pytest
+
 from did_failover.admin.service import ADMIN, Service
 from did_failover.admin.users import Users
 from did_failover.storage import open_repository
@@ -238,3 +240,13 @@ async def test_search_sort_and_pages(repo_url: str, start_site: StartSite) -> No
         last = await client.get("/dids", params={"page": "3"})
         assert last.text.count('<a href="/dids/') == 22 and 'rel="prev"' in last.text
         assert (await client.get("/dids", params={"order": "1; DROP TABLE dids"})).status_code == 200
+
+
+def test_a_reseller_or_customer_user_cannot_lose_its_account_by_hand(sqlite_url: str, mysql_url: str) -> None:
+    """A CHECK constraint: a non-admin user without an account would otherwise fall back to the
+    admin's scope; the database refuses to make one."""
+    for url in (sqlite_url, mysql_url):
+        asyncio.run(world(url))
+        with pytest.raises(Exception, match=r"(?i)constraint|check"):
+            execute(url, "UPDATE users SET account_id = NULL WHERE username = 'res-a'")
+        assert execute(url, "SELECT COUNT(*) FROM users WHERE account_id IS NULL") == [(1,)]  # root only
