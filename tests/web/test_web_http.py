@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import httpx
 import pytest
 
 from did_failover.admin.service import ADMIN, Service
@@ -250,3 +251,24 @@ def test_a_reseller_or_customer_user_cannot_lose_its_account_by_hand(sqlite_url:
         with pytest.raises(Exception, match=r"(?i)constraint|check"):
             execute(url, "UPDATE users SET account_id = NULL WHERE username = 'res-a'")
         assert execute(url, "SELECT COUNT(*) FROM users WHERE account_id IS NULL") == [(1,)]  # root only
+
+
+async def test_behind_https_the_cookies_are_host_prefixed_and_secure(site: Site) -> None:
+    """Behind a TLS proxy on the same host (X-Forwarded-Proto: https from 127.0.0.1) the cookies are
+    `__Host-`, Secure, HttpOnly, SameSite=Strict; each login issues a new session."""
+    issued = []
+    for _ in range(2):
+        # httpx keeps Secure cookies for https:// only: this client hands them back by hand.
+        async with httpx.AsyncClient(base_url=site.url, headers={"x-forwarded-proto": "https"}) as client:
+            page = await client.get("/login")
+            pre = page.headers["set-cookie"]
+            assert pre.startswith("__Host-did_failover_login=") and "Secure" in pre and "HttpOnly" in pre
+            client.cookies.set("__Host-did_failover_login", pre.split(";")[0].split("=", 1)[1])
+            data = {"csrf": csrf_of(page.text), "username": "root", "password": PASSWORD}
+            done = await client.post("/login", data=data)
+            cookie = next(c for c in done.headers.get_list("set-cookie") if "did_failover_session" in c)
+            assert cookie.startswith("__Host-did_failover_session=") and "Secure" in cookie
+            assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+            issued.append(cookie.split(";")[0])
+    assert issued[0] != issued[1]
+    assert execute(site.database_url, "SELECT COUNT(*) FROM web_sessions") == [(2,)]
