@@ -114,6 +114,21 @@ CREATE TABLE IF NOT EXISTS web_sessions (
     CONSTRAINT fk_web_sessions_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- API tokens (`Authorization: Bearer TOKEN`): only the SHA-256 of each token is kept. A token
+-- belongs to a user; removing the user removes its tokens.
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id INT UNSIGNED NOT NULL AUTO_INCREMENT,
+    user_id INT UNSIGNED NOT NULL,
+    name VARCHAR(64) NOT NULL,
+    token_hash CHAR(64) NOT NULL,
+    created_at DATETIME NOT NULL,
+    expires_at DATETIME NULL,
+    PRIMARY KEY (id),
+    UNIQUE KEY uq_api_tokens_hash (token_hash),
+    KEY ix_api_tokens_user (user_id),
+    CONSTRAINT fk_api_tokens_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 -- Secrets the web process generates once (e.g. the key that signs the login form's CSRF token).
 CREATE TABLE IF NOT EXISTS web_secrets (
     name VARCHAR(32) NOT NULL,

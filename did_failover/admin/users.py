@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import re
+import secrets
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import get_args
 
@@ -23,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from did_failover.admin.service import Scope
 from did_failover.errors import InputError
 from did_failover.numbers import account_number
-from did_failover.storage.base import Repository, Role, UserRow, acting_as
+from did_failover.storage.base import Repository, Role, TokenRow, UserRow, acting_as
 
 ROLES: tuple[Role, ...] = get_args(Role)
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}", re.ASCII)
@@ -159,3 +162,35 @@ class Users:
             if owner is None or owner.type != "reseller":
                 raise InputError(f"--as-reseller: there is no reseller account {scope.reseller}")
         return await self.repo.list_users(reseller=scope.reseller)
+
+    # API tokens
+
+    async def add_token(
+        self, scope: Scope, name: str, *, days: int | None = None, label: str = "cli"
+    ) -> tuple[str, TokenRow]:
+        """A long-lived API token for a user: the token (shown once) and its row."""
+        user = await self._visible(scope, name)
+        if days is not None and not 1 <= days <= 3650:
+            raise InputError(f"--expires: {days} is not a number of days 1..3650")
+        if not 1 <= len(label) <= 64:
+            raise InputError("--name: give a label of 1..64 characters")
+        value = secrets.token_urlsafe(32)
+        expires = None if days is None else datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+        row = await self.repo.add_token(
+            user.username, label, hashlib.sha256(value.encode()).hexdigest(), expires
+        )
+        return value, row
+
+    async def list_tokens(self, scope: Scope, name: str | None = None) -> list[TokenRow]:
+        """The tokens of the users the scope sees (or of one of them)."""
+        if name is not None:
+            await self._visible(scope, name)
+            return await self.repo.list_tokens(name)
+        visible = {u.username for u in await self.list_users(scope)}
+        return [t for t in await self.repo.list_tokens() if t.username in visible]
+
+    async def remove_token(self, scope: Scope, token_id: int) -> None:
+        """Delete a token of a user the scope sees; it stops working at once."""
+        if token_id not in {t.id for t in await self.list_tokens(scope)}:
+            raise InputError(f"token {token_id} not found")
+        await self.repo.remove_token(token_id)

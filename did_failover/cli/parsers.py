@@ -112,6 +112,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = leaf(user, "list", users.user_list, "list users")
     p.add_argument("--json", action="store_true")
 
+    token = sub.add_parser("token", help="API tokens (Authorization: Bearer TOKEN)").add_subparsers(
+        dest="token_command", required=True, metavar="COMMAND"
+    )
+    p = leaf(token, "add", users.token_add, "make a long-lived token for a user; it is printed once")
+    p.add_argument("username", metavar="USERNAME")
+    p.add_argument("--expires", type=int, metavar="DAYS", help="days until it expires (default: never)")
+    p.add_argument("--name", default="cli", metavar="LABEL", help="what it is for (default cli)")
+    p = leaf(token, "list", users.token_list, "list tokens (never the tokens themselves)")
+    p.add_argument("username", nargs="?", metavar="USERNAME")
+    p.add_argument("--json", action="store_true")
+    p = leaf(token, "remove", users.token_remove, "remove a token: it stops working at once")
+    p.add_argument("id", type=int, metavar="ID")
+
     p = leaf(
         sub, "changes", commands.changes, "who changed which account, DID or transfer setting, newest first"
     )

@@ -56,3 +56,38 @@ async def user_list(service: Service, scope: Scope, args: argparse.Namespace) ->
         return
     rows = [[u.username, u.role, u.account or "-", active_word(u.active), clock(u.updated_at)] for u in users]
     print(table(["USERNAME", "ROLE", "ACCOUNT", "STATUS", "UPDATED (UTC)"], rows))
+
+
+async def token_add(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`token add`: prints the token once."""
+    value, row = await Users(service.repo).add_token(scope, args.username, days=args.expires, label=args.name)
+    until = row.expires_at.isoformat() if row.expires_at else "never"
+    print(f"token {row.id} for {row.username} ({row.name}), expires {until}; it is shown only now:")
+    print(value)
+
+
+async def token_list(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`token list`."""
+    tokens = await Users(service.repo).list_tokens(scope, args.username)
+    if args.json:
+        print_json(
+            [
+                {
+                    "id": t.id,
+                    "username": t.username,
+                    "name": t.name,
+                    "created_at": t.created_at.isoformat(),
+                    "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                }
+                for t in tokens
+            ]
+        )
+        return
+    rows = [[str(t.id), t.username, t.name, clock(t.created_at), clock(t.expires_at)] for t in tokens]
+    print(table(["ID", "USERNAME", "NAME", "CREATED (UTC)", "EXPIRES (UTC)"], rows))
+
+
+async def token_remove(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`token remove`."""
+    await Users(service.repo).remove_token(scope, args.id)
+    print(f"token {args.id} removed")

@@ -31,6 +31,7 @@ from did_failover.storage.base import (
     Repository,
     Role,
     SessionRow,
+    TokenRow,
     TransferRow,
     UserRow,
     current_actor,
@@ -63,6 +64,9 @@ _ROUTE = """SELECT d.number, d.active, a.number, a.active, a.transfer_enabled,
 
 _CHANGE = """SELECT c.id, c.changed_at, c.actor, c.action, c.subject, c.account, c.did, c.field,
  c.old_value, c.new_value, c.username FROM change_log c"""
+
+_TOKENS = """SELECT k.id, u.username, k.name, k.created_at, k.expires_at
+ FROM api_tokens k JOIN users u ON u.id = k.user_id"""
 
 _PAGE_COLUMNS = {
     "did": "d.number",
@@ -785,12 +789,13 @@ class SQLRepository(Repository):
         return user
 
     async def remove_user(self, username: str) -> bool:
-        """Delete a user and every session of theirs; False when there was none."""
+        """Delete a user, every session and every API token of theirs; False when there was none."""
         async with self._change() as db:
-            await db.execute(
-                "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)",
-                (username,),
-            )
+            for table in ("web_sessions", "api_tokens"):
+                await db.execute(
+                    f"DELETE FROM {table} WHERE user_id IN (SELECT id FROM users WHERE username = ?)",
+                    (username,),
+                )
             return await db.execute("DELETE FROM users WHERE username = ?", (username,)) > 0
 
     async def add_session(self, key: str, username: str, csrf_token: str) -> None:
@@ -835,6 +840,54 @@ class SQLRepository(Repository):
         """End every session not used since `cutoff`; return how many."""
         async with self._write() as db:
             return await db.execute("DELETE FROM web_sessions WHERE last_seen_at < ?", (self._ts(cutoff),))
+
+    @staticmethod
+    def _token(row: Row) -> TokenRow:
+        return TokenRow(int(row[0]), row[1], row[2], _dt(row[3]), None if row[4] is None else _dt(row[4]))
+
+    async def add_token(
+        self, username: str, name: str, token_hash: str, expires_at: datetime | None
+    ) -> TokenRow:
+        """Store an API token (by the SHA-256 of it) for an existing user."""
+        now = self._now()
+        async with self._write() as db:
+            inserted = await db.execute(
+                "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at)"
+                " SELECT id, ?, ?, ?, ? FROM users WHERE username = ?",
+                (name, token_hash, now, None if expires_at is None else self._ts(expires_at), username),
+            )
+            if inserted == 0:
+                raise InputError(f"user {username} not found")
+            row = await db.fetch_one(f"{_TOKENS} WHERE k.token_hash = ?", (token_hash,))
+        assert row is not None
+        return self._token(row)
+
+    async def token_user(self, token_hash: str) -> tuple[TokenRow, UserRow] | None:
+        """The token stored under `token_hash` and its user as they are now, None when there is none."""
+        async with self._read() as db:
+            row = await db.fetch_one(
+                "SELECT k.id, u.username, k.name, k.created_at, k.expires_at, u.username, u.role, a.number,"
+                " u.active, u.password_hash, u.created_at, u.updated_at"
+                " FROM api_tokens k JOIN users u ON u.id = k.user_id"
+                " LEFT JOIN accounts a ON a.id = u.account_id"
+                " WHERE k.token_hash = ?",
+                (token_hash,),
+            )
+        return None if row is None else (self._token(row[:5]), self._user(row[5:]))
+
+    async def list_tokens(self, username: str | None = None) -> list[TokenRow]:
+        """Every token, or one user's, oldest first."""
+        async with self._read() as db:
+            if username is None:
+                rows = await db.fetch_all(f"{_TOKENS} ORDER BY k.id")
+            else:
+                rows = await db.fetch_all(f"{_TOKENS} WHERE u.username = ? ORDER BY k.id", (username,))
+        return [self._token(row) for row in rows]
+
+    async def remove_token(self, token_id: int) -> bool:
+        """Delete one token; False when there was none."""
+        async with self._write() as db:
+            return await db.execute("DELETE FROM api_tokens WHERE id = ?", (int(token_id),)) > 0
 
     async def web_secret(self, name: str, new_value: str) -> str:
         """The secret stored under `name`, storing `new_value` first when there is none yet."""

@@ -222,6 +222,17 @@ class SessionRow:
     last_seen_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """An API token (never the token itself: it is shown once, when made)."""
+
+    id: int
+    username: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
 class Repository(abc.ABC):
     """Async access to accounts, DIDs, transfer settings and the call log; one per process.
 
@@ -438,6 +449,24 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     async def remove_sessions_idle_since(self, cutoff: datetime) -> int:
         """End every session not used since `cutoff`; return how many."""
+
+    @abc.abstractmethod
+    async def add_token(
+        self, username: str, name: str, token_hash: str, expires_at: datetime | None
+    ) -> TokenRow:
+        """Store an API token (by the SHA-256 of it) for an existing user."""
+
+    @abc.abstractmethod
+    async def token_user(self, token_hash: str) -> tuple[TokenRow, UserRow] | None:
+        """The token stored under `token_hash` and its user as they are now, None when there is none."""
+
+    @abc.abstractmethod
+    async def list_tokens(self, username: str | None = None) -> list[TokenRow]:
+        """Every token, or one user's, oldest first."""
+
+    @abc.abstractmethod
+    async def remove_token(self, token_id: int) -> bool:
+        """Delete one token; False when there was none."""
 
     @abc.abstractmethod
     async def web_secret(self, name: str, new_value: str) -> str:

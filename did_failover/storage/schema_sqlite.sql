@@ -90,6 +90,18 @@ CREATE TABLE IF NOT EXISTS web_sessions (
 CREATE INDEX IF NOT EXISTS ix_web_sessions_user ON web_sessions (user_id);
 CREATE INDEX IF NOT EXISTS ix_web_sessions_last_seen ON web_sessions (last_seen_at);
 
+-- API tokens (`Authorization: Bearer TOKEN`): only the SHA-256 of each token is kept. A token
+-- belongs to a user; removing the user removes its tokens.
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_api_tokens_user ON api_tokens (user_id);
+
 -- Secrets the web process generates once (e.g. the key that signs the login form's CSRF token).
 CREATE TABLE IF NOT EXISTS web_secrets (
     name TEXT PRIMARY KEY,

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from did_failover.admin.service import Service
 from did_failover.errors import InputError
 from did_failover.storage.base import PAGE_ORDERS, Repository
-from did_failover.web import auth
+from did_failover.web import api, auth
 from did_failover.web.forms import CONDITIONS, TYPES, TransferForm
 
 PAGE_SIZE = 50
@@ -333,5 +333,6 @@ def create_app(web_factory: Callable[[], Awaitable[Web]], on_close: Callable[[],
         Route("/accounts", page(accounts)),
         Route("/accounts/{number}", page(accounts), methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("did_failover.web", "static")]), name="static"),
+        Mount("/api/v1", routes=api.ROUTES),
     ]
     return SecurityHeaders(Starlette(routes=routes, lifespan=lifespan))

@@ -73,9 +73,9 @@ def may_log_in(user: UserRow) -> bool:
     return user.active and (user.role == "admin" or user.account is not None)
 
 
-def scope_of(user: UserRow) -> Scope:
-    """The service-layer scope a web user acts in."""
-    actor = f"web:{user.username}"
+def scope_of(user: UserRow, via: str = "web") -> Scope:
+    """The service-layer scope a user acts in, recorded as `web:USER` or `api:USER`."""
+    actor = f"{via}:{user.username}"
     if user.role == "reseller":
         return Scope(reseller=user.account, actor=actor)
     if user.role == "customer":

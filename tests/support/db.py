@@ -17,6 +17,7 @@ TABLES = (
     "users",
     "web_sessions",
     "web_secrets",
+    "api_tokens",
     "schema_version",
 )
 SQLITE_ONLY = ("change_actor",)

@@ -1,0 +1,370 @@
+"""The REST API under /api/v1, served by `did-failover web`: the same roles, scope and service layer
+as the web page, JSON in and out, bearer tokens.
+
+Errors are `{"error": {"message": ..., "field": ...}}` with the CLI's one-line message: 400 a body
+that is not JSON, 401 no valid token, 403 a customer asking for more than its forwards, 404 anything
+outside the caller's scope (exactly as if absent), 409 already exists, 422 a refused value, 429 too
+many failed logins. Bodies are strict: unknown fields are refused, booleans must be JSON booleans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from did_failover.admin.service import Scope
+from did_failover.admin.views import TransferView
+from did_failover.cli.render import account_dict, call_dict, change_dict, did_dict
+from did_failover.errors import InputError, InvalidDestination, StorageUnavailable
+from did_failover.web import auth
+from did_failover.web.openapi import FORWARD_KINDS, SPEC
+
+LOGIN_TOKEN_LIFETIME = timedelta(hours=24)
+_FIELDS = {
+    "--busy": "busy", "--no-answer": "noanswer", "--unavailable": "unavailable", "--always": "unconditional",
+    "--timeout": "timeout", "--caller-id": "caller_id", "--primary": "primary", "--account": "account",
+    "--ring-timeout": "ring_timeout", "--max-channels": "max_channels", "DID": "did", "NUMBER": "number",
+    "--name": "name", "--type": "type", "--reseller": "reseller", "--limit": "limit", "--since": "since",
+    "--did": "did", "--actor": "actor", "search": "search", "order": "order", "limit": "limit",
+}  # fmt: skip
+
+
+class ApiError(Exception):
+    """A refused request: status, the one-line message, and the field it is about."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+def error(
+    status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse({"error": {"message": message, "field": field}}, status, headers=headers)
+
+
+def refusal(exc: InputError | InvalidDestination) -> ApiError:
+    """The status of a service-layer refusal."""
+    message = str(exc)
+    field = _FIELDS.get(message.partition(":")[0])
+    if "not found" in message and ":" not in message.partition("not found")[0]:
+        return ApiError(404, message)
+    if "already exists" in message:
+        return ApiError(409, message)
+    if "may change only" in message:
+        return ApiError(403, message)
+    return ApiError(422, message, field)
+
+
+Handler = Callable[[Request, "Api"], Awaitable[Response]]
+
+
+class Api:
+    """The web's shared parts, as the API handlers use them."""
+
+    def __init__(self, request: Request) -> None:
+        self.web = request.app.state.web
+        self.service = self.web.service
+        self.scope: Scope = Scope()
+
+
+def endpoint(handler: Handler, *, public: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """Authenticate the bearer token (unless public) and map every refusal to its JSON error."""
+
+    async def run(request: Request) -> Response:
+        api = Api(request)
+        try:
+            if not public:
+                api.scope = await _authenticate(request, api)
+            return await handler(request, api)
+        except ApiError as exc:
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            return error(exc.status, exc.message, exc.field, headers)
+        except (InputError, InvalidDestination) as exc:
+            refused = refusal(exc)
+            return error(refused.status, refused.message, refused.field)
+        except StorageUnavailable as exc:
+            return error(503, str(exc))
+
+    return run
+
+
+async def _authenticate(request: Request, api: Api) -> Scope:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value or len(value) > 200:
+        raise ApiError(401, "authentication: send Authorization: Bearer TOKEN")
+    found = await api.web.repo.token_user(hashlib.sha256(value.strip().encode()).hexdigest())
+    if found is None:
+        raise ApiError(401, "authentication: the token is not valid")
+    token, user = found
+    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+        raise ApiError(401, "authentication: the token has expired")
+    if not auth.may_log_in(user):
+        raise ApiError(401, "authentication: the token's user is deactivated")
+    return auth.scope_of(user, via="api")
+
+
+async def body(
+    request: Request, fields: dict[str, type | tuple[type, ...]], required: set[str]
+) -> dict[str, Any]:
+    """The JSON object of the request, checked: known fields only, of their JSON types."""
+    try:
+        data = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "body: not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "body: must be a JSON object")
+    for name, value in data.items():
+        if name not in fields:
+            raise ApiError(422, f"{name}: unknown field", name)
+        wanted = fields[name]
+        kinds: tuple[type, ...] = wanted if isinstance(wanted, tuple) else (wanted,)
+        bad_bool = isinstance(value, bool) and bool not in kinds  # JSON true is not a number here
+        if bad_bool or not isinstance(value, kinds):
+            names = " or ".join("null" if k is type(None) else _JSON_TYPE[k] for k in kinds)
+            raise ApiError(422, f"{name}: must be {names}", name)
+    for name in sorted(required - set(data)):
+        raise ApiError(422, f"{name}: required", name)
+    return data
+
+
+_JSON_TYPE = {bool: "a boolean", int: "an integer", str: "a string", dict: "an object"}
+
+
+def query_int(request: Request, name: str, default: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit():
+        raise ApiError(422, f"{name}: must be a whole number", name)
+    return int(text)
+
+
+# -- tokens and health -------------------------------------------------------------------------------------
+
+
+async def tokens(request: Request, api: Api) -> Response:
+    data = await body(request, {"username": str, "password": str}, {"username", "password"})
+    address = request.client.host if request.client else "-"
+    wait = api.web.throttle.retry_after(data["username"], address)
+    if wait:
+        return error(
+            429, f"too many failed logins: try again in {wait} seconds", None, {"Retry-After": str(wait)}
+        )
+    user = await api.web.repo.get_user(data["username"]) if len(data["username"]) <= 64 else None
+    usable = user is not None and auth.may_log_in(user)
+    ok = await auth.verify_password_or_burn(user.password_hash if usable and user else None, data["password"])
+    if not ok or user is None:
+        api.web.throttle.failed(data["username"], address)
+        raise ApiError(401, "authentication: wrong username or password")
+    value = auth.token()
+    expires = datetime.now(UTC).replace(microsecond=0) + LOGIN_TOKEN_LIFETIME
+    await api.web.repo.add_token(user.username, "login", hashlib.sha256(value.encode()).hexdigest(), expires)
+    return JSONResponse({"token": value, "expires_at": expires.isoformat()}, 201)
+
+
+async def health(request: Request, api: Api) -> Response:
+    try:
+        version = await api.web.repo.schema_version()
+    except StorageUnavailable as exc:
+        return JSONResponse({"status": "error", "database": str(exc)}, 503)
+    return JSONResponse({"status": "ok", "database": "ok", "schema_version": version})
+
+
+async def openapi(request: Request, api: Api) -> Response:
+    return JSONResponse(SPEC)
+
+
+# -- DIDs ----------------------------------------------------------------------------------------------------
+
+
+async def dids(request: Request, api: Api) -> Response:
+    if request.method == "POST":
+        data = await body(
+            request,
+            {"did": str, "account": str, "primary": str, "ring_timeout": int, "max_channels": int},
+            {"did", "account", "primary"},
+        )
+        row = await api.service.add_did(
+            api.scope,
+            data["did"],
+            data["account"],
+            data["primary"],
+            data.get("ring_timeout", 30),
+            data.get("max_channels", 0),
+        )
+        return JSONResponse(did_dict(row), 201)
+    direction = request.query_params.get("direction", "asc")
+    if direction not in ("asc", "desc"):
+        raise ApiError(422, "direction: must be asc or desc", "direction")
+    views, total = await api.service.page_transfers(
+        api.scope,
+        search=request.query_params.get("search", ""),
+        order=request.query_params.get("order", "did"),
+        descending=direction == "desc",
+        limit=query_int(request, "limit", 50),
+        offset=query_int(request, "offset", 0),
+    )
+    return JSONResponse({"items": [v.as_dict() for v in views], "total": total})
+
+
+async def did(request: Request, api: Api) -> Response:
+    number = request.path_params["did"]
+    if request.method == "GET":
+        view = await api.service.show_transfer(api.scope, number)  # the scope check
+        row = await api.web.repo.get_did(view.did)
+        if row is None:
+            raise ApiError(404, f"DID {view.did} not found")
+        return JSONResponse({**did_dict(row), "transfer": view.status})
+    if request.method == "DELETE":
+        await api.service.remove_did(api.scope, number)
+        return Response(status_code=204)
+    data = await body(
+        request,
+        {"account": str, "primary": str, "ring_timeout": int, "max_channels": int, "active": bool},
+        set(),
+    )
+    if not data:
+        raise ApiError(422, "body: nothing to change")
+    return JSONResponse(did_dict(await api.service.set_did(api.scope, number, **data)))
+
+
+def _forwards(view: TransferView) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        kind: {"enabled": getattr(view, attr) is not None, "destination": getattr(view, attr)}
+        for kind, attr in FORWARD_KINDS.items()
+    }
+    out.update(enabled=view.enabled, timeout=view.timeout, caller_id=view.caller_id)
+    return out
+
+
+_FORWARD: dict[str, type | tuple[type, ...]] = {"enabled": bool, "destination": (str, type(None))}
+
+
+def _destination(kind: str, forward: dict[str, Any]) -> str:
+    """The destination the service layer is given for one forward: `none` when disabled."""
+    if not isinstance(forward, dict):
+        raise ApiError(422, f"{kind}: must be an object", kind)
+    unknown = set(forward) - set(_FORWARD)
+    if unknown:
+        raise ApiError(422, f"{kind}.{sorted(unknown)[0]}: unknown field", kind)
+    if not isinstance(forward.get("enabled"), bool):
+        raise ApiError(422, f"{kind}.enabled: must be a boolean", kind)
+    destination = forward.get("destination")
+    if destination is not None and not isinstance(destination, str):
+        raise ApiError(422, f"{kind}.destination: must be a string or null", kind)
+    if not forward["enabled"]:
+        return "none"
+    if not destination:
+        raise ApiError(422, f"{kind}.destination: an enabled forward needs a destination", kind)
+    return destination
+
+
+async def forwards(request: Request, api: Api) -> Response:
+    number = request.path_params["did"]
+    kind = request.path_params.get("kind")
+    if kind is not None and kind not in FORWARD_KINDS:
+        raise ApiError(404, f"forward {kind} not found")
+    view = await api.service.show_transfer(api.scope, number)
+    if request.method == "GET":
+        shown = _forwards(view)
+        return JSONResponse(shown[kind] if kind else shown)
+    if kind is not None:
+        data = await body(request, _FORWARD, {"enabled"})
+        changes = {FORWARD_KINDS[kind]: _destination(kind, data)}
+    else:
+        fields: dict[str, type | tuple[type, ...]] = {k: dict for k in FORWARD_KINDS}
+        fields.update(enabled=bool, timeout=int, caller_id=str)
+        data = await body(request, fields, set(fields))
+        changes = {FORWARD_KINDS[k]: _destination(k, data[k]) for k in FORWARD_KINDS}
+        changes.update(enabled=data["enabled"], timeout=data["timeout"], caller_id=data["caller_id"])
+    await api.service.set_transfer(api.scope, view.did, **changes)
+    return Response(status_code=204)
+
+
+# -- accounts, calls, changes -----------------------------------------------------------------------------
+
+
+def _no_customer(api: Api) -> None:
+    if api.scope.customer is not None:
+        raise ApiError(403, "a customer user may change only the transfer settings of its DIDs")
+
+
+async def accounts(request: Request, api: Api) -> Response:
+    if request.method == "POST":
+        _no_customer(api)
+        data = await body(
+            request,
+            {"number": str, "name": str, "type": str, "reseller": (str, type(None))},
+            {"number", "name", "type"},
+        )
+        row = await api.service.add_account(
+            api.scope, data["number"], data["name"], data["type"], data.get("reseller")
+        )
+        return JSONResponse(account_dict(row), 201)
+    return JSONResponse({"items": [account_dict(a) for a in await api.service.list_accounts(api.scope)]})
+
+
+async def account(request: Request, api: Api) -> Response:
+    number = request.path_params["number"]
+    if request.method == "GET":
+        visible = {a.number: a for a in await api.service.list_accounts(api.scope)}
+        if number not in visible:
+            raise ApiError(404, f"account {number} not found")
+        return JSONResponse(account_dict(visible[number]))
+    data = await body(request, {"name": str, "active": bool, "transfer": bool}, set())
+    if api.scope.customer is not None:
+        if number != api.scope.customer:  # another account: absent, as for everyone outside scope
+            raise ApiError(404, f"account {number} not found")
+        _no_customer(api)
+    if not data:
+        raise ApiError(422, "body: nothing to change")
+    return JSONResponse(account_dict(await api.service.set_account(api.scope, number, **data)))
+
+
+async def calls(request: Request, api: Api) -> Response:
+    query = request.query_params
+    rows = await api.service.list_calls(
+        api.scope,
+        did=query.get("did"),
+        account=query.get("account"),
+        since=query.get("since"),
+        limit=query_int(request, "limit", 50),
+    )
+    return JSONResponse({"items": [call_dict(c) for c in rows], "total": len(rows)})
+
+
+async def changes(request: Request, api: Api) -> Response:
+    query = request.query_params
+    rows = await api.service.list_changes(
+        api.scope,
+        did=query.get("did"),
+        account=query.get("account"),
+        actor=query.get("actor"),
+        since=query.get("since"),
+        limit=query_int(request, "limit", 50),
+    )
+    return JSONResponse({"items": [change_dict(c) for c in rows], "total": len(rows)})
+
+
+ROUTES = [
+    Route("/tokens", endpoint(tokens, public=True), methods=["POST"]),
+    Route("/health", endpoint(health, public=True), methods=["GET"]),
+    Route("/openapi.json", endpoint(openapi, public=True), methods=["GET"]),
+    Route("/dids", endpoint(dids), methods=["GET", "POST"]),
+    Route("/dids/{did}", endpoint(did), methods=["GET", "PATCH", "DELETE"]),
+    Route("/dids/{did}/forwards", endpoint(forwards), methods=["GET", "PUT"]),
+    Route("/dids/{did}/forwards/{kind}", endpoint(forwards), methods=["GET", "PUT"]),
+    Route("/accounts", endpoint(accounts), methods=["GET", "POST"]),
+    Route("/accounts/{number}", endpoint(account), methods=["GET", "PATCH"]),
+    Route("/calls", endpoint(calls), methods=["GET"]),
+    Route("/changes", endpoint(changes), methods=["GET"]),
+]

@@ -1,0 +1,224 @@
+# ruff: noqa: E501 - a data file: one line per path or schema reads better than wrapped ones
+"""The OpenAPI 3.1 description of /api/v1: the contract the API tests (and schemathesis) check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+FORWARD_KINDS = {
+    "busy": "busy",
+    "noanswer": "no_answer",
+    "unavailable": "unavailable",
+    "unconditional": "always",
+}
+"""The API's forward names (Wazo's) and the service layer's."""
+
+_DEST = {
+    "type": ["string", "null"],
+    "maxLength": 255,
+    "description": "pstn:NUMBER, sip:USER@HOST[:PORT] or endpoint:NAME",
+}
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "field"],
+            "properties": {"message": {"type": "string"}, "field": {"type": ["string", "null"]}},
+        }
+    },
+}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {
+        str(c): {
+            "description": "refused",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for c in codes
+    }
+
+
+def _json(ref: str, description: str = "ok") -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def _body(ref: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+_DID_PARAM = {
+    "name": "did",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^\\+?[0-9]{3,20}$"},
+}
+_NUMBER_PARAM = {
+    "name": "number",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"},
+}
+_KIND_PARAM = {
+    "name": "kind",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "enum": list(FORWARD_KINDS)},
+}
+_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+_SINCE = {
+    "name": "since",
+    "in": "query",
+    "schema": {"type": "string"},
+    "description": "age (30m, 2h, 7d, 1w) or date/time",
+}
+_AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
+_ALL = (400, 401, 403, 404, 409, 422, 429)
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "did-failover", "version": "1", "description": "DID call transfer: DIDs, their forwards, accounts, calls, changes."},
+    "servers": [{"url": "/api/v1"}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": _ERROR,
+            "Login": {
+                "type": "object", "additionalProperties": False, "required": ["username", "password"],
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+            },
+            "Token": {
+                "type": "object", "required": ["token", "expires_at"],
+                "properties": {"token": {"type": "string"}, "expires_at": {"type": ["string", "null"]}},
+            },
+            "Forward": {
+                "type": "object", "additionalProperties": False, "required": ["enabled"],
+                "properties": {"enabled": {"type": "boolean"}, "destination": _DEST},
+            },
+            "Forwards": {
+                "type": "object", "additionalProperties": False,
+                "required": [*FORWARD_KINDS, "enabled", "timeout", "caller_id"],
+                "properties": {
+                    **{kind: {"$ref": "#/components/schemas/Forward"} for kind in FORWARD_KINDS},
+                    "enabled": {"type": "boolean", "description": "the DID's call-transfer switch"},
+                    "timeout": {"type": "integer", "minimum": 1, "maximum": 300},
+                    "caller_id": {"type": "string", "enum": ["keep", "did"]},
+                },
+            },
+            "DIDRow": {
+                "type": "object", "required": ["did", "account", "primary", "status"],
+                "properties": {
+                    "did": {"type": "string"}, "account": {"type": "string"}, "primary": {"type": "string"},
+                    "did_type": {"type": "string"}, "ring_timeout": {"type": "integer"},
+                    "max_channels": {"type": "integer"}, "status": {"type": "string"},
+                    "transfer": {"type": "string"},
+                },
+            },
+            "DIDPage": {
+                "type": "object", "required": ["items", "total"],
+                "properties": {"items": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"}},
+            },
+            "NewDID": {
+                "type": "object", "additionalProperties": False, "required": ["did", "account", "primary"],
+                "properties": {
+                    "did": {"type": "string"}, "account": {"type": "string"}, "primary": {"type": "string"},
+                    "ring_timeout": {"type": "integer"}, "max_channels": {"type": "integer"},
+                },
+            },
+            "DIDChange": {
+                "type": "object", "additionalProperties": False,
+                "properties": {
+                    "account": {"type": "string"}, "primary": {"type": "string"}, "ring_timeout": {"type": "integer"},
+                    "max_channels": {"type": "integer"}, "active": {"type": "boolean"},
+                },
+            },
+            "Account": {
+                "type": "object", "required": ["number", "name", "type"],
+                "properties": {
+                    "number": {"type": "string"}, "name": {"type": "string"}, "type": {"type": "string"},
+                    "reseller": {"type": ["string", "null"]}, "status": {"type": "string"}, "transfer": {"type": "string"},
+                },
+            },
+            "NewAccount": {
+                "type": "object", "additionalProperties": False, "required": ["number", "name", "type"],
+                "properties": {
+                    "number": {"type": "string"}, "name": {"type": "string"},
+                    "type": {"type": "string", "enum": ["admin", "reseller", "customer"]},
+                    "reseller": {"type": ["string", "null"]},
+                },
+            },
+            "AccountChange": {
+                "type": "object", "additionalProperties": False,
+                "properties": {"name": {"type": "string"}, "active": {"type": "boolean"}, "transfer": {"type": "boolean"}},
+            },
+            "List": {
+                "type": "object", "required": ["items"],
+                "properties": {"items": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"}},
+            },
+        },
+    },
+    "paths": {
+        "/tokens": {"post": {
+            "summary": "A token for a user (24 h), throttled like the login page", "requestBody": _body("Login"),
+            "responses": {"201": _json("Token", "created"), **_errors(400, 401, 422, 429)},
+        }},
+        "/openapi.json": {"get": {"summary": "This description", "responses": {"200": {"description": "ok"}}}},
+        "/health": {"get": {"summary": "The web process and its database", "responses": {"200": {"description": "ok"}, "503": {"description": "database down"}}}},
+        "/dids": {
+            "get": {
+                "summary": "DIDs in scope, a page at a time", "security": _AUTH,
+                "parameters": [
+                    _LIMIT, {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "search", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+                    {"name": "order", "in": "query", "schema": {"type": "string"}},
+                    {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},
+                ],
+                "responses": {"200": _json("DIDPage"), **_errors(401, 422)},
+            },
+            "post": {"summary": "Add a DID", "security": _AUTH, "requestBody": _body("NewDID"), "responses": {"201": _json("DIDRow", "created"), **_errors(*_ALL)}},
+        },
+        "/dids/{did}": {
+            "parameters": [_DID_PARAM],
+            "get": {"summary": "One DID", "security": _AUTH, "responses": {"200": _json("DIDRow"), **_errors(401, 404, 422)}},
+            "patch": {"summary": "Change a DID", "security": _AUTH, "requestBody": _body("DIDChange"), "responses": {"200": _json("DIDRow"), **_errors(*_ALL)}},
+            "delete": {"summary": "Remove a DID", "security": _AUTH, "responses": {"204": {"description": "removed"}, **_errors(401, 403, 404, 422)}},
+        },
+        "/dids/{did}/forwards": {
+            "parameters": [_DID_PARAM],
+            "get": {"summary": "A DID's forwards", "security": _AUTH, "responses": {"200": _json("Forwards"), **_errors(401, 404, 422)}},
+            "put": {"summary": "Set all of a DID's forwards", "security": _AUTH, "requestBody": _body("Forwards"), "responses": {"204": {"description": "set"}, **_errors(*_ALL)}},
+        },
+        "/dids/{did}/forwards/{kind}": {
+            "parameters": [_DID_PARAM, _KIND_PARAM],
+            "get": {"summary": "One forward", "security": _AUTH, "responses": {"200": _json("Forward"), **_errors(401, 404, 422)}},
+            "put": {"summary": "Set one forward", "security": _AUTH, "requestBody": _body("Forward"), "responses": {"204": {"description": "set"}, **_errors(*_ALL)}},
+        },
+        "/accounts": {
+            "get": {"summary": "Accounts in scope", "security": _AUTH, "responses": {"200": _json("List"), **_errors(401)}},
+            "post": {"summary": "Add an account", "security": _AUTH, "requestBody": _body("NewAccount"), "responses": {"201": _json("Account", "created"), **_errors(*_ALL)}},
+        },
+        "/accounts/{number}": {
+            "parameters": [_NUMBER_PARAM],
+            "get": {"summary": "One account", "security": _AUTH, "responses": {"200": _json("Account"), **_errors(401, 404)}},
+            "patch": {"summary": "Change an account (name, active, account-level transfer)", "security": _AUTH, "requestBody": _body("AccountChange"), "responses": {"200": _json("Account"), **_errors(*_ALL)}},
+        },
+        "/calls": {"get": {
+            "summary": "Call history, newest first", "security": _AUTH,
+            "parameters": [{"name": "did", "in": "query", "schema": {"type": "string"}}, {"name": "account", "in": "query", "schema": {"type": "string"}}, _SINCE, _LIMIT],
+            "responses": {"200": _json("List"), **_errors(401, 404, 422)},
+        }},
+        "/changes": {"get": {
+            "summary": "Change log, newest first", "security": _AUTH,
+            "parameters": [{"name": "did", "in": "query", "schema": {"type": "string"}}, {"name": "account", "in": "query", "schema": {"type": "string"}}, {"name": "actor", "in": "query", "schema": {"type": "string"}}, _SINCE, _LIMIT],
+            "responses": {"200": _json("List"), **_errors(401, 404, 422)},
+        }},
+    },
+}  # fmt: skip

@@ -1,0 +1,219 @@
+"""The REST API over real HTTP, for each role: tokens, DIDs, forwards, accounts, calls, changes, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import httpx
+
+from tests.support.db import dump, execute
+from tests.support.ops import cli
+from tests.web.conftest import PASSWORD, Site
+
+
+async def _token(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    response = await client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def _error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.text)
+    body: dict[str, Any] = response.json()["error"]
+    assert set(body) == {"message", "field"} and "\n" not in body["message"]
+    return body
+
+
+async def test_tokens_from_a_login_and_from_the_cli_and_how_they_end(site: Site) -> None:
+    """POST /tokens, a CLI token, no token, a removed one, an expired one, a deactivated user's."""
+    env = {**os.environ, "DID_FAILOVER_DATABASE_URL": site.database_url}
+    async with site.client() as client:
+        assert _error(
+            await client.post("/api/v1/tokens", json={"username": "root", "password": "nope, wrong"}), 401
+        )
+        headers = await _token(client, "root")
+        assert (await client.get("/api/v1/dids", headers=headers)).json()["total"] == 2
+        missing = await client.get("/api/v1/dids")
+        assert _error(missing, 401)["message"].startswith("authentication:")
+        assert missing.headers["www-authenticate"] == "Bearer"
+        code, out, err = await cli(env, "token", "add", "res-a", "--expires", "30", "--name", "billing")
+        assert code == 0, err
+        reseller = {"Authorization": f"Bearer {out.splitlines()[-1]}"}
+        assert (await client.get("/api/v1/dids", headers=reseller)).json()["total"] == 1
+        listed = json.loads((await cli(env, "token", "list", "res-a", "--json"))[1])
+        assert [(t["username"], t["name"]) for t in listed] == [("res-a", "billing")]
+        assert (await cli(env, "token", "remove", str(listed[0]["id"])))[0] == 0
+        assert _error(await client.get("/api/v1/dids", headers=reseller), 401)
+        execute(site.database_url, "UPDATE api_tokens SET expires_at = '2020-01-01 00:00:00'")
+        assert "expired" in _error(await client.get("/api/v1/dids", headers=headers), 401)["message"]
+        fresh = await _token(client, "cust-a1")
+        assert (await cli(env, "user", "set", "cust-a1", "--inactive"))[0] == 0
+        assert _error(await client.get("/api/v1/dids", headers=fresh), 401)
+
+
+async def test_an_admin_provisions_a_did_and_its_forwards(site: Site) -> None:
+    """Create an account and a DID, set and read its forwards, read it back; each change as api:root."""
+    async with site.client() as client:
+        h = await _token(client, "root")
+        made = await client.post(
+            "/api/v1/accounts", headers=h, json={"number": "3001", "name": "Acme", "type": "customer"}
+        )
+        assert made.status_code == 201 and made.json()["number"] == "3001"
+        did = await client.post(
+            "/api/v1/dids",
+            headers=h,
+            json={"did": "+15559000001", "account": "3001", "primary": "endpoint:desk"},
+        )
+        assert did.status_code == 201 and did.json()["did"] == "15559000001"
+        forwards = {
+            "busy": {"enabled": True, "destination": "pstn:+4930999"},
+            "noanswer": {"enabled": True, "destination": "sip:vm@pbx.example.com"},
+            "unavailable": {"enabled": False, "destination": None},
+            "unconditional": {"enabled": False, "destination": None},
+            "enabled": True,
+            "timeout": 20,
+            "caller_id": "did",
+        }
+        assert (
+            await client.put("/api/v1/dids/15559000001/forwards", headers=h, json=forwards)
+        ).status_code == 204
+        assert (await client.get("/api/v1/dids/15559000001/forwards", headers=h)).json() == forwards
+        one = await client.put(
+            "/api/v1/dids/15559000001/forwards/busy",
+            headers=h,
+            json={"enabled": True, "destination": "endpoint:desk-9"},
+        )
+        assert one.status_code == 204
+        assert (await client.get("/api/v1/dids/15559000001/forwards/busy", headers=h)).json() == {
+            "enabled": True,
+            "destination": "endpoint:desk-9",
+        }
+        shown = (await client.get("/api/v1/dids/15559000001", headers=h)).json()
+        assert (shown["primary"], shown["transfer"]) == ("endpoint:desk", "on")
+        patched = await client.patch(
+            "/api/v1/dids/15559000001", headers=h, json={"ring_timeout": 25, "active": False}
+        )
+        assert (patched.json()["ring_timeout"], patched.json()["status"]) == (25, "inactive")
+        changes = (await client.get("/api/v1/changes", headers=h, params={"did": "15559000001"})).json()[
+            "items"
+        ]
+        assert {c["actor"] for c in changes} == {"api:root"}
+        assert (await client.delete("/api/v1/dids/15559000001", headers=h)).status_code == 204
+        assert _error(await client.get("/api/v1/dids/15559000001", headers=h), 404)
+
+
+async def test_refused_requests_get_their_status_field_and_the_clis_message(site: Site) -> None:
+    """409, 422 (bad value, unknown field, a string for a boolean, enabled without destination), 400."""
+    async with site.client() as client:
+        h = await _token(client, "root")
+        before = dump(site.database_url)
+        duplicate = await client.post(
+            "/api/v1/dids", headers=h, json={"did": "15550001", "account": "1001", "primary": "endpoint:x"}
+        )
+        assert "already exists" in _error(duplicate, 409)["message"]
+        bad = await client.post(
+            "/api/v1/dids", headers=h, json={"did": "15550009", "account": "1001", "primary": "pstn:12&3"}
+        )
+        assert _error(bad, 422)["field"] == "primary"
+        typo = await client.patch("/api/v1/dids/15550001", headers=h, json={"actve": False})
+        assert _error(typo, 422) == {"message": "actve: unknown field", "field": "actve"}
+        stringly = await client.patch("/api/v1/dids/15550001", headers=h, json={"active": "false"})
+        assert _error(stringly, 422) == {"message": "active: must be a boolean", "field": "active"}
+        number = await client.patch("/api/v1/dids/15550001", headers=h, json={"ring_timeout": True})
+        assert _error(number, 422)["field"] == "ring_timeout"
+        empty = await client.put(
+            "/api/v1/dids/15550001/forwards/busy", headers=h, json={"enabled": True, "destination": None}
+        )
+        assert _error(empty, 422)["field"] == "busy"
+        inject = await client.put(
+            "/api/v1/dids/15550001/forwards/noanswer",
+            headers=h,
+            json={"enabled": True, "destination": "sip:a@b.example.com,1"},
+        )
+        assert _error(inject, 422)["message"].startswith("--no-answer:")
+        broken = await client.post(
+            "/api/v1/dids", headers={**h, "content-type": "application/json"}, content=b"{not json"
+        )
+        assert _error(broken, 400)["message"] == "body: not valid JSON"
+        assert dump(site.database_url) == before
+
+
+async def test_a_reseller_token_reaches_nothing_outside_its_customers(site: Site) -> None:
+    """Every foreign object at every endpoint is 404, exactly as if absent; nothing changes."""
+    async with site.client() as client:
+        h = await _token(client, "res-a")
+        before = dump(site.database_url)
+        for method, path, body in (
+            ("GET", "/api/v1/dids/15550002", None),
+            ("PATCH", "/api/v1/dids/15550002", {"active": False}),
+            ("DELETE", "/api/v1/dids/15550002", None),
+            ("GET", "/api/v1/dids/15550002/forwards", None),
+            (
+                "PUT",
+                "/api/v1/dids/15550002/forwards/busy",
+                {"enabled": True, "destination": "endpoint:mallory"},
+            ),
+            ("GET", "/api/v1/accounts/2001", None),
+            ("PATCH", "/api/v1/accounts/2001", {"transfer": False}),
+            ("PATCH", "/api/v1/accounts/200", {"active": False}),
+            ("POST", "/api/v1/dids", {"did": "15550077", "account": "2001", "primary": "endpoint:x"}),
+            ("GET", "/api/v1/calls?account=2001", None),
+            ("GET", "/api/v1/changes?account=2001", None),
+        ):
+            response = await client.request(method, path, headers=h, json=body)
+            _error(response, 404)
+        assert dump(site.database_url) == before
+        listed = (await client.get("/api/v1/accounts", headers=h)).json()["items"]
+        assert [a["number"] for a in listed] == ["1001"]
+        assert [d["did"] for d in (await client.get("/api/v1/dids", headers=h)).json()["items"]] == [
+            "15550001"
+        ]
+
+
+async def test_a_customer_may_change_only_the_forwards_of_its_dids(site: Site) -> None:
+    """403 for a DID or account change, 204 for its own forwards, 404 for another's DID."""
+    async with site.client() as client:
+        h = await _token(client, "cust-a1")
+        before = dump(site.database_url)
+        assert _error(
+            await client.patch("/api/v1/dids/15550001", headers=h, json={"primary": "endpoint:x"}), 403
+        )
+        assert _error(await client.patch("/api/v1/accounts/1001", headers=h, json={"transfer": False}), 403)
+        assert _error(
+            await client.post(
+                "/api/v1/dids",
+                headers=h,
+                json={"did": "15550077", "account": "1001", "primary": "endpoint:x"},
+            ),
+            403,
+        )
+        assert _error(await client.get("/api/v1/dids/15550002/forwards", headers=h), 404)
+        assert dump(site.database_url) == before
+        done = await client.put(
+            "/api/v1/dids/15550001/forwards/unconditional",
+            headers=h,
+            json={"enabled": True, "destination": "pstn:+4930111"},
+        )
+        assert done.status_code == 204
+
+
+async def test_token_logins_are_throttled_and_the_description_covers_every_route(site: Site) -> None:
+    """Five failures, then 429 with Retry-After; /openapi.json is 3.1 and describes each route."""
+    async with site.client() as client:
+        for _ in range(5):
+            _error(
+                await client.post("/api/v1/tokens", json={"username": "root", "password": "wrong password!"}),
+                401,
+            )
+        throttled = await client.post("/api/v1/tokens", json={"username": "root", "password": PASSWORD})
+        assert _error(throttled, 429) and int(throttled.headers["retry-after"]) > 0
+        spec = (await client.get("/api/v1/openapi.json")).json()
+        health = (await client.get("/api/v1/health")).json()
+    from did_failover.web.api import ROUTES
+
+    assert spec["openapi"] == "3.1.0" and health["status"] == "ok"
+    for route in ROUTES:
+        described = spec["paths"][route.path]
+        assert {m.lower() for m in route.methods or ()} - {"head"} <= set(described), route.path
