@@ -17,7 +17,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from did_failover.admin.service import Scope
 from did_failover.admin.views import TransferView
@@ -355,6 +357,11 @@ async def changes(request: Request, api: Api) -> Response:
     return JSONResponse({"items": [change_dict(c) for c in rows], "total": len(rows)})
 
 
+async def not_found(scope: AsgiScope, receive: Receive, send: Send) -> None:
+    """No such resource under /api/v1: the JSON error, like every other refusal."""
+    await error(404, "not found: no such resource")(scope, receive, send)
+
+
 ROUTES = [
     Route("/tokens", endpoint(tokens, public=True), methods=["POST"]),
     Route("/health", endpoint(health, public=True), methods=["GET"]),
@@ -368,3 +375,8 @@ ROUTES = [
     Route("/calls", endpoint(calls), methods=["GET"]),
     Route("/changes", endpoint(changes), methods=["GET"]),
 ]
+
+
+def router() -> Router:
+    """The /api/v1 routes, with a JSON 404 for paths that match none."""
+    return Router(routes=ROUTES, default=not_found)

@@ -333,6 +333,20 @@ def create_app(web_factory: Callable[[], Awaitable[Web]], on_close: Callable[[],
         Route("/accounts", page(accounts)),
         Route("/accounts/{number}", page(accounts), methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("did_failover.web", "static")]), name="static"),
-        Mount("/api/v1", routes=api.ROUTES),
+        Mount("/api/v1", app=api.router()),
     ]
-    return SecurityHeaders(Starlette(routes=routes, lifespan=lifespan))
+    return SecurityHeaders(
+        Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _no_route, 405: _no_route})
+    )
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """A path no route matches: JSON under /api/, the page otherwise."""
+    status = getattr(exc, "status_code", 404)
+    if request.url.path.startswith("/api/"):
+        message = "not found: no such resource" if status == 404 else "method not allowed here"
+        return api.error(status, message)
+    request.state.login = None
+    return error_page(
+        request, status, "Not found" if status == 404 else "Not allowed", "There is nothing here."
+    )

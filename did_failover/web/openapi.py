@@ -59,12 +59,14 @@ _DID_PARAM = {
     "name": "did",
     "in": "path",
     "required": True,
+    "example": "15551230000",
     "schema": {"type": "string", "pattern": "^\\+?[0-9]{3,20}$"},
 }
 _NUMBER_PARAM = {
     "name": "number",
     "in": "path",
     "required": True,
+    "example": "1001",
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"},
 }
 _KIND_PARAM = {
