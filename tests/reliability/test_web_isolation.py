@@ -1,6 +1,6 @@
-"""The web twin of test_reseller_isolation: over random account trees, a real `did-failover web`
-process answers every page and every POST aimed at a foreign DID or account with 404, shows each
-reseller and customer only its own, and the database stays as it was."""
+"""The web and API twins of test_reseller_isolation: over random account trees, a real
+`did-failover web` process answers every page, POST and API request aimed at a foreign DID or
+account with 404, shows each reseller and customer only its own, and the database stays as it was."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ async def _init(url: str) -> None:
 
 
 async def _refill(url: str, tree: Tree) -> None:
-    for table in ("web_sessions", "users", "did_transfers", "dids", "accounts", "change_log"):
+    for table in ("web_sessions", "api_tokens", "users", "did_transfers", "dids", "accounts", "change_log"):
         execute(url, f"DELETE FROM {table}")
     async with open_repository(url, 5.0) as repo:
         await _build(Service(repo), tree)
@@ -73,8 +73,12 @@ async def _refill(url: str, tree: Tree) -> None:
 
 
 def _dump(url: str) -> dict[str, list[tuple[object, ...]]]:
-    """Every table but the sessions (logging in writes those)."""
-    return {t: execute(url, f"SELECT * FROM {t} ORDER BY 1") for t in TABLES if t != "web_sessions"}
+    """Every table but the sessions and tokens (logging in writes those)."""
+    return {
+        t: execute(url, f"SELECT * FROM {t} ORDER BY 1")
+        for t in TABLES
+        if t not in ("web_sessions", "api_tokens")
+    }
 
 
 def _login(site: str, username: str) -> tuple[httpx.Client, str]:
@@ -167,5 +171,88 @@ def test_no_web_user_reaches_outside_its_own(
         foreign_attempts=sum(run[0] for run in _RUNS),
         refused_404=sum(run[1] for run in _RUNS),
         leaked=sum(len(run[2]) for run in _RUNS),
+    )
+    assert not leaked and refused == attempts, leaked
+
+
+_API_RUNS: list[tuple[int, int, list[str]]] = []
+
+
+def _api_check(site: str, url: str, tree: Tree, pick: int) -> tuple[int, int, list[str]]:
+    """The same trees through the REST API with each reseller's token: every foreign object at every
+    endpoint and method is 404, lists hold only its own, the database does not change."""
+    asyncio.run(_refill(url, tree))
+    checked, refused, leaked = 0, 0, []
+    with httpx.Client(base_url=site, timeout=10.0) as client:
+        for reseller in tree.resellers:
+            login = client.post("/api/v1/tokens", json={"username": f"r{reseller}", "password": PASSWORD})
+            headers = {"Authorization": f"Bearer {login.json()['token']}"}
+            before = _dump(url)
+            shown = {
+                d["did"]
+                for d in client.get("/api/v1/dids", headers=headers, params={"limit": 1000}).json()["items"]
+            }
+            if shown != tree.dids_of(reseller):
+                leaked.append(f"r{reseller} lists {sorted(shown)}")
+            accounts = {a["number"] for a in client.get("/api/v1/accounts", headers=headers).json()["items"]}
+            if accounts != tree.customers_of(reseller):
+                leaked.append(f"r{reseller} lists accounts {sorted(accounts)}")
+            attempts: list[tuple[str, str, object]] = []
+            forward = {"enabled": True, "destination": "endpoint:mallory"}
+            for did in sorted(tree.all_dids() - tree.dids_of(reseller))[pick % 3 :][:4]:
+                attempts += [
+                    ("GET", f"/api/v1/dids/{did}", None),
+                    ("PATCH", f"/api/v1/dids/{did}", {"active": False}),
+                    ("DELETE", f"/api/v1/dids/{did}", None),
+                    ("GET", f"/api/v1/dids/{did}/forwards", None),
+                    ("PUT", f"/api/v1/dids/{did}/forwards/busy", forward),
+                    ("GET", f"/api/v1/calls?did={did}", None),
+                ]
+            every = tree.all_customers() | set(tree.resellers)
+            for account in sorted(every - tree.customers_of(reseller))[pick % 3 :][:4]:
+                attempts += [
+                    ("GET", f"/api/v1/accounts/{account}", None),
+                    ("PATCH", f"/api/v1/accounts/{account}", {"transfer": False}),
+                    (
+                        "POST",
+                        "/api/v1/dids",
+                        {"did": "15559000000", "account": account, "primary": "endpoint:x"},
+                    ),
+                    ("GET", f"/api/v1/changes?account={account}", None),
+                ]
+            for method, path, body in attempts:
+                checked += 1
+                status = client.request(method, path, headers=headers, json=body).status_code
+                if status == 404 or (path.startswith("/api/v1/calls?did=") and status == 200):
+                    refused += 1  # a foreign DID's call history is simply empty, as for any DID without calls
+                else:
+                    leaked.append(f"r{reseller}: {method} {path} answered {status}")
+                if _dump(url) != before:
+                    leaked.append(f"r{reseller}: {method} {path} changed the database")
+                    before = _dump(url)
+            calls = client.get("/api/v1/calls", headers=headers, params={"limit": 1000}).json()["items"]
+            if any(c["did"] not in tree.dids_of(reseller) for c in calls):
+                leaked.append(f"r{reseller} sees foreign calls")
+    return checked, refused, leaked
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(tree=trees(), pick=st.integers(0, 1000))
+def test_no_api_token_reaches_outside_its_own(
+    tree: Tree, pick: int, web: tuple[str, str], figures: Callable[..., None]
+) -> None:
+    """The API twin: each reseller's token, every foreign DID and account at every endpoint: 404."""
+    site, url = web
+    attempts, refused, leaked = _api_check(site, url, tree, pick)
+    _API_RUNS.append((attempts, refused, leaked))
+    figures(
+        trees=len(_API_RUNS),
+        foreign_requests=sum(run[0] for run in _API_RUNS),
+        refused=sum(run[1] for run in _API_RUNS),
+        leaked=sum(len(run[2]) for run in _API_RUNS),
     )
     assert not leaked and refused == attempts, leaked
