@@ -14,19 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pymysql
-
 from bench import common
 from bench.run import PYTHON, RESULTS, _free_port, _listening, seed, setup_database
-
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+from bench.scratch import mariadb_database
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -57,18 +53,6 @@ def _fill_change_log(url: str, rows: int) -> None:
 
     if rows:
         asyncio.run(fill())
-
-
-def _mysql_database() -> str:
-    """A MariaDB database with the benchmark's DIDs, dropped by the caller."""
-    name = f"didfo_bench_{secrets.token_hex(4)}"
-    conn = pymysql.connect(**MARIADB, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    conn.close()
-    url = f"mysql://root@127.0.0.1:3306/{name}"
-    seed(url)
-    return url
 
 
 def measure(url: str, poll: str, seconds: float) -> tuple[float, float]:
@@ -113,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     sqlite_url = setup_database(RESULTS / "poll-cost.db")
-    mysql_url = _mysql_database()
-    try:
+    with mariadb_database("didfo_bench") as mysql_url:
+        seed(mysql_url)
         for url in (sqlite_url, mysql_url):
             _fill_change_log(url, args.changes)
         for label, url in (("SQLite", sqlite_url), ("MariaDB", mysql_url)):
@@ -135,11 +119,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"{label:<8} {what:<8} CPU ms over {args.seconds:g} s idle: polling on {runs_on};"
                     f" off {runs_off}; {per_poll * 1e6:.0f} us per poll"
                 )
-    finally:
-        conn = pymysql.connect(**MARIADB, autocommit=True)
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {mysql_url.rsplit('/', 1)[1]}")
-        conn.close()
     return 0
 
 

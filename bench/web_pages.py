@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import re
-import secrets
 import statistics
 import subprocess
 import sys
@@ -22,11 +21,10 @@ import time
 from pathlib import Path
 
 import httpx
-import pymysql
 
 from bench.run import RESULTS, _free_port
+from bench.scratch import mariadb_database
 
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 PASSWORD = "benchmark passphrase 1"  # noqa: S105 - the benchmark's own throwaway users
 ROOT = Path(__file__).resolve().parents[1]
 STAMP = "2026-12-01 00:00:00"
@@ -138,23 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     sqlite_path = RESULTS / "web-pages.db"
     sqlite_path.unlink(missing_ok=True)
     sqlite_url = f"sqlite:///{sqlite_path}"
-    name = f"didfo_web_{secrets.token_hex(4)}"
-    conn = pymysql.connect(**MARIADB, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    conn.close()
-    mysql_url = f"mysql://root@127.0.0.1:3306/{name}"
-    try:
+    with mariadb_database("didfo_web") as mysql_url:
         for label, url in (("SQLite", sqlite_url), ("MariaDB", mysql_url)):
             started = time.monotonic()
             asyncio.run(fill(url, args.dids))
             print(f"{label}: {args.dids} DIDs loaded in {time.monotonic() - started:.0f} s", flush=True)
             measure(label, url, args.dids, args.repeat)
-    finally:
-        conn = pymysql.connect(**MARIADB, autocommit=True)
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.close()
     return 0
 
 

@@ -19,13 +19,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from did_failover.admin.service import Service
 from did_failover.errors import InputError
 from did_failover.storage.base import PAGE_ORDERS, Repository
-from did_failover.web import api, auth
+from did_failover.web import api, api_errors, auth
 from did_failover.web.forms import CONDITIONS, TYPES, TransferForm
+from did_failover.web.headers import SecurityHeaders
 
 PAGE_SIZE = 50
 COLUMNS = [
@@ -39,18 +40,6 @@ COLUMNS = [
     ("number", "Number"),
     ("status", "Status"),
 ]
-HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"
-        b" frame-ancestors 'none'; base-uri 'none'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-    (b"cache-control", b"no-store"),
-]
-
 _templates = Environment(loader=PackageLoader("did_failover.web"), autoescape=select_autoescape(default=True))
 _templates.globals["clock"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
@@ -297,21 +286,6 @@ async def accounts(request: Request, web: Web) -> Response:
     return render(request, "accounts.html", accounts=await web.service.list_accounts(login.scope))
 
 
-class SecurityHeaders:
-    """Adds the security headers to every response, static files and errors included."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, sending if scope["type"] == "http" else send)
-
-
 def create_app(web_factory: Callable[[], Awaitable[Web]], on_close: Callable[[], Awaitable[None]]) -> ASGIApp:
     """The ASGI app; `web_factory` opens what it needs at start-up, `on_close` closes it."""
 
@@ -345,7 +319,7 @@ async def _no_route(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
     if request.url.path.startswith("/api/"):
         message = "not found: no such resource" if status == 404 else "method not allowed here"
-        return api.error(status, message)
+        return api_errors.error(status, message)
     request.state.login = None
     return error_page(
         request, status, "Not found" if status == 404 else "Not allowed", "There is nothing here."

@@ -1,0 +1,82 @@
+"""How the API refuses: the JSON error, the status of a service-layer refusal, strict request bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from did_failover.errors import InputError, InvalidDestination
+
+_FIELDS = {
+    "--busy": "busy", "--no-answer": "noanswer", "--unavailable": "unavailable", "--always": "unconditional",
+    "--timeout": "timeout", "--caller-id": "caller_id", "--primary": "primary", "--account": "account",
+    "--ring-timeout": "ring_timeout", "--max-channels": "max_channels", "DID": "did", "NUMBER": "number",
+    "--name": "name", "--type": "type", "--reseller": "reseller", "--limit": "limit", "--since": "since",
+    "--did": "did", "--actor": "actor", "search": "search", "order": "order", "limit": "limit",
+}  # fmt: skip
+
+
+class ApiError(Exception):
+    """A refused request: status, the one-line message, and the field it is about."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+def error(
+    status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse({"error": {"message": message, "field": field}}, status, headers=headers)
+
+
+def refusal(exc: InputError | InvalidDestination) -> ApiError:
+    """The status of a service-layer refusal."""
+    message = str(exc)
+    field = _FIELDS.get(message.partition(":")[0])
+    if "not found" in message and ":" not in message.partition("not found")[0]:
+        return ApiError(404, message)
+    if "already exists" in message:
+        return ApiError(409, message)
+    if "may change only" in message:
+        return ApiError(403, message)
+    return ApiError(422, message, field)
+
+
+async def body(
+    request: Request, fields: dict[str, type | tuple[type, ...]], required: set[str]
+) -> dict[str, Any]:
+    """The JSON object of the request, checked: known fields only, of their JSON types."""
+    try:
+        data = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "body: not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "body: must be a JSON object")
+    for name, value in data.items():
+        if name not in fields:
+            raise ApiError(422, f"{name}: unknown field", name)
+        wanted = fields[name]
+        kinds: tuple[type, ...] = wanted if isinstance(wanted, tuple) else (wanted,)
+        bad_bool = isinstance(value, bool) and bool not in kinds  # JSON true is not a number here
+        if bad_bool or not isinstance(value, kinds):
+            names = " or ".join("null" if k is type(None) else _JSON_TYPE[k] for k in kinds)
+            raise ApiError(422, f"{name}: must be {names}", name)
+    for name in sorted(required - set(data)):
+        raise ApiError(422, f"{name}: required", name)
+    return data
+
+
+_JSON_TYPE = {bool: "a boolean", int: "an integer", str: "a string", dict: "an object"}
+
+
+def query_int(request: Request, name: str, default: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit():
+        raise ApiError(422, f"{name}: must be a whole number", name)
+    return int(text)
