@@ -6,52 +6,21 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from did_failover.cli.main import main
 from tests.support.db import dump, execute
+from tests.support.incli import Run, in_process_cli, ok
 
 CLI = Path(sys.executable).with_name("did-failover")
 
 
-@dataclass
-class Result:
-    """What one command did: exit code, stdout, stderr."""
-
-    code: int
-    out: str
-    err: str
-
-
-Run = Callable[..., Result]
-
-
 @pytest.fixture
 def cli(repo_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """Run `did-failover ARGS...` in-process against the test database."""
-    monkeypatch.setenv("DID_FAILOVER_DATABASE_URL", repo_url)
-    monkeypatch.setenv("SUDO_USER", "alice")  # the person the change log names: cli:alice
-    capsys.readouterr()
-
-    def run(*argv: str) -> Result:
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
-
-
-def ok(result: Result) -> Result:
-    """Assert a command succeeded quietly on stderr."""
-    assert (result.code, result.err) == (0, ""), result
-    return result
+    """Run `did-failover ARGS...` in-process against the test database (`stdin=` feeds it)."""
+    return in_process_cli(repo_url, monkeypatch, capsys)
 
 
 @pytest.fixture

@@ -3,53 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 
-from did_failover.cli.main import main
 from did_failover.storage import open_repository
 from tests.support.db import dump, execute
+from tests.support.incli import Run, in_process_cli, ok
 
 GOOD = "correct horse battery staple"
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Run = Callable[..., Result]
-
-
 @pytest.fixture
 def cli(repo_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """`did-failover ARGS...` in-process; `stdin=` is what the command reads on its standard input."""
-    monkeypatch.setenv("DID_FAILOVER_DATABASE_URL", repo_url)
-    monkeypatch.setenv("SUDO_USER", "alice")
-    capsys.readouterr()
-
-    def run(*argv: str, stdin: str = "") -> Result:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
-
-
-def ok(result: Result) -> Result:
-    assert (result.code, result.err) == (0, ""), result
-    return result
+    """Run `did-failover ARGS...` in-process against the test database (`stdin=` feeds it)."""
+    return in_process_cli(repo_url, monkeypatch, capsys)
 
 
 @pytest.fixture
