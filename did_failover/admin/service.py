@@ -60,7 +60,7 @@ class Service:
         """Create the schema idempotently and return its version."""
         return await self.repo.init_schema()
 
-    async def _check_scope(self, scope: Scope, customer_may: bool = True) -> None:
+    async def check_scope(self, scope: Scope, customer_may: bool = True) -> None:
         """Refuse a reseller or customer scope that names no such account, and a customer where
         `customer_may` is False (only the transfer settings of its own DIDs are a customer's)."""
         if scope.customer is not None:
@@ -77,7 +77,7 @@ class Service:
             raise InputError(f"--as-reseller: there is no reseller account {scope.reseller}")
 
     @staticmethod
-    def _sees(scope: Scope, account: AccountRow) -> bool:
+    def sees(scope: Scope, account: AccountRow) -> bool:
         """True when the scope may see the account: the admin sees all, a reseller its customers, a
         customer itself."""
         if scope.customer is not None:
@@ -86,7 +86,7 @@ class Service:
 
     async def _account(self, scope: Scope, number: str, field: str = "account") -> AccountRow:
         account = await self.repo.get_account(account_number(number, field))
-        if account is None or not self._sees(scope, account):
+        if account is None or not self.sees(scope, account):
             raise InputError(f"account {number} not found")
         return account
 
@@ -95,7 +95,7 @@ class Service:
         row = await self.repo.get_did(number)
         if row is not None:
             account = await self.repo.get_account(row.account)
-            if account is not None and self._sees(scope, account):
+            if account is not None and self.sees(scope, account):
                 return row, account
         raise InputError(f"DID {number} not found")
 
@@ -113,7 +113,7 @@ class Service:
         self, scope: Scope, number: str, name: str, type: str, reseller: str | None = None
     ) -> AccountRow:
         """Create an account; a reseller scope may only create customers under itself."""
-        await self._check_scope(scope, customer_may=False)
+        await self.check_scope(scope, customer_may=False)
         number = account_number(number, "NUMBER")
         name = valid.account_name(name)
         if type not in ACCOUNT_TYPES:
@@ -149,7 +149,7 @@ class Service:
         transfer: bool | None = None,
     ) -> AccountRow:
         """Change an account's name, status or account-level transfer switch."""
-        await self._check_scope(scope, customer_may=False)
+        await self.check_scope(scope, customer_may=False)
         if name is None and active is None and transfer is None:
             raise InputError("nothing to change: give --name, --active/--inactive or --transfer")
         name = None if name is None else valid.account_name(name)
@@ -159,7 +159,7 @@ class Service:
 
     async def list_accounts(self, scope: Scope) -> list[AccountRow]:
         """Every account the scope sees."""
-        await self._check_scope(scope)
+        await self.check_scope(scope)
         if scope.customer is not None:
             return [await self._account(scope, scope.customer)]
         return await self.repo.list_accounts(reseller=scope.reseller)
@@ -176,7 +176,7 @@ class Service:
         max_channels: int = 0,
     ) -> DIDRow:
         """Create a DID for a customer account the scope sees."""
-        await self._check_scope(scope, customer_may=False)
+        await self.check_scope(scope, customer_may=False)
         number = did_number(did)
         account_number(account, "--account")
         primary = valid.destination(primary, "--primary")
@@ -200,7 +200,7 @@ class Service:
         active: bool | None = None,
     ) -> DIDRow:
         """Change a DID's account, primary destination, ring timeout, channel limit or status."""
-        await self._check_scope(scope, customer_may=False)
+        await self.check_scope(scope, customer_may=False)
         if all(v is None for v in (account, primary, ring_timeout, max_channels, active)):
             raise InputError(
                 "nothing to change: give --account, --primary, --ring-timeout, --max-channels"
@@ -230,14 +230,14 @@ class Service:
 
     async def remove_did(self, scope: Scope, did: str) -> None:
         """Delete a DID and its transfer settings."""
-        await self._check_scope(scope, customer_may=False)
+        await self.check_scope(scope, customer_may=False)
         row, _ = await self._did(scope, did)
         with acting_as(scope.actor):
             await self.repo.remove_did(row.number)
 
     async def list_dids(self, scope: Scope, account: str | None = None) -> list[DIDRow]:
         """The DIDs the scope sees, optionally of one account."""
-        await self._check_scope(scope)
+        await self.check_scope(scope)
         if account is not None:
             await self._account(scope, account, "--account")
         return await self.repo.list_dids(account=account or scope.customer, reseller=scope.reseller)
@@ -254,7 +254,7 @@ class Service:
         limit: int = 50,
     ) -> list[CallRecord]:
         """The call history the scope sees, newest first."""
-        await self._check_scope(scope)
+        await self.check_scope(scope)
         if account is not None:
             await self._account(scope, account, "--account")
         if not 1 <= limit <= 100_000:
@@ -282,7 +282,7 @@ class Service:
         """The changes the scope sees (a reseller: its customers'), newest first.
 
         `did` need not exist any more: the log outlives a removed DID."""
-        await self._check_scope(scope)
+        await self.check_scope(scope)
         if account is not None:
             await self._account(scope, account, "--account")
         if actor is not None and not 1 <= len(actor) <= 64:
@@ -317,7 +317,7 @@ class Service:
 
         A DID without transfer settings gets them created, switched on unless --off is given.
         """
-        await self._check_scope(scope)
+        await self.check_scope(scope)
         given = {"always": always, "busy": busy, "no_answer": no_answer, "unavailable": unavailable}
         if all(v is None for v in (*given.values(), timeout, caller_id, enabled)):
             raise InputError(
@@ -356,7 +356,7 @@ class Service:
 
     async def list_transfers(self, scope: Scope) -> list[TransferView]:
         """Every DID the scope sees with its transfer settings (the "DIDs Call Transfer" table)."""
-        await self._check_scope(scope)
+        await self.check_scope(scope)
         dids = await self.repo.list_dids(account=scope.customer, reseller=scope.reseller)
         transfers = {t.did: t for t in await self.repo.list_transfers(reseller=scope.reseller)}
         accounts = {a.number: a for a in await self.list_accounts(scope)}
@@ -373,7 +373,7 @@ class Service:
         offset: int = 0,
     ) -> tuple[list[TransferView], int]:
         """One page of the "DIDs Call Transfer" table the scope sees, and how many rows match in all."""
-        await self._check_scope(scope)
+        await self.check_scope(scope)
         if order not in PAGE_ORDERS:
             raise InputError(f"order: must be one of {', '.join(PAGE_ORDERS)}, got {order!r}")
         if not 1 <= limit <= 1000 or offset < 0:
@@ -393,7 +393,7 @@ class Service:
 
     async def show_transfer(self, scope: Scope, did: str) -> TransferView:
         """One DID's transfer settings."""
-        await self._check_scope(scope)
+        await self.check_scope(scope)
         row, account = await self._did(scope, did)
         return transfer_view(row, account, await self.repo.get_transfer(row.number))
 
@@ -409,7 +409,7 @@ class Service:
         Every row is checked first; any bad row raises one InputError listing each bad row by
         line number. The account and primary columns are informational and not applied.
         """
-        await self._check_scope(scope, customer_may=False)
+        await self.check_scope(scope, customer_may=False)
         visible = {d.number for d in await self.repo.list_dids(reseller=scope.reseller)}
         rows, problems = parse_csv(text, visible, scope.updated_by)
         if problems:

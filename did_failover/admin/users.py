@@ -23,7 +23,7 @@ from typing import get_args
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from did_failover.admin.service import Scope
+from did_failover.admin.service import Scope, Service
 from did_failover.errors import InputError
 from did_failover.numbers import account_number
 from did_failover.storage.base import Repository, Role, TokenRow, UserRow, acting_as
@@ -122,10 +122,7 @@ class Users:
             if account is None:
                 raise InputError(f"--account: a {role} user needs the {role} account it belongs to")
             owner = await self.repo.get_account(account_number(account, "--account"))
-            visible = owner is not None and (
-                scope.reseller is None or (owner.type == "customer" and owner.reseller == scope.reseller)
-            )
-            if owner is None or not visible:
+            if owner is None or not Service.sees(scope, owner):
                 raise InputError(f"account {account} not found")
             if owner.type != role:
                 raise InputError(f"--account: account {account} is a {owner.type} account, not a {role} one")
@@ -157,10 +154,7 @@ class Users:
 
     async def list_users(self, scope: Scope) -> list[UserRow]:
         """The users the scope sees."""
-        if scope.reseller is not None:
-            owner = await self.repo.get_account(account_number(scope.reseller, "--as-reseller"))
-            if owner is None or owner.type != "reseller":
-                raise InputError(f"--as-reseller: there is no reseller account {scope.reseller}")
+        await Service(self.repo).check_scope(scope)
         return await self.repo.list_users(reseller=scope.reseller)
 
     # API tokens

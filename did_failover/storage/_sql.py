@@ -660,20 +660,24 @@ class SQLRepository(Repository):
                 owners = [found[0]] if found is not None and (owners is None or found[0] in owners) else []
         if owners is not None and not owners:
             return [], 0
-        where: list[str] = []
-        args: list[Any] = []
-        if owners is not None:
-            where.append(f"d.account_id + 0 IN ({', '.join('?' for _ in owners)})")
-            args.extend(owners)
+        filters: list[str] = []
+        args: list[Any] = list(owners or [])
         if search:
             # "!" escapes LIKE's wildcards: a backslash would mean something else in MySQL's literals.
             pattern = "%" + search.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
-            where.append(
+            filters.append(
                 "(d.number LIKE ? ESCAPE '!' OR d.account_id IN"
                 " (SELECT c.id FROM accounts c WHERE c.number LIKE ? ESCAPE '!'))"
             )
             args.extend([pattern, pattern])
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+
+        def where(account: str) -> str:
+            """The WHERE clause, the owners' filter on `account` (the count may use the index)."""
+            owned = [f"{account} IN ({', '.join('?' for _ in owners)})"] if owners is not None else []
+            every = owned + filters
+            return f" WHERE {' AND '.join(every)}" if every else ""
+
+        counted, clause = where("d.account_id"), where("d.account_id + 0")
         join = {
             "a": " JOIN accounts a ON a.id = d.account_id",
             "t": " LEFT JOIN did_transfers t ON t.did_id = d.id",
@@ -681,7 +685,6 @@ class SQLRepository(Repository):
         tables = "FROM dids d" + join.get(column[0], "")
         direction = "DESC" if descending else "ASC"
         async with self._read() as db:
-            counted = clause.replace("d.account_id + 0 IN", "d.account_id IN")  # the count may use the index
             total_row = await db.fetch_one(f"SELECT COUNT(*) FROM dids d{counted}", args)
             numbers = [
                 row[0]

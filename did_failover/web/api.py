@@ -25,7 +25,7 @@ from did_failover.admin.views import TransferView
 from did_failover.cli.render import account_dict, call_dict, change_dict, did_dict
 from did_failover.errors import InputError, InvalidDestination, StorageUnavailable
 from did_failover.web import auth
-from did_failover.web.api_errors import ApiError, body, error, query_int, refusal
+from did_failover.web.api_errors import ApiError, body, checked, error, query_int, refusal
 from did_failover.web.openapi import FORWARD_KINDS, SPEC
 
 LOGIN_TOKEN_LIFETIME = timedelta(hours=24)
@@ -179,23 +179,14 @@ def _forwards(view: TransferView) -> dict[str, Any]:
 _FORWARD: dict[str, type | tuple[type, ...]] = {"enabled": bool, "destination": (str, type(None))}
 
 
-def _destination(kind: str, forward: dict[str, Any]) -> str:
+def _destination(kind: str, forward: Any) -> str:
     """The destination the service layer is given for one forward: `none` when disabled."""
-    if not isinstance(forward, dict):
-        raise ApiError(422, f"{kind}: must be an object", kind)
-    unknown = set(forward) - set(_FORWARD)
-    if unknown:
-        raise ApiError(422, f"{kind}.{sorted(unknown)[0]}: unknown field", kind)
-    if not isinstance(forward.get("enabled"), bool):
-        raise ApiError(422, f"{kind}.enabled: must be a boolean", kind)
-    destination = forward.get("destination")
-    if destination is not None and not isinstance(destination, str):
-        raise ApiError(422, f"{kind}.destination: must be a string or null", kind)
-    if not forward["enabled"]:
+    data = checked(forward, _FORWARD, {"enabled"}, within=kind)
+    if not data["enabled"]:
         return "none"
-    if not destination:
+    if not data.get("destination"):
         raise ApiError(422, f"{kind}.destination: an enabled forward needs a destination", kind)
-    return destination
+    return str(data["destination"])
 
 
 async def forwards(request: Request, api: Api) -> Response:
@@ -208,8 +199,7 @@ async def forwards(request: Request, api: Api) -> Response:
         shown = _forwards(view)
         return JSONResponse(shown[kind] if kind else shown)
     if kind is not None:
-        data = await body(request, _FORWARD, {"enabled"})
-        changes = {FORWARD_KINDS[kind]: _destination(kind, data)}
+        changes = {FORWARD_KINDS[kind]: _destination(kind, await body(request, _FORWARD, {"enabled"}))}
     else:
         fields: dict[str, type | tuple[type, ...]] = {k: dict for k in FORWARD_KINDS}
         fields.update(enabled=bool, timeout=int, caller_id=str)

@@ -56,17 +56,28 @@ async def body(
         raise ApiError(400, "body: not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "body: must be a JSON object")
+    return checked(data, fields, required)
+
+
+def checked(
+    data: Any, fields: dict[str, type | tuple[type, ...]], required: set[str], within: str | None = None
+) -> dict[str, Any]:
+    """`data` when it is an object of known fields of their JSON types; `within` names the field
+    an object nested in the body is (its problems are reported as that field's)."""
+    if not isinstance(data, dict):
+        raise ApiError(422, f"{within}: must be an object", within)
     for name, value in data.items():
+        shown = f"{within}.{name}" if within else name
         if name not in fields:
-            raise ApiError(422, f"{name}: unknown field", name)
+            raise ApiError(422, f"{shown}: unknown field", within or name)
         wanted = fields[name]
         kinds: tuple[type, ...] = wanted if isinstance(wanted, tuple) else (wanted,)
         bad_bool = isinstance(value, bool) and bool not in kinds  # JSON true is not a number here
         if bad_bool or not isinstance(value, kinds):
             names = " or ".join("null" if k is type(None) else _JSON_TYPE[k] for k in kinds)
-            raise ApiError(422, f"{name}: must be {names}", name)
+            raise ApiError(422, f"{shown}: must be {names}", within or name)
     for name in sorted(required - set(data)):
-        raise ApiError(422, f"{name}: required", name)
+        raise ApiError(422, f"{within + '.' if within else ''}{name}: required", within or name)
     return data
 
 

@@ -36,11 +36,11 @@ def split(destination: str | None) -> tuple[str, str]:
 
 
 def join(kind: str, text: str) -> str:
-    """The destination the service layer is given; `none` clears the condition."""
+    """The destination the service layer is given (and checks); `none` clears the condition."""
+    if kind == "none":
+        return "none"
     text = text.strip()
-    if kind == "none" or kind not in _TYPES:
-        return "none" if kind == "none" else f"{kind}:{text}"
-    if kind == "sip" and text.startswith("sip:"):
+    if kind == "sip":
         text = text.removeprefix("sip:")
     return f"{kind}:{text}"
 
