@@ -115,11 +115,16 @@ async def test_a_reseller_sees_only_its_dids_and_a_customer_has_no_account_switc
     """Reseller A: its DID, 404 on another reseller's. Customer A1: its DID, no Accounts page."""
     reseller = await _login(browser, site, "res-a")
     await expect(reseller.get_by_role("link", name="15550001")).to_be_visible()
+    await _shot(reseller, "dids-reseller")
+    await reseller.get_by_role("link", name="Accounts").click()
+    await _shot(reseller, "accounts-reseller")
+    await reseller.goto("/dids")
     await expect(reseller.get_by_role("link", name="15550002")).to_have_count(0)
     response = await reseller.goto("/dids/15550002")
     assert response is not None and response.status == 404
     customer = await _login(browser, site, "cust-a1")
     await expect(customer.get_by_role("link", name="15550001")).to_be_visible()
+    await _shot(customer, "dids-customer")
     await expect(customer.get_by_role("link", name="Accounts")).to_have_count(0)
     response = await customer.goto("/accounts")
     assert response is not None and response.status == 404
