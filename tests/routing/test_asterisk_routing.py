@@ -3,99 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from did_failover.runtime.app import App
-from did_failover.settings import Settings
-from did_failover.storage import Repository, TransferRow, open_repository
-from fastagi.server import Server
-from tests.testbed.asterisk import Ami, Call, CallOutcome
-
-AGI_LISTEN = "127.0.0.1:14573"
-ACCOUNT = "7001"
-_callers = itertools.count(15550100000)
-
-
-@dataclass
-class Bed:
-    """The server under test, its database, and the AMI client that places calls."""
-
-    repo: Repository
-    ami: Ami
-    server: Server
-
-    async def did(
-        self,
-        did: str,
-        primary: str,
-        *,
-        ring_timeout: int = 2,
-        max_channels: int = 0,
-        transfer: bool = True,
-        **destinations: Any,
-    ) -> None:
-        """Create a DID with its transfer settings (timeout 2 s, caller ID kept unless given)."""
-        await self.repo.add_did(did, ACCOUNT, primary, ring_timeout, max_channels)
-        await self.repo.set_transfer(
-            TransferRow(
-                did=did,
-                enabled=transfer,
-                always=destinations.get("always"),
-                busy=destinations.get("busy"),
-                no_answer=destinations.get("no_answer"),
-                unavailable=destinations.get("unavailable"),
-                timeout=2,
-                caller_id=destinations.get("caller_id", "keep"),
-                updated_by="test",
-            )
-        )
-
-    async def place(self, did: str, caller: str | None = None) -> tuple[Call, CallOutcome]:
-        """Place an inbound call to `did` and wait until the dialplan side has finished."""
-        call = await self.ami.originate(did, caller or str(next(_callers)))
-        return call, await self.ami.wait_outcome(call, timeout=30)
-
-    def reached(self, caller: str) -> list[dict[str, str]]:
-        """The destinations that received the call from `caller`, in order."""
-        return [
-            dict(e)
-            for e in self.ami.matching("UserEvent", UserEvent="DestReached")
-            if e.get("CallerID") == caller
-        ]
-
-
-Start = Callable[..., Awaitable[Bed]]
-
-
-@pytest.fixture
-async def bed(mysql_url: str, ami: Ami) -> AsyncIterator[Start]:
-    """A factory: the real server on the test bed's AGI port over a fresh MariaDB database."""
-    opened: list[tuple[Server, asyncio.Task[None]]] = []
-
-    async def start(**settings: Any) -> Bed:
-        repo = open_repository(mysql_url, 2.0)
-        await repo.init_schema()
-        await repo.add_account(ACCOUNT, "Test customer", "customer", None)
-        config = Settings(
-            **{"database_url": mysql_url, "listen": AGI_LISTEN, "cache_ttl": 0, "grace_period": 1, **settings}
-        )
-        server = (await App.build(config)).server
-        task = asyncio.create_task(server.serve(install_signals=False))
-        await asyncio.wait_for(server.started.wait(), 5)
-        opened.append((server, task))
-        return Bed(repo, ami, server)
-
-    yield start
-    for server, task in opened:
-        server.request_stop()
-        await asyncio.wait_for(task, 10)
-
+from tests.routing.bed import ACCOUNT, Start, callers
 
 # -- lookups that dial nothing --------------------------------------------------------------------
 
@@ -103,7 +15,7 @@ async def bed(mysql_url: str, ami: Ami) -> AsyncIterator[Start]:
 async def test_unknown_did_is_not_found_and_nothing_is_dialled(bed: Start) -> None:
     """A DID not in the database: NOT_FOUND, no destination rings, AGISTATUS SUCCESS."""
     b = await bed()
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15559870000", caller)
     assert (outcome.result, outcome.leg, outcome.agistatus) == ("NOT_FOUND", "", "SUCCESS")
     assert b.reached(caller) == []
@@ -118,7 +30,7 @@ async def test_inactive_did_or_account_dials_nothing(bed: Start, what: str) -> N
         await b.repo.update_did("15551000001", active=False)
     else:
         await b.repo.update_account(ACCOUNT, active=False)
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000001", caller)
     assert outcome.result == "INACTIVE" and b.reached(caller) == []
 
@@ -130,7 +42,7 @@ async def test_answered_primary_is_answered_on_primary_leg(bed: Start) -> None:
     """The primary answers: ANSWERED, leg PRIMARY; it saw the caller's number and the owner's accountcode."""
     b = await bed()
     await b.did("15551000002", "endpoint:answer", busy="pstn:15550001234")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     call, outcome = await b.place("15551000002", caller)
     assert (outcome.result, outcome.leg, outcome.dialstatus) == ("ANSWERED", "PRIMARY", "ANSWER")
     assert [e["Dest"] for e in b.reached(caller)] == ["answer"]
@@ -142,7 +54,7 @@ async def test_busy_primary_forwards_to_busy_pstn_destination_with_diversion(bed
     """486 from the primary: the BUSY destination through the PSTN trunk, Diversion reason=user-busy."""
     b = await bed()
     await b.did("15551000003", "endpoint:busy", busy="pstn:15550002222", no_answer="endpoint:answer")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000003", caller)
     assert (outcome.result, outcome.leg, outcome.dialstatus) == ("ANSWERED", "BUSY", "ANSWER")
     busy_dest, forwarded = b.reached(caller)
@@ -156,7 +68,7 @@ async def test_rejected_primary_cause_21_counts_as_busy(bed: Start, primary: str
     """CHANUNAVAIL with cause 21 (call rejected) is busy: the BUSY destination takes the call."""
     b = await bed()
     await b.did("15551000004", primary, busy="endpoint:answer", unavailable="pstn:15550003333")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000004", caller)
     assert (outcome.result, outcome.leg) == ("ANSWERED", "BUSY")
     assert [e["Dest"] for e in b.reached(caller)] == ["reject", "answer"]
@@ -166,7 +78,7 @@ async def test_unanswered_primary_forwards_to_no_answer_sip_uri(bed: Start) -> N
     """The primary rings past its ring timeout: the NO ANSWER SIP URI, Diversion reason=no-answer."""
     b = await bed()
     await b.did("15551000005", "endpoint:ring", no_answer="sip:answer@127.0.0.1:15060")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000005", caller)
     assert (outcome.result, outcome.leg) == ("ANSWERED", "NO_ANSWER")
     ring, forwarded = b.reached(caller)
@@ -180,7 +92,7 @@ async def test_unavailable_primary_forwards_to_unavailable_destination(bed: Star
     await b.did(
         "15551000006", "endpoint:unavailable", unavailable="pstn:15550004444", no_answer="endpoint:busy"
     )
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000006", caller)
     assert (outcome.result, outcome.leg) == ("ANSWERED", "UNAVAILABLE")
     (forwarded,) = b.reached(caller)
@@ -191,7 +103,7 @@ async def test_unavailable_without_its_destination_goes_to_no_answer(bed: Start)
     """CONGESTION with no UNAVAILABLE destination: the NO ANSWER destination takes it."""
     b = await bed()
     await b.did("15551000007", "endpoint:congestion", no_answer="endpoint:answer")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000007", caller)
     assert (outcome.result, outcome.leg) == ("ANSWERED", "NO_ANSWER")
     assert [e["Dest"] for e in b.reached(caller)] == ["congestion", "answer"]
@@ -201,7 +113,7 @@ async def test_no_destination_for_the_condition_ends_with_the_condition(bed: Sta
     """Busy primary and no BUSY destination: result BUSY, leg PRIMARY, nothing else rings."""
     b = await bed()
     await b.did("15551000008", "endpoint:busy", no_answer="endpoint:answer")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000008", caller)
     assert (outcome.result, outcome.leg, outcome.dialstatus) == ("BUSY", "PRIMARY", "BUSY")
     assert [e["Dest"] for e in b.reached(caller)] == ["busy"]
@@ -225,7 +137,7 @@ async def test_transfer_off_dials_the_primary_only(bed: Start, switch: str) -> N
     await b.did("15551000010", "endpoint:busy", transfer=switch != "did", busy="endpoint:answer")
     if switch == "account":
         await b.repo.update_account(ACCOUNT, transfer_enabled=False)
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000010", caller)
     assert (outcome.result, outcome.leg) == ("BUSY", "PRIMARY")
     assert [e["Dest"] for e in b.reached(caller)] == ["busy"]
@@ -235,7 +147,7 @@ async def test_always_forwards_without_ringing_the_primary(bed: Start) -> None:
     """ALWAYS set: only the ALWAYS destination rings, Diversion reason=unconditional."""
     b = await bed()
     await b.did("15551000011", "endpoint:answer", always="pstn:15550005555", busy="endpoint:busy")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000011", caller)
     assert (outcome.result, outcome.leg) == ("ANSWERED", "ALWAYS")
     (forwarded,) = b.reached(caller)
@@ -246,7 +158,7 @@ async def test_caller_id_did_presents_the_did_on_the_forwarded_leg(bed: Start) -
     """Caller-ID mode `did`: the transfer destination sees the DID as the caller's number."""
     b = await bed()
     await b.did("15551000012", "endpoint:busy", busy="pstn:15550006666", caller_id="did")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     _, outcome = await b.place("15551000012", caller)
     assert outcome.result == "ANSWERED"
     forwarded = [
@@ -263,7 +175,7 @@ async def test_caller_hangup_while_primary_rings_dials_nothing_more(bed: Start) 
     """The caller gives up while the primary rings: CALLER_HANGUP, the NO ANSWER destination never rings."""
     b = await bed()
     await b.did("15551000013", "endpoint:ring", ring_timeout=20, no_answer="endpoint:answer")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     call = await b.ami.originate("15551000013", caller)
     await b.ami.wait_dest_reached(Dest="ring", CallerID=caller)
     await b.ami.hangup(call)
@@ -278,7 +190,7 @@ async def test_loop_between_two_dids_is_stopped(bed: Start) -> None:
     b = await bed(pstn_dial="Local/{number}@from-pstn", max_hops=3)
     await b.did("15551000014", "endpoint:answer", always="pstn:15551000015")
     await b.did("15551000015", "endpoint:answer", always="pstn:15551000014")
-    caller = str(next(_callers))
+    caller = str(next(callers))
     await b.place("15551000014", caller)
     loops = b.ami.matching("VarSet", Variable="DID_FAILOVER_RESULT", Value="LOOP")
     assert len(loops) == 1
@@ -291,7 +203,7 @@ async def test_did_at_its_channel_limit_gets_busy(bed: Start) -> None:
     """max channels 1: a second call while the first rings is BUSY and dials nothing."""
     b = await bed()
     await b.did("15551000016", "endpoint:ring", ring_timeout=10, max_channels=1)
-    first_caller, second_caller = str(next(_callers)), str(next(_callers))
+    first_caller, second_caller = str(next(callers)), str(next(callers))
     first = await b.ami.originate("15551000016", first_caller)
     await b.ami.wait_dest_reached(Dest="ring", CallerID=first_caller)
     _, outcome = await b.place("15551000016", second_caller)
@@ -305,11 +217,11 @@ async def test_twenty_concurrent_calls_all_fail_over(bed: Start) -> None:
     """20 calls at once to a busy primary: every one is answered by the BUSY destination."""
     b = await bed()
     await b.did("15551000017", "endpoint:busy", busy="pstn:15550007777")
-    callers = [str(next(_callers)) for _ in range(20)]
-    calls = [await b.ami.originate("15551000017", caller) for caller in callers]
+    numbers = [str(next(callers)) for _ in range(20)]
+    calls = [await b.ami.originate("15551000017", caller) for caller in numbers]
     outcomes = await asyncio.gather(*(b.ami.wait_outcome(call, timeout=40) for call in calls))
     assert [(o.result, o.leg) for o in outcomes] == [("ANSWERED", "BUSY")] * 20
-    for caller in callers:
+    for caller in numbers:
         assert [e["Dest"] for e in b.reached(caller)] == ["busy", "15550007777"]
 
 
