@@ -78,6 +78,8 @@ TABLES = (
             Field("busy", "busy_destination"),
             Field("no_answer", "no_answer_destination"),
             Field("unavailable", "unavailable_destination"),
+            Field("after_hours", "after_hours_destination"),
+            Field("schedule", "schedule"),
             Field("timeout", "timeout"),
             Field("caller_id", "caller_id"),
         ),

@@ -51,13 +51,14 @@ _DID = """SELECT d.number, a.number, d.active, d.primary_destination, d.ring_tim
 
 _TRANSFER = """SELECT d.number, t.enabled, t.always_destination, t.busy_destination,
  t.no_answer_destination, t.unavailable_destination, t.timeout, t.caller_id, t.updated_by,
- t.updated_at
+ t.updated_at, t.after_hours_destination, t.schedule
  FROM did_transfers t JOIN dids d ON d.id = t.did_id JOIN accounts a ON a.id = d.account_id
  LEFT JOIN accounts r ON r.id = a.reseller_id"""
 
 _ROUTE = """SELECT d.number, d.active, a.number, a.active, a.transfer_enabled,
  d.primary_destination, d.ring_timeout, d.max_channels, t.enabled, t.always_destination,
- t.busy_destination, t.no_answer_destination, t.unavailable_destination, t.timeout, t.caller_id
+ t.busy_destination, t.no_answer_destination, t.unavailable_destination, t.timeout, t.caller_id,
+ t.after_hours_destination, t.schedule
  FROM dids d JOIN accounts a ON a.id = d.account_id
  LEFT JOIN did_transfers t ON t.did_id = d.id
  WHERE d.number = ?"""
@@ -100,6 +101,7 @@ _CALL_COLUMNS = (
     "hangup_cause",
     "billsec",
     "uniqueid",
+    "legs",
 )
 _call_values = attrgetter(*_CALL_COLUMNS)
 _CALL_TIMES = tuple(i for i, name in enumerate(_CALL_COLUMNS) if name.endswith("_at"))
@@ -168,6 +170,10 @@ class SQLRepository(Repository):
 
     _SCHEMA_RESOURCE: str
     _TABLE_EXISTS: str
+    _COLUMN_EXISTS: str
+    """A row when table (first argument) has column (second)."""
+    _VERSION_3_COLUMNS: tuple[tuple[str, str, str], ...]
+    """(table, column, statement that adds it): what turns a version 1 or 2 schema into 3."""
 
     @abc.abstractmethod
     def _read(self) -> AbstractAsyncContextManager[Executor]:
@@ -210,6 +216,10 @@ class SQLRepository(Repository):
         if version is not None and version > SCHEMA_VERSION:
             raise StorageUnavailable(schema_problem(version) or "")
         async with self._write() as db:
+            if version is not None and version < 3:
+                for table, column, statement in self._VERSION_3_COLUMNS:
+                    if await db.fetch_one(self._COLUMN_EXISTS, (table, column)) is None:
+                        await db.execute(statement)
             for statement in read_schema(self._SCHEMA_RESOURCE):
                 await db.execute(statement)
         return await self.schema_version() or 0
@@ -237,6 +247,8 @@ class SQLRepository(Repository):
             unavailable=row[12],
             transfer_timeout=int(row[13]) if has_transfer else DEFAULT_TRANSFER_TIMEOUT,
             caller_id=row[14] if has_transfer else DEFAULT_CALLER_ID,
+            after_hours=row[15],
+            schedule=row[16],
         )
 
     @staticmethod
@@ -425,6 +437,8 @@ class SQLRepository(Repository):
             caller_id=row[7],
             updated_by=row[8],
             updated_at=_dt(row[9]),
+            after_hours=row[10],
+            schedule=row[11],
         )
 
     async def get_transfer(self, did: str) -> TransferRow | None:
@@ -456,6 +470,8 @@ class SQLRepository(Repository):
                     row.busy,
                     row.no_answer,
                     row.unavailable,
+                    row.after_hours,
+                    row.schedule,
                     row.timeout,
                     row.caller_id,
                     row.updated_by,
@@ -467,14 +483,16 @@ class SQLRepository(Repository):
                 updated = await db.execute(
                     "UPDATE did_transfers SET enabled = ?, always_destination = ?,"
                     " busy_destination = ?, no_answer_destination = ?, unavailable_destination = ?,"
+                    " after_hours_destination = ?, schedule = ?,"
                     " timeout = ?, caller_id = ?, updated_by = ?, updated_at = ? WHERE did_id = ?",
                     values,
                 )
                 if updated == 0:
                     await db.execute(
                         "INSERT INTO did_transfers (enabled, always_destination, busy_destination,"
-                        " no_answer_destination, unavailable_destination, timeout, caller_id,"
-                        " updated_by, updated_at, did_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " no_answer_destination, unavailable_destination, after_hours_destination,"
+                        " schedule, timeout, caller_id, updated_by, updated_at, did_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         values,
                     )
 

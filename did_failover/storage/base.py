@@ -15,11 +15,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal, NamedTuple, Self
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the schema this code reads and writes (the `schema_version` row).
 
 1: accounts, DIDs, transfer settings, call log. 2: the change log and its triggers, web users and
-their sessions."""
+their sessions, API tokens. 3: forward lists (destination columns hold up to 5), after-hours
+destinations and business-hours schedules, every leg of a call in the call log."""
 
 _ACTOR: ContextVar[str] = ContextVar("did_failover_actor", default="did-failover")
 
@@ -93,7 +94,8 @@ class DIDRow:
 
 @dataclass(frozen=True, slots=True)
 class TransferRow:
-    """The call-transfer settings of one DID; destinations as stored text, None when unset."""
+    """The call-transfer settings of one DID; forward lists and the schedule as stored text, None
+    when unset."""
 
     did: str
     enabled: bool
@@ -105,6 +107,10 @@ class TransferRow:
     caller_id: CallerIdMode
     updated_by: str
     updated_at: datetime | None = None
+    after_hours: str | None = None
+    """Where calls go while the schedule says the DID is closed."""
+    schedule: str | None = None
+    """Business hours (routing/schedule.py); None: always open."""
 
 
 def default_transfer(did: str) -> TransferRow:
@@ -142,6 +148,8 @@ class DIDRoute:
     unavailable: str | None
     transfer_timeout: int
     caller_id: str
+    after_hours: str | None = None
+    schedule: str | None = None
 
 
 class CallRecord(NamedTuple):
@@ -166,6 +174,8 @@ class CallRecord(NamedTuple):
     hangup_cause: int | None = None
     billsec: int | None = None
     uniqueid: str | None = None
+    legs: str | None = None
+    """Every leg dialled, in order (calls/history.py `format_legs`), when more than one forward leg was."""
 
 
 ChangeSubject = Literal["account", "did", "transfer", "user"]

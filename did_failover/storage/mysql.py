@@ -109,6 +109,22 @@ class MySQLRepository(SQLRepository):
     _TABLE_EXISTS = (
         "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
     )
+    _COLUMN_EXISTS = (
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?"
+    )
+    _VERSION_3_COLUMNS = (
+        (
+            "did_transfers",
+            "after_hours_destination",
+            "ALTER TABLE did_transfers MODIFY always_destination VARCHAR(1300) NULL,"
+            " MODIFY busy_destination VARCHAR(1300) NULL, MODIFY no_answer_destination VARCHAR(1300) NULL,"
+            " MODIFY unavailable_destination VARCHAR(1300) NULL,"
+            " ADD COLUMN after_hours_destination VARCHAR(1300) NULL AFTER unavailable_destination,"
+            " ADD COLUMN schedule VARCHAR(2000) NULL AFTER after_hours_destination",
+        ),
+        ("call_log", "legs", "ALTER TABLE call_log ADD COLUMN legs VARCHAR(2000) NULL"),
+    )
 
     def __init__(self, host: str, port: int, user: str, password: str, db: str, timeout: float) -> None:
         self.host, self.port, self.user, self.db = host, port, user, db

@@ -65,6 +65,16 @@ class SQLiteRepository(SQLRepository):
 
     _SCHEMA_RESOURCE = "schema_sqlite.sql"
     _TABLE_EXISTS = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+    _COLUMN_EXISTS = "SELECT name FROM pragma_table_info(?) WHERE name = ?"
+    _VERSION_3_COLUMNS = (
+        (
+            "did_transfers",
+            "after_hours_destination",
+            "ALTER TABLE did_transfers ADD COLUMN after_hours_destination TEXT NULL",
+        ),
+        ("did_transfers", "schedule", "ALTER TABLE did_transfers ADD COLUMN schedule TEXT NULL"),
+        ("call_log", "legs", "ALTER TABLE call_log ADD COLUMN legs TEXT NULL"),
+    )
 
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path

@@ -1,4 +1,4 @@
-"""The change log: every write recorded by the triggers, on both back ends, and the v1 -> v2 upgrade."""
+"""The change log: every write recorded by the triggers, on both back ends, and the upgrades to v3."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from did_failover.storage._sql import split_statements
 from tests.support.db import dump, execute
 
 ROOT = Path(__file__).resolve().parents[2]
-V1 = ROOT / "tests" / "data" / "schema_v1"
+OLD_SCHEMAS = ROOT / "tests" / "data"
+"""The schemas of versions 1 and 2 as they were released, to upgrade from."""
 
 
 def _changes(rows: list[object]) -> list[tuple[object, ...]]:
@@ -180,10 +181,12 @@ async def test_changes_after_reads_by_id_and_retention_deletes_in_batches(repo_u
     assert [c.id for c in remaining] == [c.id for c in everything if c.id > middle]
 
 
-def _create_v1(url: str) -> None:
-    """A version-1 database from the version-1 schema kept in tests/data, filled with raw SQL."""
+def _create_old(url: str, version: int) -> None:
+    """A database of an older schema version, from its schema kept in tests/data, filled with raw SQL."""
     dialect = "sqlite" if url.startswith("sqlite") else "mysql"
-    for statement in split_statements((V1 / f"schema_{dialect}.sql").read_text()):
+    for statement in split_statements(
+        (OLD_SCHEMAS / f"schema_v{version}" / f"schema_{dialect}.sql").read_text()
+    ):
         execute(url, statement)
     rows = [
         "INSERT INTO accounts (id, number, name, type, reseller_id)"
@@ -209,28 +212,61 @@ def _create_v1(url: str) -> None:
         execute(url, row)
 
 
-async def test_db_init_upgrades_a_version_1_database_in_place(repo_url: str) -> None:
-    """Every row and every route of a v1 database survive `init_schema`; writes are logged after it."""
-    _create_v1(repo_url)
+@pytest.mark.parametrize("old", [1, 2])
+async def test_db_init_upgrades_an_older_database_in_place(repo_url: str, old: int) -> None:
+    """Every row and every route of a v1 or v2 database survive `init_schema`; writes are logged
+    after it, the new fields too."""
+    _create_old(repo_url, old)
     before = {table: rows for table, rows in dump_v1(repo_url).items()}
+    dids = ("15550001", "15550002", "15550003", "15559999")
     async with open_repository(repo_url, 5.0) as repo:
-        assert await repo.schema_version() == 1
-        routes = [await repo.get_route(did) for did in ("15550001", "15550002", "15550003", "15559999")]
-        assert await repo.init_schema() == 2
+        assert await repo.schema_version() == old
+        # Version 2 already logs the raw inserts (as `sql`); the upgrade itself logs nothing.
+        known = [c.id for c in await repo.list_changes(limit=1000)] if old == 2 else []
+        assert await repo.init_schema() == 3
         assert dump_v1(repo_url) == before
-        assert [
-            await repo.get_route(did) for did in ("15550001", "15550002", "15550003", "15559999")
-        ] == routes
-        assert routes[0] is not None and (routes[0].busy, routes[0].caller_id, routes[0].max_channels) == (
-            "pstn:+4930999",
-            "did",
-            4,
+        routes = [await repo.get_route(did) for did in dids]
+        assert routes[0] is not None and (
+            routes[0].busy,
+            routes[0].no_answer,
+            routes[0].caller_id,
+            routes[0].max_channels,
+            routes[0].transfer_timeout,
+            routes[0].after_hours,
+            routes[0].schedule,
+        ) == ("pstn:+4930999", "sip:desk@pbx.example.com", "did", 4, 20, None, None)
+        assert routes[1] is not None and (
+            routes[1].did_active,
+            routes[1].always,
+            routes[1].transfer_enabled,
+        ) == (
+            False,
+            "endpoint:desk-9",
+            False,
         )
-        assert await repo.list_changes() == []
-        assert await repo.init_schema() == 2  # and again: idempotent
+        assert routes[3] is None
+        assert [c.id for c in await repo.list_changes(limit=1000)] == known
+        assert await repo.init_schema() == 3  # and again: idempotent
+        assert [await repo.get_route(did) for did in dids] == routes
         with acting_as("cli:alice"):
             await repo.update_did("15550003", primary="endpoint:desk-3")
-        assert _changes(await repo.list_changes()) == [
+            await repo.set_transfer(
+                TransferRow(
+                    did="15550001",
+                    enabled=True,
+                    always=None,
+                    busy="pstn:+4930999,pstn:+4930888/20,voicemail:100",
+                    no_answer="sip:desk@pbx.example.com",
+                    unavailable=None,
+                    timeout=20,
+                    caller_id="did",
+                    updated_by="cli:alice",
+                    after_hours="pstn:+4930777",
+                    schedule="Europe/Berlin; mon-fri 08:00-17:00",
+                )
+            )
+        new = [c for c in await repo.list_changes(limit=1000) if c.id not in known]
+        assert sorted(_changes(new)) == [
             (
                 "cli:alice",
                 "set",
@@ -240,13 +276,46 @@ async def test_db_init_upgrades_a_version_1_database_in_place(repo_url: str) -> 
                 "primary",
                 "sip:a@b.example.com",
                 "endpoint:desk-3",
-            )
+            ),
+            ("cli:alice", "set", "transfer", "1001", "15550001", "after_hours", None, "pstn:+4930777"),
+            (
+                "cli:alice",
+                "set",
+                "transfer",
+                "1001",
+                "15550001",
+                "busy",
+                "pstn:+4930999",
+                "pstn:+4930999,pstn:+4930888/20,voicemail:100",
+            ),
+            (
+                "cli:alice",
+                "set",
+                "transfer",
+                "1001",
+                "15550001",
+                "schedule",
+                None,
+                "Europe/Berlin; mon-fri 08:00-17:00",
+            ),
         ]
 
 
+V1_COLUMNS = {
+    "accounts": "*",
+    "dids": "*",
+    "did_transfers": "did_id, enabled, always_destination, busy_destination, no_answer_destination,"
+    " unavailable_destination, timeout, caller_id, updated_by, updated_at",
+    "call_log": "id, started_at, did, account_number, caller, primary_destination, primary_dialstatus,"
+    " transfer_condition, transfer_destination, transfer_dialstatus, result, leg, answered_at, ended_at,"
+    " hangup_cause, billsec, uniqueid",
+}
+
+
 def dump_v1(url: str) -> dict[str, list[tuple[object, ...]]]:
-    """The rows of the version-1 tables (schema_version aside: the upgrade changes it)."""
+    """The rows of the version-1 tables, their version-1 columns (schema_version aside: the upgrade
+    changes it)."""
     return {
-        table: execute(url, f"SELECT * FROM {table} ORDER BY 1")
-        for table in ("accounts", "dids", "did_transfers", "call_log")
+        table: execute(url, f"SELECT {columns} FROM {table} ORDER BY 1")
+        for table, columns in V1_COLUMNS.items()
     }
