@@ -51,9 +51,10 @@ DIAL_NO_ANSWER = f'EXEC Dial "PJSIP/did-failover/{NO_ANSWER_DEST},{TRANSFER_TIME
 
 
 def result(result: str, leg: str, dialstatus: str) -> bytes:
-    """The final MSet telling the dialplan what happened."""
+    """The final MSet telling the dialplan what happened (step 1 of the forward list when forwarded)."""
+    step = "1" if leg not in ("", "PRIMARY") else ""
     return (
-        f'EXEC MSet "DID_FAILOVER_RESULT={result},DID_FAILOVER_LEG={leg},'
+        f'EXEC MSet "DID_FAILOVER_RESULT={result},DID_FAILOVER_LEG={leg},DID_FAILOVER_STEP={step},'
         f'DID_FAILOVER_DIALSTATUS={dialstatus}"\n'
     ).encode()
 

@@ -45,7 +45,10 @@ _STATUS = {
 }
 # What each kind of call must end with: (Dial lines expected after the primary, final result MSet).
 _EXPECT = {
-    "answer": (None, b"DID_FAILOVER_RESULT=ANSWERED,DID_FAILOVER_LEG=PRIMARY,DID_FAILOVER_DIALSTATUS=ANSWER"),
+    "answer": (
+        None,
+        b"DID_FAILOVER_RESULT=ANSWERED,DID_FAILOVER_LEG=PRIMARY,DID_FAILOVER_STEP=,DID_FAILOVER_DIALSTATUS=ANSWER",
+    ),
     "busy": (common.DIAL_BUSY, b"DID_FAILOVER_RESULT=ANSWERED,DID_FAILOVER_LEG=BUSY,"),
     "noanswer": (common.DIAL_NO_ANSWER, b"DID_FAILOVER_RESULT=ANSWERED,DID_FAILOVER_LEG=NO_ANSWER,"),
     "hangup": (None, b"DID_FAILOVER_RESULT=CALLER_HANGUP,DID_FAILOVER_LEG=PRIMARY,"),

@@ -9,7 +9,11 @@ EXIT_INPUT = 2
 
 
 class InvalidDestination(ValueError):
-    """A destination does not follow the pstn:/sip:/endpoint: syntax."""
+    """A destination or forward list does not follow the pstn:/sip:/endpoint:/voicemail: syntax."""
+
+
+class InvalidSchedule(ValueError):
+    """A schedule (business hours) text does not follow the schedule syntax."""
 
 
 class InputError(ValueError):

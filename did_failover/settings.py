@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     endpoint_dial: str = "PJSIP/{endpoint}"
     dial_options: str = ""
     max_hops: int = Field(default=5, ge=1, le=100)
+    max_ring_total: int = Field(default=180, ge=10, le=3600)
 
     ami_url: str = ""
     call_log_days: int = Field(default=90, ge=1)

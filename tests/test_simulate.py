@@ -25,6 +25,7 @@ async def test_simulate_busy_primary_shows_the_busy_destination_dialled(tmp_path
         ["dial", "PJSIP/+15557654321@pstn,30 -> ANSWER (cause 16, normal clearing)"],
         ["set", "DID_FAILOVER_RESULT=ANSWERED"],
         ["set", "DID_FAILOVER_LEG=BUSY"],
+        ["set", "DID_FAILOVER_STEP=1"],
         ["set", "DID_FAILOVER_DIALSTATUS=ANSWER"],
     ]
     assert out.splitlines()[-1] == "result: ANSWERED (last leg dialled: BUSY)"

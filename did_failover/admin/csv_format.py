@@ -7,7 +7,14 @@ import io
 from collections.abc import Sequence
 from typing import TextIO
 
-from did_failover.admin.validation import CONDITIONS, caller_id_mode, optional_destination, seconds
+from did_failover.admin.validation import (
+    FORWARDS,
+    caller_id_mode,
+    optional_destination,
+    optional_schedule,
+    ring_total,
+    seconds,
+)
 from did_failover.admin.views import TransferView
 from did_failover.errors import InputError
 from did_failover.numbers import did_number
@@ -28,8 +35,12 @@ CSV_COLUMNS = (
     "timeout",
     "caller_id",
     "status",
+    "after_hours",
+    "schedule",
 )
-_CSV_REQUIRED = frozenset(CSV_COLUMNS) - {"account", "primary"}
+OPTIONAL_COLUMNS = frozenset({"after_hours", "schedule"})
+"""Columns an import may leave out (files written before they existed): the DIDs keep their values."""
+_CSV_REQUIRED = frozenset(CSV_COLUMNS) - {"account", "primary"} - OPTIONAL_COLUMNS
 
 
 def write_csv(views: Sequence[TransferView], out: TextIO) -> None:
@@ -49,12 +60,28 @@ def write_csv(views: Sequence[TransferView], out: TextIO) -> None:
                 v.timeout,
                 v.caller_id,
                 "on" if v.enabled else "off",
+                v.after_hours or "",
+                v.schedule or "",
             ]
         )
 
 
-def parse_csv(text: str, visible: set[str], updated_by: str) -> tuple[list[TransferRow], list[str]]:
-    """The rows of an import and the problems found, each problem naming its line."""
+def csv_header(text: str) -> list[str]:
+    """The column names of a CSV file's first line, as `parse_csv` reads them."""
+    try:
+        header = next(csv.reader(io.StringIO(text)), None)
+    except csv.Error:
+        return []
+    return [cell.strip().lower() for cell in header or []]
+
+
+def parse_csv(
+    text: str, visible: dict[str, int], updated_by: str, max_ring: int
+) -> tuple[list[TransferRow], list[str]]:
+    """The rows of an import and the problems found, each problem naming its line.
+
+    `visible` maps the DIDs the importer sees to their ring timeouts. A row of a file without the
+    after_hours or schedule column has that field None. Reads time-zone files: off the event loop."""
     reader = csv.reader(io.StringIO(text))
     problems: list[str] = []
     try:
@@ -89,7 +116,7 @@ def parse_csv(text: str, visible: set[str], updated_by: str) -> tuple[list[Trans
             continue
         record = dict(zip(columns, (cell.strip() for cell in cells), strict=True))
         try:
-            row = _csv_row(record, line, visible, updated_by)
+            row = _csv_row(record, line, visible, updated_by, max_ring)
         except InputError as exc:
             problems.append(str(exc))
             continue
@@ -101,13 +128,16 @@ def parse_csv(text: str, visible: set[str], updated_by: str) -> tuple[list[Trans
     return rows, problems
 
 
-def _csv_row(record: dict[str, str], line: int, visible: set[str], updated_by: str) -> TransferRow:
+def _csv_row(
+    record: dict[str, str], line: int, visible: dict[str, int], updated_by: str, max_ring: int
+) -> TransferRow:
     """One checked CSV record as a TransferRow; InputError naming the line otherwise."""
     where = f"line {line}"
     number = did_number(record["did"], f"{where}: did")
     if number not in visible:
         raise InputError(f"{where}: DID {number} not found")
-    destinations = {c: optional_destination(record[c], f"{where}: {c}") for c in CONDITIONS}
+    destinations = {c: optional_destination(record.get(c, ""), f"{where}: {c}") for c in FORWARDS}
+    schedule = optional_schedule(record.get("schedule", ""), f"{where}: schedule")
     timeout_text = record["timeout"] or str(DEFAULT_TRANSFER_TIMEOUT)
     if not timeout_text.isdecimal() or not timeout_text.isascii():
         raise InputError(f"{where}: timeout: must be a whole number of seconds 1..300, got {timeout_text!r}")
@@ -116,6 +146,10 @@ def _csv_row(record: dict[str, str], line: int, visible: set[str], updated_by: s
     status = record["status"].lower()
     if status not in ("on", "off"):
         raise InputError(f"{where}: status: must be on or off, got {record['status']!r}")
+    try:
+        ring_total(visible[number], timeout, destinations, max_ring)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
     return TransferRow(
         did=number,
         enabled=status == "on",
@@ -126,4 +160,6 @@ def _csv_row(record: dict[str, str], line: int, visible: set[str], updated_by: s
         busy=destinations["busy"],
         no_answer=destinations["no_answer"],
         unavailable=destinations["unavailable"],
+        after_hours=destinations["after_hours"],
+        schedule=schedule,
     )

@@ -6,11 +6,13 @@ check, in the one class the CLI, the web page and the API share, so that no rule
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, TextIO, get_args
 
 from did_failover.admin import validation as valid
-from did_failover.admin.csv_format import parse_csv, write_csv
+from did_failover.admin.csv_format import OPTIONAL_COLUMNS, csv_header, parse_csv, write_csv
 from did_failover.admin.views import TransferView, transfer_view
 from did_failover.errors import InputError
 from did_failover.numbers import account_number, did_number
@@ -53,8 +55,10 @@ ADMIN = Scope()
 class Service:
     """Every management operation, each taking the acting Scope; validation before any write."""
 
-    def __init__(self, repo: Repository) -> None:
+    def __init__(self, repo: Repository, max_ring: int = 180) -> None:
         self.repo = repo
+        self.max_ring = max_ring
+        """DID_FAILOVER_MAX_RING_TOTAL: settings that could ring a caller longer are refused."""
 
     async def init_db(self) -> int:
         """Create the schema idempotently and return its version."""
@@ -218,6 +222,9 @@ class Service:
         await self._did(scope, number)
         if account is not None:
             await self._customer(scope, account)
+        if ring_timeout is not None:
+            transfer = await self.repo.get_transfer(number) or default_transfer(number)
+            valid.ring_total(ring_timeout, transfer.timeout, _lists(transfer), self.max_ring)
         with acting_as(scope.actor):
             return await self.repo.update_did(
                 number,
@@ -312,17 +319,26 @@ class Service:
         timeout: int | None = None,
         caller_id: str | None = None,
         enabled: bool | None = None,
+        after_hours: str | None = None,
+        schedule: str | None = None,
     ) -> TransferView:
-        """Change a DID's transfer settings; a destination of `none` clears that condition.
+        """Change a DID's transfer settings; a forward list (or schedule) of `none` clears it.
 
         A DID without transfer settings gets them created, switched on unless --off is given.
+        Settings that could keep a caller ringing longer than `max_ring` are refused.
         """
         await self.check_scope(scope)
-        given = {"always": always, "busy": busy, "no_answer": no_answer, "unavailable": unavailable}
-        if all(v is None for v in (*given.values(), timeout, caller_id, enabled)):
+        given = {
+            "always": always,
+            "busy": busy,
+            "no_answer": no_answer,
+            "unavailable": unavailable,
+            "after_hours": after_hours,
+        }
+        if all(v is None for v in (*given.values(), timeout, caller_id, enabled, schedule)):
             raise InputError(
-                "nothing to change: give --always, --busy, --no-answer, --unavailable, --timeout,"
-                " --caller-id, --on or --off"
+                "nothing to change: give --always, --busy, --no-answer, --unavailable, --after-hours,"
+                " --timeout, --caller-id, --on or --off"
             )
         number = did_number(did)
         changes: dict[str, Any] = {
@@ -330,28 +346,21 @@ class Service:
             for condition, text in given.items()
             if text is not None
         }
+        if schedule is not None:
+            # A time zone's first use reads its file: not on the event loop.
+            changes["schedule"] = await asyncio.to_thread(valid.optional_schedule, schedule)
         if timeout is not None:
             changes["timeout"] = valid.seconds(timeout, "--timeout")
         if caller_id is not None:
             changes["caller_id"] = valid.caller_id_mode(caller_id, "--caller-id")
         if enabled is not None:
             changes["enabled"] = enabled
-        await self._did(scope, number)
+        row, _ = await self._did(scope, number)
         current = await self.repo.get_transfer(number) or default_transfer(number)
-        values = {
-            "did": number,
-            "enabled": current.enabled,
-            "always": current.always,
-            "busy": current.busy,
-            "no_answer": current.no_answer,
-            "unavailable": current.unavailable,
-            "timeout": current.timeout,
-            "caller_id": current.caller_id,
-            **changes,
-            "updated_by": scope.updated_by,
-        }
+        merged = dataclasses.replace(current, **changes, updated_by=scope.updated_by)
+        valid.ring_total(row.ring_timeout, merged.timeout, _lists(merged), self.max_ring)
         with acting_as(scope.actor):
-            await self.repo.set_transfer(TransferRow(**values))
+            await self.repo.set_transfer(merged)
         return await self.show_transfer(scope, number)
 
     async def list_transfers(self, scope: Scope) -> list[TransferView]:
@@ -410,13 +419,36 @@ class Service:
         line number. The account and primary columns are informational and not applied.
         """
         await self.check_scope(scope, customer_may=False)
-        visible = {d.number for d in await self.repo.list_dids(reseller=scope.reseller)}
-        rows, problems = parse_csv(text, visible, scope.updated_by)
+        visible = {d.number: d.ring_timeout for d in await self.repo.list_dids(reseller=scope.reseller)}
+        rows, problems = await asyncio.to_thread(parse_csv, text, visible, scope.updated_by, self.max_ring)
         if problems:
             count = len(problems)
             summary = f"nothing imported: {count} bad row{'s' if count > 1 else ''}"
             raise InputError("\n".join([*problems, summary]))
+        kept = OPTIONAL_COLUMNS - set(csv_header(text))
+        if kept and rows:  # a file from before those columns: the DIDs keep what they have
+            current = {t.did: t for t in await self.repo.list_transfers(reseller=scope.reseller)}
+            rows = [_keep(row, current.get(row.did), kept) for row in rows]
+            for row in rows:
+                try:
+                    valid.ring_total(visible[row.did], row.timeout, _lists(row), self.max_ring)
+                except InputError as exc:
+                    raise InputError(f"DID {row.did}: {exc}\nnothing imported") from None
         if not dry_run:
             with acting_as(scope.actor):
                 await self.repo.set_transfers(rows)
         return len(rows)
+
+
+def _lists(transfer: TransferRow) -> dict[str, str | None]:
+    """A DID's forward lists by name, as stored."""
+    return {name: getattr(transfer, name) for name in valid.FORWARDS}
+
+
+def _keep(row: TransferRow, current: TransferRow | None, kept: set[str] | frozenset[str]) -> TransferRow:
+    """An imported row with the `kept` fields (after_hours, schedule) as the DID has them now."""
+    return dataclasses.replace(
+        row,
+        after_hours=current.after_hours if current and "after_hours" in kept else row.after_hours,
+        schedule=current.schedule if current and "schedule" in kept else row.schedule,
+    )

@@ -6,8 +6,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 
-from did_failover.errors import InputError, InvalidDestination
+from did_failover.errors import InputError, InvalidDestination, InvalidSchedule
 from did_failover.routing.destinations import parse_destination
+from did_failover.routing.forwards import format_forwards, parse_forwards, ring_seconds
+from did_failover.routing.schedule import parse_schedule
 from did_failover.storage.base import (
     CallerIdMode,
 )
@@ -15,6 +17,8 @@ from did_failover.storage.base import (
 CALLER_ID_MODES: tuple[CallerIdMode, ...] = get_args(CallerIdMode)
 CONDITIONS = ("always", "busy", "no_answer", "unavailable")
 """The transfer conditions, as CLI, CSV and database name them."""
+FORWARDS = (*CONDITIONS, "after_hours")
+"""Every forward list of a DID: the conditions' and the after-hours one."""
 _NAME_MAX = 100
 
 
@@ -41,16 +45,60 @@ def max_channels(value: int) -> int:
 
 
 def destination(text: str, field: str) -> str:
-    """A destination in its canonical text; InputError naming `field` otherwise."""
+    """A primary destination in its canonical text; InputError naming `field` otherwise."""
     try:
-        return str(parse_destination(text, field))
+        dest = parse_destination(text, field)
+    except InvalidDestination as exc:
+        raise InputError(str(exc)) from None
+    if dest.kind == "voicemail":
+        raise InputError(
+            f"{field}: voicemail is the final step of a forward list, not a primary destination"
+            " (to send every call to voicemail: --always voicemail:MAILBOX)"
+        )
+    return str(dest)
+
+
+def optional_destination(text: str, field: str) -> str | None:
+    """A forward list in its canonical text, or None for `none` / empty (no transfer for that
+    condition)."""
+    if text.strip() in ("", "none"):
+        return None
+    try:
+        return format_forwards(parse_forwards(text, field))
     except InvalidDestination as exc:
         raise InputError(str(exc)) from None
 
 
-def optional_destination(text: str, field: str) -> str | None:
-    """A destination or None for `none` / empty (no transfer for that condition)."""
-    return None if text.strip() in ("", "none") else destination(text, field)
+def optional_schedule(text: str, field: str = "schedule") -> str | None:
+    """A schedule in its canonical text, or None for `none` / empty (always open).
+
+    May read a time-zone file: call it off the event loop."""
+    if text.strip() in ("", "none"):
+        return None
+    try:
+        return parse_schedule(text).text
+    except InvalidSchedule as exc:
+        raise InputError(f"{field}: {str(exc).removeprefix('schedule: ')}") from None
+
+
+def ring_total(ring_timeout: int, timeout: int, lists: dict[str, str | None], max_ring: int) -> None:
+    """Refuse settings that could keep a caller ringing longer than `max_ring` seconds."""
+    seconds_of = {
+        name: ring_seconds(parse_forwards(text or "", name), timeout) for name, text in lists.items()
+    }
+    conditional = max(seconds_of.get(c, 0) for c in ("busy", "no_answer", "unavailable"))
+    paths = {
+        f"the primary ({ring_timeout} s) and then a forward list ({conditional} s)": ring_timeout
+        + conditional,
+        "the always list": seconds_of.get("always", 0),
+        "the after-hours list": seconds_of.get("after_hours", 0),
+    }
+    path, worst = max(paths.items(), key=lambda item: item[1])
+    if worst > max_ring:
+        raise InputError(
+            f"a caller could ring {worst} s through {path}, more than DID_FAILOVER_MAX_RING_TOTAL"
+            f" ({max_ring} s): shorten the list or its ring timeouts"
+        )
 
 
 def caller_id_mode(text: str, field: str) -> CallerIdMode:

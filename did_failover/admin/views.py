@@ -32,6 +32,8 @@ class TransferView:
     caller_id: str
     updated_by: str | None
     updated_at: datetime | None
+    after_hours: str | None = None
+    schedule: str | None = None
 
     @property
     def did_type(self) -> str:
@@ -56,6 +58,8 @@ class TransferView:
             "no_answer": self.no_answer,
             "unavailable": self.unavailable,
             "always": self.always,
+            "after_hours": self.after_hours,
+            "schedule": self.schedule,
             "transfer": "on" if self.enabled else "off",
             "account_transfer": "on" if self.account_transfer else "off",
             "status": self.status,
@@ -85,4 +89,6 @@ def transfer_view(did: DIDRow, account: AccountRow, transfer: TransferRow | None
         caller_id=t.caller_id,
         updated_by=transfer.updated_by if transfer else None,
         updated_at=transfer.updated_at if transfer else None,
+        after_hours=t.after_hours,
+        schedule=t.schedule,
     )

@@ -16,10 +16,20 @@ from datetime import UTC, datetime, timedelta
 from did_failover.logs import info_line
 from did_failover.storage.base import CallRecord
 
+LEG_SEPARATOR = "|"
+"""Between the legs of `CallRecord.legs`: `PRIMARY endpoint:alice BUSY|BUSY#1 pstn:+15551230001 ANSWER`
+(leg, #step in its list, destination, DIALSTATUS or VMSTATUS); no destination holds a | or a space."""
+
 HANGUP_WAIT = 900.0
 """Seconds a finished session waits for its channel's Hangup event before its row is written anyway."""
 
-TRANSFER_LEGS = frozenset({"ALWAYS", "BUSY", "NO_ANSWER", "UNAVAILABLE"})
+
+def forwarded_to(call: CallRecord) -> list[str]:
+    """The destinations a call was forwarded to, in the order they were tried."""
+    if not call.legs:
+        return [call.transfer_destination] if call.transfer_destination else []
+    legs = [leg.split(" ") for leg in call.legs.split(LEG_SEPARATOR)]
+    return [parts[1] for parts in legs if len(parts) > 1 and parts[0] != "PRIMARY"]
 
 
 class TrackedCall:
@@ -39,6 +49,7 @@ class TrackedCall:
         "hangup_cause",
         "hangup_seen",
         "leg",
+        "legs",
         "primary_destination",
         "primary_dialstatus",
         "result",
@@ -69,6 +80,8 @@ class TrackedCall:
         self.result = ""
         self.leg: str | None = None
         self.current_leg: tuple[str, str] | None = None
+        self.legs: list[str] = []
+        """Every leg dialled, in order, as `format_leg` writes it."""
         self.answered_at: datetime | None = None
         self.answered_mono: float | None = None
         self.billsec: int | None = None
@@ -115,6 +128,7 @@ class TrackedCall:
             hangup_cause=cause,
             billsec=billsec,
             uniqueid=self.uniqueid,
+            legs=LEG_SEPARATOR.join(self.legs) or None,
         )
 
 
@@ -155,9 +169,10 @@ class CallTracker:
             self.calls[uniqueid] = call
         return call
 
-    def dialing(self, call: TrackedCall, leg: str, destination: str) -> None:
-        """The handler is about to Dial `destination` as `leg`."""
+    def dialing(self, call: TrackedCall, leg: str, destination: str, step: int = 0) -> None:
+        """The handler is about to Dial `destination` as `leg` (step `step` of its forward list)."""
         call.current_leg = (leg, destination)
+        call.legs.append(f"{leg}#{step} {destination}" if step else f"{leg} {destination}")
         if leg == "PRIMARY":
             call.primary_destination = destination
         else:
@@ -167,7 +182,10 @@ class CallTracker:
     def dialed(
         self, call: TrackedCall, leg: str, dialstatus: str, cause: str = "", answered_ms: str = ""
     ) -> None:
-        """Dial returned with `dialstatus` (and HANGUPCAUSE and ANSWEREDTIME_MS as Dial set them)."""
+        """Dial returned with `dialstatus` (and HANGUPCAUSE and ANSWEREDTIME_MS as Dial set them),
+        or VoiceMail with VMSTATUS."""
+        if call.legs:
+            call.legs[-1] += f" {dialstatus or '-'}"
         if leg == "PRIMARY":
             call.primary_dialstatus = dialstatus
         else:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from did_failover.admin.service import Scope, Service
+from did_failover.calls.tracker import forwarded_to
 from did_failover.cli.progress import progress
 from did_failover.cli.render import (
     account_dict,
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace, work: Work) -> int:
     async def main() -> None:
         repo = open_repository(settings.database_url, max(settings.db_timeout, MIN_MANAGE_TIMEOUT))
         try:
-            await work(Service(repo), scope, args)
+            await work(Service(repo, settings.max_ring_total), scope, args)
         finally:
             await repo.close()
 
@@ -171,6 +172,7 @@ async def transfer_set(service: Service, scope: Scope, args: argparse.Namespace)
         busy=args.busy,
         no_answer=args.no_answer,
         unavailable=args.unavailable,
+        after_hours=args.after_hours,
         timeout=args.timeout,
         caller_id=args.caller_id,
         enabled=args.enabled,
@@ -267,7 +269,7 @@ async def calls(service: Service, scope: Scope, args: argparse.Namespace) -> Non
             c.primary_destination or "-",
             c.primary_dialstatus or "-",
             c.transfer_condition or "-",
-            c.transfer_destination or "-",
+            ">".join(forwarded_to(c)) or "-",
             c.transfer_dialstatus or "-",
             c.result,
             clock(c.answered_at)[11:] if c.answered_at else "-",

@@ -58,11 +58,23 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     simulate.add_argument("did", metavar="DID")
     simulate.add_argument(
-        "--primary-status", required=True, choices=STATUSES, help="DIALSTATUS of the primary"
+        "--primary-status",
+        default="ANSWER",
+        choices=STATUSES,
+        help="DIALSTATUS of the primary (default ANSWER)",
     )
     simulate.add_argument("--primary-cause", type=int, metavar="N", help="HANGUPCAUSE of the primary")
     simulate.add_argument(
-        "--transfer-status", choices=STATUSES, default="ANSWER", help="DIALSTATUS of a transfer leg"
+        "--transfer-status",
+        default="ANSWER",
+        metavar="STATUS[,STATUS...]",
+        help=f"DIALSTATUS of each transfer leg in turn, the last repeating ({', '.join(STATUSES)};"
+        " default ANSWER)",
+    )
+    simulate.add_argument(
+        "--at",
+        metavar="'YYYY-MM-DD HH:MM'",
+        help="when the call happens, in the DID's business-hours time zone (default: now)",
     )
     simulate.add_argument("--caller", default="15551110000", metavar="NUMBER", help="the caller's number")
     simulate.set_defaults(func=_cmd_simulate)
@@ -78,6 +90,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         caller=args.caller,
         primary_cause=args.primary_cause,
         transfer_status=args.transfer_status,
+        at=args.at,
     )
 
 

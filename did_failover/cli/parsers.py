@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from did_failover.cli import commands, users
+from did_failover.cli import commands, schedules, users
 from did_failover.cli.commands import Work
 
 
@@ -72,8 +72,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p = leaf(transfer, "set", commands.transfer_set, "change a DID's call-transfer settings")
     p.add_argument("did", metavar="DID")
-    for condition in ("always", "busy", "no-answer", "unavailable"):
-        p.add_argument(f"--{condition}", metavar="DEST|none")
+    for condition in ("always", "busy", "no-answer", "unavailable", "after-hours"):
+        p.add_argument(
+            f"--{condition}",
+            metavar="LIST|none",
+            help="DEST[/SEC][,DEST[/SEC]...]: up to 5 destinations tried in order (voicemail:BOX last)",
+        )
     p.add_argument("--timeout", type=int, metavar="SEC", help="transfer-leg ring timeout")
     p.add_argument("--caller-id", choices=["keep", "did"])
     _on_off_flags(p, "enabled", "--on", "--off")
@@ -87,6 +91,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = leaf(transfer, "import", commands.transfer_import, "apply a CSV export, all rows or none")
     p.add_argument("file", type=Path, metavar="FILE.csv")
     p.add_argument("--dry-run", action="store_true", help="check every row, change nothing")
+
+    schedule = sub.add_parser("schedule", help="business hours per DID").add_subparsers(
+        dest="schedule_command", required=True, metavar="COMMAND"
+    )
+    p = leaf(schedule, "set", schedules.schedule_set, "set a DID's business hours (replaces them)")
+    p.add_argument("did", metavar="DID")
+    p.add_argument("--zone", required=True, metavar="ZONE", help="IANA time zone, such as Europe/Paris")
+    p.add_argument(
+        "--open", action="append", default=[], metavar="'DAYS HH:MM-HH:MM'", help="open hours (repeat)"
+    )
+    p.add_argument(
+        "--closed",
+        action="append",
+        default=[],
+        metavar="'DATE[..DATE] [HH:MM-HH:MM]'",
+        help="closed days, such as holidays (repeat)",
+    )
+    p.add_argument("--after-hours", metavar="LIST|none", help="where calls go while closed")
+    p = leaf(schedule, "show", schedules.schedule_show, "a DID's business hours, and whether it is open now")
+    p.add_argument("did", metavar="DID")
+    p.add_argument("--json", action="store_true")
+    p = leaf(schedule, "remove", schedules.schedule_remove, "remove a DID's business hours: always open")
+    p.add_argument("did", metavar="DID")
 
     p = leaf(sub, "calls", commands.calls, "call history of routed calls, newest first")
     p.add_argument("--did", metavar="DID")

@@ -77,6 +77,8 @@ def transfer_lines(v: TransferView) -> list[tuple[str, str]]:
         ("no answer", v.no_answer or "-"),
         ("unavailable", v.unavailable or "-"),
         ("always", v.always or "-"),
+        *([("after hours", v.after_hours)] if v.after_hours else []),
+        *([("schedule", v.schedule)] if v.schedule else []),
         ("timeout", f"{v.timeout} s"),
         ("caller id", v.caller_id),
         ("updated by", v.updated_by or "-"),

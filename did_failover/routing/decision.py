@@ -1,7 +1,13 @@
 """What happens to a DID call, as plain functions of the DID's settings and Asterisk's DIALSTATUS.
 
 Read top to bottom: `first_leg` decides what to dial first (or why nothing), `after_primary` what to do
-when the primary leg has ended, `result_of` what a leg's DIALSTATUS means for the call.
+when the primary leg has ended, `after_step` when a step of a forward list has, `after_voicemail`
+when the voicemail step has, and `result_of` what a leg's DIALSTATUS means for the call.
+
+A forward list is walked in order: a step that ends BUSY, NOANSWER or UNAVAILABLE hands the call
+to the next; when the list is exhausted the call ends with the last leg's result. The time spent
+ringing never exceeds `max_ring`: a step that would pass it rings only for what is left, and once
+nothing is left the remaining steps are skipped, except a final voicemail step (it rings nothing).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
+from did_failover.routing.forwards import Step, forwards
 from did_failover.storage.base import DIDRoute
 
 
@@ -16,6 +23,7 @@ class Result(StrEnum):
     """DID_FAILOVER_RESULT: how the call ended, as the dialplan reads it."""
 
     ANSWERED = "ANSWERED"
+    VOICEMAIL = "VOICEMAIL"
     BUSY = "BUSY"
     NOANSWER = "NOANSWER"
     UNAVAILABLE = "UNAVAILABLE"
@@ -34,10 +42,12 @@ class Leg(StrEnum):
     BUSY = "BUSY"
     NO_ANSWER = "NO_ANSWER"
     UNAVAILABLE = "UNAVAILABLE"
+    AFTER_HOURS = "AFTER_HOURS"
 
 
 REASONS = {
     Leg.ALWAYS: "unconditional",
+    Leg.AFTER_HOURS: "unconditional",
     Leg.BUSY: "user-busy",
     Leg.NO_ANSWER: "no-answer",
     Leg.UNAVAILABLE: "unavailable",
@@ -48,12 +58,27 @@ BUSY_CAUSES = frozenset({"17", "21"})
 """HANGUPCAUSE user busy and call rejected: phones and trunks report busy this way too."""
 
 
+VOICEMAIL_OK = frozenset({"SUCCESS", "USEREXIT"})
+"""VMSTATUS values that mean the caller reached the mailbox."""
+
+
 class Dial(NamedTuple):
-    """Dial this destination as this leg, ringing for `timeout` seconds."""
+    """Dial this destination as this leg, ringing for `timeout` seconds; `step` is its 1-based
+    position in the leg's forward list (0 for the primary)."""
 
     leg: Leg
     destination: str
     timeout: int
+    step: int = 0
+
+
+class Voicemail(NamedTuple):
+    """Leave the call in this mailbox (`voicemail:` destination), with the busy greeting or not."""
+
+    leg: Leg
+    destination: str
+    step: int
+    busy_greeting: bool
 
 
 class Finish(NamedTuple):
@@ -63,16 +88,25 @@ class Finish(NamedTuple):
     leg: Leg | None = None
 
 
-def first_leg(route: DIDRoute | None, hops: int, max_hops: int) -> Dial | Finish:
-    """Decide what to dial first: the primary, the ALWAYS destination, or nothing (and why)."""
+Next = Dial | Voicemail | Finish
+
+
+def first_leg(
+    route: DIDRoute | None, hops: int, max_hops: int, after_hours: bool = False, max_ring: int = 0
+) -> Next:
+    """Decide what to dial first: the ALWAYS list, the AFTER_HOURS list (when the DID's schedule
+    says it is closed), the primary, or nothing (and why)."""
     if route is None:
         return Finish(Result.NOT_FOUND)
     if not route.did_active or not route.account_active:
         return Finish(Result.INACTIVE)
     if hops >= max_hops:
         return Finish(Result.LOOP)
-    if transfer_on(route) and route.always:
-        return Dial(Leg.ALWAYS, route.always, route.transfer_timeout)
+    if transfer_on(route):
+        if route.always:
+            return _step(route, Leg.ALWAYS, 1, 0, max_ring, Result.UNAVAILABLE)
+        if after_hours and route.after_hours:
+            return _step(route, Leg.AFTER_HOURS, 1, 0, max_ring, Result.UNAVAILABLE)
     return Dial(Leg.PRIMARY, route.primary, route.ring_timeout)
 
 
@@ -81,18 +115,71 @@ def transfer_on(route: DIDRoute) -> bool:
     return route.transfer_enabled and route.account_transfer
 
 
-def after_primary(route: DIDRoute, dialstatus: str, hangupcause: str) -> Dial | Finish:
-    """Given how the primary leg ended, transfer to the matching destination or finish."""
+def after_primary(route: DIDRoute, dialstatus: str, hangupcause: str, max_ring: int = 0) -> Next:
+    """Given how the primary leg ended, transfer to the matching list's first step or finish."""
     result = result_of(dialstatus, hangupcause)
     if result in (Result.ANSWERED, Result.CALLER_HANGUP) or not transfer_on(route):
         return Finish(result, Leg.PRIMARY)
+    rung = route.ring_timeout
     if result is Result.BUSY and route.busy:
-        return Dial(Leg.BUSY, route.busy, route.transfer_timeout)
+        return _step(route, Leg.BUSY, 1, rung, max_ring, result)
     if result is Result.UNAVAILABLE and route.unavailable:
-        return Dial(Leg.UNAVAILABLE, route.unavailable, route.transfer_timeout)
+        return _step(route, Leg.UNAVAILABLE, 1, rung, max_ring, result)
     if result in (Result.NOANSWER, Result.UNAVAILABLE) and route.no_answer:
-        return Dial(Leg.NO_ANSWER, route.no_answer, route.transfer_timeout)
+        return _step(route, Leg.NO_ANSWER, 1, rung, max_ring, result)
     return Finish(result, Leg.PRIMARY)
+
+
+def after_step(
+    route: DIDRoute, done: Dial, dialstatus: str, hangupcause: str, rung: int, max_ring: int = 0
+) -> Next:
+    """Given how step `done` of a forward list ended, after `rung` seconds of ringing in all, dial
+    the list's next step or finish with this leg's result."""
+    result = result_of(dialstatus, hangupcause)
+    if result in (Result.ANSWERED, Result.CALLER_HANGUP):
+        return Finish(result, done.leg)
+    return _step(route, done.leg, done.step + 1, rung, max_ring, result)
+
+
+def after_voicemail(done: Voicemail, vmstatus: str, before: Result) -> Finish:
+    """VOICEMAIL when the caller reached the mailbox, else the result that led there."""
+    return Finish(Result.VOICEMAIL if vmstatus in VOICEMAIL_OK else before, done.leg)
+
+
+def _step(route: DIDRoute, leg: Leg, position: int, rung: int, max_ring: int, before: Result) -> Next:
+    """Step `position` of `leg`'s list, its timeout cut to what `max_ring` leaves (0: no bound);
+    Finish(before) once the list, or the ringing time, is used up."""
+    steps = leg_steps(route, leg)
+    if position > len(steps):
+        return Finish(before, leg)
+    step = steps[position - 1]
+    if step.voicemail:
+        return Voicemail(leg, step.destination, position, busy_greeting=leg is Leg.BUSY)
+    timeout = step.timeout or route.transfer_timeout
+    if max_ring:
+        left = max_ring - rung
+        if left <= 0:
+            final = len(steps)
+            if steps[-1].voicemail and position < final:
+                return Voicemail(leg, steps[-1].destination, final, busy_greeting=leg is Leg.BUSY)
+            return Finish(before, leg)
+        timeout = min(timeout, left)
+    return Dial(leg, step.destination, timeout, position)
+
+
+_LIST_OF = {
+    Leg.ALWAYS: "always",
+    Leg.AFTER_HOURS: "after_hours",
+    Leg.BUSY: "busy",
+    Leg.NO_ANSWER: "no_answer",
+    Leg.UNAVAILABLE: "unavailable",
+}
+
+
+def leg_steps(route: DIDRoute, leg: Leg) -> tuple[Step, ...]:
+    """The forward list a leg walks, checked (InvalidDestination when edited into nonsense)."""
+    name = _LIST_OF[leg]
+    return forwards(getattr(route, name), f"{name} destination")
 
 
 def result_of(dialstatus: str, hangupcause: str) -> Result:

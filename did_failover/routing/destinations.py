@@ -1,4 +1,4 @@
-"""Typed call destinations (pstn:, sip:, endpoint:) and the one validator that keeps dial strings safe."""
+"""Typed call destinations (pstn:, sip:, endpoint:, voicemail:) and the one validator of them."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ from typing import Literal, get_args
 from did_failover.errors import InvalidDestination
 from did_failover.numbers import PHONE_NUMBER
 
-DestinationKind = Literal["pstn", "sip", "endpoint"]
+DestinationKind = Literal["pstn", "sip", "endpoint", "voicemail"]
 KINDS: tuple[DestinationKind, ...] = get_args(DestinationKind)
 
 MAX_LENGTH = 255
 """Longest destination text accepted, `kind:` prefix included (the database column width)."""
 
 _ENDPOINT = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
+# MAILBOX[@CONTEXT]: VoiceMail() splits its argument on , & @ and the dialplan on | ( ) $ { }.
+_VOICEMAIL = re.compile(r"[A-Za-z0-9_-]{1,40}(?:@[A-Za-z0-9_-]{1,40})?", re.ASCII)
+VOICEMAIL_CONTEXT = "default"
+"""The voicemail.conf context of a `voicemail:MAILBOX` given without one (VoiceMail()'s own default)."""
 # RFC 3261 `user`: unreserved / escaped / user-unreserved, minus everything a dial string or the
 # dialplan gives a meaning to: ' ( ) from `mark`, & $ , ; ? / from `user-unreserved`.
 _SIP_USER = re.compile(r"(?:[A-Za-z0-9\-_.!~*+=]|%[0-9A-Fa-f]{2})+", re.ASCII)
@@ -29,12 +33,13 @@ _USER_RULE = (
     "(letters, digits, - _ . ! ~ * + = and %HH; no spaces, , & | ( ) \" ' \\ ;)"
 )
 _HOST_RULE = "host must be a DNS name, an IPv4 address or an [IPv6] literal"
-_SYNTAX = "use pstn:NUMBER, sip:USER@HOST[:PORT] or endpoint:NAME"
+_SYNTAX = "use pstn:NUMBER, sip:USER@HOST[:PORT], endpoint:NAME or voicemail:MAILBOX[@CONTEXT]"
 
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """Where a call goes: a PSTN number, a SIP URI (USER@HOST[:PORT]) or a local PJSIP endpoint."""
+    """Where a call goes: a PSTN number, a SIP URI (USER@HOST[:PORT]), a local PJSIP endpoint, or a
+    voicemail box (MAILBOX[@CONTEXT]: a final step, run with VoiceMail() rather than dialled)."""
 
     kind: DestinationKind
     value: str
@@ -100,26 +105,26 @@ def _parse_sip(text: str, rest: str, field: str) -> Destination:
     return Destination("sip", rest)
 
 
+_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
+    "pstn": (PHONE_NUMBER, "PSTN number: 3 to 20 digits with an optional leading +"),
+    "endpoint": (_ENDPOINT, "endpoint name: 1 to 64 letters, digits, _ . or -"),
+    "voicemail": (_VOICEMAIL, "voicemail box: MAILBOX[@CONTEXT], each 1 to 40 letters, digits, _ or -"),
+}
+"""The kinds whose value is one pattern: the pattern and, for the error, what it is."""
+
+
 def parse_destination(text: str, field: str) -> Destination:
-    """Parse a `pstn:`, `sip:` or `endpoint:` destination; raise InvalidDestination naming `field`."""
+    """Parse a pstn:, sip:, endpoint: or voicemail: destination; InvalidDestination names `field`."""
     if len(text) > MAX_LENGTH:
         raise InvalidDestination(f"{field}: destination is longer than {MAX_LENGTH} characters")
     kind, colon, rest = text.partition(":")
     if not colon or kind not in KINDS:
         raise InvalidDestination(f"{field}: {_shown(text)} is not a destination: {_SYNTAX}")
-    if kind == "pstn":
-        if not PHONE_NUMBER.fullmatch(rest):
-            raise InvalidDestination(
-                f"{field}: {_shown(text)} is not a valid PSTN number: "
-                "3 to 20 digits with an optional leading +"
-            )
-        return Destination("pstn", rest)
-    if kind == "endpoint":
-        if not _ENDPOINT.fullmatch(rest):
-            raise InvalidDestination(
-                f"{field}: {_shown(text)} is not a valid endpoint name: 1 to 64 letters, digits, _ . or -"
-            )
-        return Destination("endpoint", rest)
+    if kind in _PATTERNS:
+        pattern, rule = _PATTERNS[kind]
+        if not pattern.fullmatch(rest):
+            raise InvalidDestination(f"{field}: {_shown(text)} is not a valid {rule}")
+        return Destination(kind, rest)
     return _parse_sip(text, rest, field)
 
 

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 
 from did_failover.errors import InvalidDestination
-from did_failover.routing.destinations import parse_destination
+from did_failover.routing.destinations import VOICEMAIL_CONTEXT, parse_destination
 from did_failover.settings import Settings
 
 _SAFE = re.compile(r"[A-Za-z0-9_.:@;=~*+!%/\-\[\]]+", re.ASCII)
@@ -18,6 +18,8 @@ def _dial_target(pstn: str, sip: str, endpoint: str, destination: str, field: st
     """The checked Dial target; remembered, since the same check of the same text with the same
     templates gives the same answer. A destination that fails raises on every call."""
     dest = parse_destination(destination, field)
+    if dest.kind == "voicemail":
+        raise InvalidDestination(f"{field}: {destination!r} is a voicemail box: it is not dialled")
     if dest.kind == "pstn":
         target = pstn.format(number=dest.value)
     elif dest.kind == "sip":
@@ -27,6 +29,21 @@ def _dial_target(pstn: str, sip: str, endpoint: str, destination: str, field: st
     if not _SAFE.fullmatch(target):
         raise InvalidDestination(f"{field}: dial string {target!r} holds characters Dial would interpret")
     return target
+
+
+@lru_cache(maxsize=1024)
+def _voicemail_arguments(destination: str, busy_greeting: bool, field: str) -> str:
+    """VoiceMail()'s MAILBOX@CONTEXT,OPTIONS, checked again; remembered like the dial targets."""
+    dest = parse_destination(destination, field)
+    if dest.kind != "voicemail":
+        raise InvalidDestination(f"{field}: {destination!r} is not a voicemail box")
+    mailbox, _, context = dest.value.partition("@")
+    arguments = f"{mailbox}@{context or VOICEMAIL_CONTEXT},{'b' if busy_greeting else 'u'}"
+    if not _SAFE.fullmatch(arguments.replace(",", "")) or arguments.count(",") != 1:
+        raise InvalidDestination(
+            f"{field}: voicemail {arguments!r} holds characters VoiceMail would interpret"
+        )
+    return arguments
 
 
 class DialTemplates:
@@ -43,6 +60,12 @@ class DialTemplates:
     def dial_string(self, destination: str, field: str) -> str:
         """The Dial target for a stored destination, which is parsed and checked again here."""
         return _dial_target(self.pstn, self.sip, self.endpoint, destination, field)
+
+    @staticmethod
+    def voicemail_arguments(destination: str, busy_greeting: bool, field: str) -> str:
+        """VoiceMail()'s arguments for a stored `voicemail:` destination, parsed and checked again:
+        the mailbox, its context (`default` unless given), and the busy (b) or unavailable (u) greeting."""
+        return _voicemail_arguments(destination, busy_greeting, field)
 
     def dial_options(self, timeout: int, caller_id: str | None) -> str:
         """`,TIMEOUT,OPTIONS` for Dial: the operator's options plus f(DID) to present the DID."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from did_failover.calls.tracker import CallTracker, TrackedCall
-from did_failover.errors import InvalidDestination, StorageUnavailable
+from did_failover.errors import InvalidDestination, InvalidSchedule, StorageUnavailable
 from did_failover.logs import get_logger
 from did_failover.numbers import ACCOUNT_NUMBER, STORED_DID, strip_plus
 from did_failover.routing.cache import RouteCache
@@ -15,12 +18,18 @@ from did_failover.routing.decision import (
     Dial,
     Finish,
     Leg,
+    Next,
     Result,
+    Voicemail,
     after_primary,
+    after_step,
+    after_voicemail,
     first_leg,
     result_of,
+    transfer_on,
 )
 from did_failover.routing.dialstring import DialTemplates
+from did_failover.routing.schedule import cached_schedule, remember_schedule
 from did_failover.storage.base import DIDRoute
 from fastagi.errors import CallerHungUp
 from fastagi.session import AGISession
@@ -52,17 +61,22 @@ class DIDFailover:
         templates: DialTemplates,
         max_hops: int,
         tracker: CallTracker | None = None,
+        max_ring: int = 180,
     ) -> None:
         self.cache = cache
         self.templates = templates
         self.max_hops = max_hops
+        self.max_ring = max_ring
+        """DID_FAILOVER_MAX_RING_TOTAL: most seconds one call rings through a DID's legs."""
+        self.clock: Callable[[], datetime] = _utc_now
+        """When a call happens, for business hours (`simulate --at` sets another)."""
         # Without call history (tests, `simulate`) the tracker hands its rows to nobody.
         self.tracker = tracker if tracker is not None else CallTracker(lambda row: None)
         self.results: collections.Counter[tuple[str, str]] = collections.Counter()
         """Calls routed, by (DID_FAILOVER_RESULT, last leg dialled or ''): the results metric."""
 
     async def __call__(self, session: AGISession) -> None:
-        """Route one inbound DID call and set DID_FAILOVER_RESULT, _LEG and _DIALSTATUS."""
+        """Route one inbound DID call and set DID_FAILOVER_RESULT, _LEG, _STEP and _DIALSTATUS."""
         fields = session.fields
         did = did_of(session)
         fields["did"] = did
@@ -86,18 +100,23 @@ class DIDFailover:
             outcome.result = Result.CALLER_HANGUP
         except StorageUnavailable as exc:
             outcome.result, outcome.error = Result.ERROR, f"database unavailable: {exc}"
-        except InvalidDestination as exc:
+        except (InvalidDestination, InvalidSchedule) as exc:
             outcome.result, outcome.error = Result.ERROR, str(exc)
         # Result and Leg are StrEnums: as str (f-strings, the JSON line) they are their values.
         result, leg = outcome.result, outcome.leg or ""
+        step = outcome.step or ""
         fields["result"] = result
         fields["leg"] = leg
         self.results[result, leg] += 1
         if outcome.dialstatus:
             fields["dialstatus"] = outcome.dialstatus
+        legs = outcome.call.legs
+        if sum("#" in leg for leg in legs) > 1:  # more than one forward leg: every leg, in order
+            fields["legs"] = list(legs)
         await session.exec(
             "MSet",
-            f"DID_FAILOVER_RESULT={result},DID_FAILOVER_LEG={leg},DID_FAILOVER_DIALSTATUS={outcome.dialstatus}",
+            f"DID_FAILOVER_RESULT={result},DID_FAILOVER_LEG={leg},DID_FAILOVER_STEP={step},"
+            f"DID_FAILOVER_DIALSTATUS={outcome.dialstatus}",
         )
         if outcome.error is not None:
             fields["error"] = outcome.error
@@ -116,7 +135,7 @@ class DIDFailover:
             raise InvalidDestination(f"DID {route.did[:40]!r} in the database is not 3 to 20 digits")
         session.fields["account"] = route.account_number
         hops, redirects, group_count = await self._prepare(session, route)
-        step = first_leg(route, hops, self.max_hops)
+        step = first_leg(route, hops, self.max_hops, await self._closed(session, route), self.max_ring)
         if isinstance(step, Finish):
             outcome.result = step.result
             return
@@ -125,17 +144,38 @@ class DIDFailover:
             outcome.result = Result.BUSY
             session.fields["limit"] = route.max_channels
             return
-        if step.leg is Leg.PRIMARY:
+        rung = 0
+        before = Result.UNAVAILABLE  # what a first-step voicemail that fails leaves
+        while True:
+            if isinstance(step, Voicemail):
+                status = await self._voicemail(session, route, step, redirects, outcome)
+                outcome.result = after_voicemail(step, status, before).result
+                return
             status, cause = await self._dial(session, route, step, redirects, outcome)
-            session.fields["primary"] = status
-            step2 = after_primary(route, status, cause)
-            if isinstance(step2, Finish):
-                outcome.result = step2.result
+            rung += step.timeout
+            nxt: Next
+            if step.leg is Leg.PRIMARY:
+                session.fields["primary"] = status
+                nxt = after_primary(route, status, cause, self.max_ring)
+            else:
+                nxt = after_step(route, step, status, cause, rung, self.max_ring)
+            if isinstance(nxt, Finish):
+                outcome.result = nxt.result
                 return
             session.check_alive()
-            step = step2
-        status, cause = await self._dial(session, route, step, redirects, outcome)
-        outcome.result = result_of(status, cause)
+            before = result_of(status, cause)
+            step = nxt
+
+    async def _closed(self, session: AGISession, route: DIDRoute) -> bool:
+        """True when the DID has a schedule, an after-hours list and transfer on, and is closed now."""
+        if not (route.schedule and route.after_hours and transfer_on(route)):
+            return False
+        schedule = cached_schedule(route.schedule)
+        if schedule is None:  # first call with this schedule: its zone file is read off the loop
+            schedule = await asyncio.to_thread(remember_schedule, route.schedule)
+        closed = not schedule.is_open(self.clock())
+        session.fields["hours"] = "closed" if closed else "open"
+        return closed
 
     async def _prepare(self, session: AGISession, route: DIDRoute) -> tuple[int, int, int]:
         """One round trip: read the hop count (inherited) and REDIRECTING count, then count this hop,
@@ -155,20 +195,14 @@ class DIDFailover:
         session.check_alive()
         leg = step.leg
         name = leg.lower()  # Leg is a StrEnum: str methods give plain strings
-        field = f"{name} destination"
-        target = self.templates.dial_string(step.destination, field)
+        target = self.templates.dial_string(step.destination, f"{name} destination")
         forwarded = leg is not Leg.PRIMARY
         caller_id = route.did if forwarded and route.caller_id == "did" else None
         options = self.templates.dial_options(step.timeout, caller_id)
         if forwarded:
-            await session.exec(
-                "MSet",
-                f"REDIRECTING(from-num,i)={route.did},"
-                f"REDIRECTING(reason,i)={REASONS[leg]},"
-                f"REDIRECTING(count,i)={redirects + 1}",
-            )
-        outcome.leg = leg
-        self.tracker.dialing(outcome.call, str(leg), step.destination)
+            await self._redirecting(session, route, leg, redirects)
+        outcome.leg, outcome.step = leg, step.step
+        self.tracker.dialing(outcome.call, str(leg), step.destination, step.step)
         await session.exec("Dial", target + options)
         value = await session.get_full_variable(DIAL_RESULT) or ","
         status, _, rest = value.partition(",")
@@ -176,9 +210,44 @@ class DIDFailover:
         outcome.dialstatus = status
         self.tracker.dialed(outcome.call, str(leg), status, cause, answered_ms)
         session.fields[f"{name}_dest"] = step.destination
+        if step.step > 1:
+            session.fields["step"] = step.step
         if status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")
         return status, cause
+
+    async def _voicemail(
+        self, session: AGISession, route: DIDRoute, step: Voicemail, redirects: int, outcome: _Outcome
+    ) -> str:
+        """Leave the call in a mailbox and return VMSTATUS (read even once the caller has hung up:
+        hanging up is how a caller ends a message)."""
+        session.check_alive()
+        leg = step.leg
+        name = leg.lower()
+        arguments = self.templates.voicemail_arguments(
+            step.destination, step.busy_greeting, f"{name} destination"
+        )
+        await self._redirecting(session, route, leg, redirects)
+        outcome.leg, outcome.step = leg, step.step
+        self.tracker.dialing(outcome.call, str(leg), step.destination, step.step)
+        await session.exec("VoiceMail", arguments)
+        status = await session.get_variable("VMSTATUS") or ""
+        self.tracker.dialed(outcome.call, str(leg), status)
+        session.fields[f"{name}_dest"] = step.destination
+        session.fields["vmstatus"] = status
+        if step.step > 1:
+            session.fields["step"] = step.step
+        return status
+
+    @staticmethod
+    async def _redirecting(session: AGISession, route: DIDRoute, leg: Leg, redirects: int) -> None:
+        """Mark the leg as forwarded by this DID (what a Diversion header says), whichever step."""
+        await session.exec(
+            "MSet",
+            f"REDIRECTING(from-num,i)={route.did},"
+            f"REDIRECTING(reason,i)={REASONS[leg]},"
+            f"REDIRECTING(count,i)={redirects + 1}",
+        )
 
 
 @lru_cache(maxsize=4096)
@@ -198,14 +267,19 @@ def _prepare_expression(did: str, account: str, max_channels: int) -> str:
 class _Outcome:
     """What the handler reports when it ends."""
 
-    __slots__ = ("call", "dialstatus", "error", "leg", "result")
+    __slots__ = ("call", "dialstatus", "error", "leg", "result", "step")
 
     def __init__(self, call: TrackedCall) -> None:
         self.call = call
         self.result = Result.ERROR
         self.leg: Leg | None = None
+        self.step = 0
         self.dialstatus = ""
         self.error: str | None = None
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _number(text: str | None) -> int:

@@ -70,7 +70,9 @@ class App:
         self.history = HistoryWriter(repository, settings.call_log_days)
         self.tracker = CallTracker(self.history.add)
         self.ami = AmiListener(parse_ami_url(settings.ami_url), self.tracker) if settings.ami_url else None
-        self.handler = DIDFailover(self.cache, DialTemplates(settings), settings.max_hops, self.tracker)
+        self.handler = DIDFailover(
+            self.cache, DialTemplates(settings), settings.max_hops, self.tracker, settings.max_ring_total
+        )
         self.server = agi_server(settings, {ROUTE: self.handler}, self.close)
         self.metrics = Metrics(
             self.server,
@@ -109,6 +111,7 @@ class App:
         self.server.reconfigure(settings.server)
         self.handler.templates = DialTemplates(settings)
         self.handler.max_hops = settings.max_hops
+        self.handler.max_ring = settings.max_ring_total
         self.cache.ttl = settings.cache_ttl
         self.watcher.reconfigure(settings.change_poll)
 

@@ -9,18 +9,21 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
-from did_failover.errors import EXIT_FAILED, EXIT_INPUT, StorageUnavailable
+from did_failover.errors import EXIT_FAILED, EXIT_INPUT, InvalidSchedule, StorageUnavailable
 from did_failover.logs import configure
 from did_failover.numbers import strip_plus
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.handler import DIAL_RESULT, DIDFailover
+from did_failover.routing.schedule import parse_schedule
 from did_failover.runtime.app import ROUTE, agi_server
 from did_failover.settings import Settings, load_settings_or_report
-from did_failover.storage import open_repository, schema_problem
+from did_failover.storage import Repository, open_repository, schema_problem
 from fastagi.client import call, environment
 
 STATUSES = ("ANSWER", "BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION")
@@ -54,10 +57,12 @@ class FakeAsterisk:
     """Answers the handler's commands like a channel whose Dials end with the given statuses."""
 
     primary: _Leg
-    transfer: _Leg
+    transfers: list[_Leg]
+    """How each transfer leg ends, in order; the last one repeats."""
     steps: list[tuple[str, str]] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
-    _dials: int = 0
+    _forwards: int = 0
+    """Transfer legs dialled so far (each follows a REDIRECTING() MSet); 0 while the primary rings."""
 
     def __call__(self, command: str) -> list[str]:
         """One reply (list of lines) for one command line."""
@@ -68,26 +73,37 @@ class FakeAsterisk:
             return ["200 result=0"]
         if verb == "GET" and rest.startswith("FULL VARIABLE "):
             return [f"200 result=1 ({self._evaluate(_unquote(rest.removeprefix('FULL VARIABLE ')))})"]
+        if verb == "GET" and rest == "VARIABLE VMSTATUS":
+            return ["200 result=1 (SUCCESS)"]
         if verb == "VERBOSE":
             self.steps.append(("verbose", _unquote(rest.rpartition(" ")[0])))
         return ["200 result=1"]
 
     def _exec(self, app: str, options: str) -> None:
         if app == "MSet":
+            if "REDIRECTING(reason,i)=" in options:
+                self._forwards += 1
             for assignment in _split_arguments(options):
                 name, _, value = assignment.partition("=")
                 self.variables[name] = value
                 self.steps.append(("set", assignment))
         elif app == "Dial":
-            leg = self.primary if self._dials == 0 else self.transfer
-            self._dials += 1
+            leg = self._leg()
             self.steps.append(("dial", f"{options} -> {leg.status} (cause {_cause(leg.cause)})"))
+        elif app == "VoiceMail":
+            self.steps.append(("voicemail", f"{options} -> VMSTATUS SUCCESS"))
         else:
             self.steps.append(("exec", f"{app}({options})"))
 
+    def _leg(self) -> _Leg:
+        """How the leg dialled last ends: the primary's, or that transfer leg's status."""
+        if self._forwards == 0:
+            return self.primary
+        return self.transfers[min(self._forwards, len(self.transfers)) - 1]
+
     def _evaluate(self, expression: str) -> str:
         if expression == DIAL_RESULT:
-            leg = self.primary if self._dials <= 1 else self.transfer
+            leg = self._leg()
             return f"{leg.status},{leg.cause},{ANSWERED_MS if leg.status == 'ANSWER' else ''}"
         # The preparation: hop and REDIRECTING counts of a fresh call (none), the SET()s it makes,
         # and the DID's group size when it is limited (this call is the only one).
@@ -116,6 +132,24 @@ def _sets(expression: str) -> list[tuple[str, str]]:
         found.append((name, value))
         start = expression.find("${SET(", i)
     return found
+
+
+async def _moment(repository: Repository, did: str, moment: datetime) -> tuple[datetime, str]:
+    """`--at` as an aware moment (in the DID's time zone unless it names an offset) and as printed."""
+    route = await repository.get_route(strip_plus(did))
+    schedule = route.schedule if route is not None else None
+    if moment.tzinfo is None:
+        if schedule is None:
+            return moment.replace(
+                tzinfo=UTC
+            ), f" at {moment:%Y-%m-%d %H:%M} UTC (the DID has no business hours)"
+        try:
+            zone = (await asyncio.to_thread(parse_schedule, schedule)).zone
+        except InvalidSchedule:
+            zone = ZoneInfo("UTC")
+        moment = moment.replace(tzinfo=zone)
+        return moment, f" at {moment:%Y-%m-%d %H:%M} {zone.key}"
+    return moment, f" at {moment.isoformat()}"
 
 
 def _split_arguments(options: str) -> list[str]:
@@ -152,25 +186,45 @@ def run(
     caller: str = "15551110000",
     primary_cause: int | None = None,
     transfer_status: str = "ANSWER",
-    out: TextIO = sys.stdout,
+    at: str | None = None,
+    out: TextIO | None = None,
 ) -> int:
-    """Simulate one call and print it; 0 when routed, 2 for an unknown DID, 1 when it cannot run."""
+    """Simulate one call and print it (on `out`, stdout by default); 0 when routed, 2 for an unknown
+    DID, 1 when it cannot run."""
+    out = out or sys.stdout
     settings = load_settings_or_report(config)
     if settings is None:
         return EXIT_INPUT
     configure("warning", "console", sys.stderr)
+    statuses = transfer_status.split(",")
+    bad = [status for status in statuses if status not in STATUSES]
+    if bad:
+        print(
+            f"did-failover: error: --transfer-status: {bad[0]!r} is not one of {', '.join(STATUSES)}",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    try:
+        moment = datetime.fromisoformat(at.strip()) if at is not None else None
+    except ValueError:
+        print(
+            f"did-failover: error: --at: {at!r} is not a date and time such as '2026-12-24 18:30'",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
     asterisk = FakeAsterisk(
         _Leg(primary_status, CAUSES[primary_status] if primary_cause is None else primary_cause),
-        _Leg(transfer_status, CAUSES[transfer_status]),
+        [_Leg(status, CAUSES[status]) for status in statuses],
     )
     try:
-        result = asyncio.run(_simulate(settings, did, caller, asterisk))
+        result, when = asyncio.run(_simulate(settings, did, caller, asterisk, moment))
     except StorageUnavailable as exc:
         print(f"did-failover: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    legs = "a transfer leg ends" if len(statuses) == 1 else "transfer legs end"
     print(
-        f"DID {strip_plus(did)} called by {caller}; the primary ends {primary_status}"
-        f" (cause {_cause(asterisk.primary.cause)}), a transfer leg ends {transfer_status}",
+        f"DID {strip_plus(did)} called by {caller}{when}; the primary ends {primary_status}"
+        f" (cause {_cause(asterisk.primary.cause)}), {legs} {', '.join(statuses)}",
         file=out,
     )
     for kind, text in asterisk.steps:
@@ -185,8 +239,11 @@ def run(
     return EXIT_FAILED if outcome in ("ERROR", "") else 0
 
 
-async def _simulate(settings: Settings, did: str, caller: str, asterisk: FakeAsterisk) -> bool:
-    """Serve the call on 127.0.0.1 port 0; True when the session ended with AGISTATUS=FAILURE."""
+async def _simulate(
+    settings: Settings, did: str, caller: str, asterisk: FakeAsterisk, moment: datetime | None
+) -> tuple[bool, str]:
+    """Serve the call on 127.0.0.1 port 0 (at `moment`, read in the DID's time zone unless it has an
+    offset): whether the session ended with AGISTATUS=FAILURE, and the moment as printed."""
     timeout = max(settings.db_timeout, 5.0)
     repository = open_repository(settings.database_url, timeout)
     try:
@@ -194,7 +251,17 @@ async def _simulate(settings: Settings, did: str, caller: str, asterisk: FakeAst
         problem = schema_problem(await repository.schema_version())
         if problem is not None:
             raise StorageUnavailable(problem)
-        handler = DIDFailover(RouteCache(repository, 0, timeout), DialTemplates(settings), settings.max_hops)
+        handler = DIDFailover(
+            RouteCache(repository, 0, timeout),
+            DialTemplates(settings),
+            settings.max_hops,
+            None,
+            settings.max_ring_total,
+        )
+        when = ""
+        if moment is not None:
+            moment, when = await _moment(repository, did, moment)
+            handler.clock = lambda: moment
         server = agi_server(settings.model_copy(update={"listen": "127.0.0.1:0"}), {ROUTE: handler})
         serving = asyncio.create_task(server.serve(install_signals=False))
         await server.started.wait()
@@ -206,6 +273,6 @@ async def _simulate(settings: Settings, did: str, caller: str, asterisk: FakeAst
         finally:
             server.request_stop()
             await serving
-        return result.failure
+        return result.failure, when
     finally:
         await repository.close()

@@ -26,7 +26,7 @@ from did_failover.cli.render import account_dict, call_dict, change_dict, did_di
 from did_failover.errors import InputError, InvalidDestination, StorageUnavailable
 from did_failover.web import auth
 from did_failover.web.api_errors import ApiError, body, checked, error, query_int, refusal
-from did_failover.web.openapi import FORWARD_KINDS, SPEC
+from did_failover.web.openapi import FORWARD_KINDS, OPTIONAL_KINDS, SPEC
 
 LOGIN_TOKEN_LIFETIME = timedelta(hours=24)
 Handler = Callable[[Request, "Api"], Awaitable[Response]]
@@ -203,10 +203,19 @@ async def forwards(request: Request, api: Api) -> Response:
     else:
         fields: dict[str, type | tuple[type, ...]] = {k: dict for k in FORWARD_KINDS}
         fields.update(enabled=bool, timeout=int, caller_id=str)
-        data = await body(request, fields, set(fields))
-        changes = {FORWARD_KINDS[k]: _destination(k, data[k]) for k in FORWARD_KINDS}
+        data = await body(request, fields, set(fields) - OPTIONAL_KINDS)
+        changes = {FORWARD_KINDS[k]: _destination(k, data[k]) for k in FORWARD_KINDS if k in data}
         changes.update(enabled=data["enabled"], timeout=data["timeout"], caller_id=data["caller_id"])
     await api.service.set_transfer(api.scope, view.did, **changes)
+    return Response(status_code=204)
+
+
+async def schedule(request: Request, api: Api) -> Response:
+    view = await api.service.show_transfer(api.scope, request.path_params["did"])
+    if request.method == "GET":
+        return JSONResponse({"schedule": view.schedule})
+    data = await body(request, {"schedule": (str, type(None))}, {"schedule"})
+    await api.service.set_transfer(api.scope, view.did, schedule=data["schedule"] or "none")
     return Response(status_code=204)
 
 
@@ -288,6 +297,7 @@ ROUTES = [
     Route("/dids/{did}", endpoint(did), methods=["GET", "PATCH", "DELETE"]),
     Route("/dids/{did}/forwards", endpoint(forwards), methods=["GET", "PUT"]),
     Route("/dids/{did}/forwards/{kind}", endpoint(forwards), methods=["GET", "PUT"]),
+    Route("/dids/{did}/schedule", endpoint(schedule), methods=["GET", "PUT"]),
     Route("/accounts", endpoint(accounts), methods=["GET", "POST"]),
     Route("/accounts/{number}", endpoint(account), methods=["GET", "PATCH"]),
     Route("/calls", endpoint(calls), methods=["GET"]),

@@ -12,6 +12,7 @@ from did_failover.errors import InputError, InvalidDestination
 
 _FIELDS = {
     "--busy": "busy", "--no-answer": "noanswer", "--unavailable": "unavailable", "--always": "unconditional",
+    "--after-hours": "afterhours", "schedule": "schedule",
     "--timeout": "timeout", "--caller-id": "caller_id", "--primary": "primary", "--account": "account",
     "--ring-timeout": "ring_timeout", "--max-channels": "max_channels", "DID": "did", "NUMBER": "number",
     "--name": "name", "--type": "type", "--reseller": "reseller", "--limit": "limit", "--since": "since",
@@ -36,7 +37,7 @@ def error(
 def refusal(exc: InputError | InvalidDestination) -> ApiError:
     """The status of a service-layer refusal."""
     message = str(exc)
-    field = _FIELDS.get(message.partition(":")[0])
+    field = _FIELDS.get(message.partition(":")[0].partition(" item ")[0])
     if "not found" in message and ":" not in message.partition("not found")[0]:
         return ApiError(404, message)
     if "already exists" in message:

@@ -7,9 +7,11 @@ exactly like ones that do not exist.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +24,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from did_failover.admin.service import Service
-from did_failover.errors import InputError
+from did_failover.calls.tracker import forwarded_to
+from did_failover.errors import InputError, InvalidSchedule
+from did_failover.routing.schedule import parse_schedule
 from did_failover.storage.base import PAGE_ORDERS, Repository
 from did_failover.web import api, api_errors, auth
 from did_failover.web.forms import CONDITIONS, TYPES, TransferForm
@@ -42,14 +46,15 @@ COLUMNS = [
 ]
 _templates = Environment(loader=PackageLoader("did_failover.web"), autoescape=select_autoescape(default=True))
 _templates.globals["clock"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+_templates.globals["legs"] = lambda call: " → ".join(forwarded_to(call)) or "-"
 
 
 class Web:
     """What every request uses: the repository, the service layer, sessions and the login throttle."""
 
-    def __init__(self, repo: Repository, session_idle: float, login_key: str) -> None:
+    def __init__(self, repo: Repository, session_idle: float, login_key: str, max_ring: int = 180) -> None:
         self.repo = repo
-        self.service = Service(repo)
+        self.service = Service(repo, max_ring)
         self.sessions = auth.Sessions(repo, session_idle)
         self.login_form = auth.LoginForm(login_key)
         self.throttle = auth.Throttle()
@@ -244,6 +249,18 @@ async def did_page(request: Request, web: Web) -> Response:
             return RedirectResponse(f"/dids/{view.did}?saved=1", status_code=303)
     calls = await web.service.list_calls(scope, did=view.did, limit=20)
     changes = await web.service.list_changes(scope, did=view.did, limit=20)
+    hours = ""
+    if view.schedule:
+        try:  # a time zone's first use reads its file: not on the event loop
+            schedule = await asyncio.to_thread(parse_schedule, view.schedule)
+        except InvalidSchedule as exc:
+            hours = f"business hours not usable ({exc})"
+        else:
+            hours = (
+                "open now"
+                if schedule.is_open(datetime.now(UTC))
+                else "closed now: calls go to the After hours list"
+            )
     return render(
         request,
         "did.html",
@@ -255,6 +272,7 @@ async def did_page(request: Request, web: Web) -> Response:
         types=TYPES,
         calls=calls,
         changes=changes,
+        hours=hours,
         saved=request.query_params.get("saved") == "1" and not errors,
     )
 

@@ -1,5 +1,10 @@
-"""The DID edit form: a type select and a text field per condition, turned into the CLI's one
-destination syntax (`pstn:...`, `sip:...`, `endpoint:...`) before the service layer checks it."""
+"""The DID edit form: per forward list, a row per step (type, text, ring seconds), turned into the
+CLI's one forward-list syntax (`pstn:...,sip:.../20,voicemail:...`) before the service layer checks it.
+
+No JavaScript: a list shows its steps and one empty row (up to five); a step is added by filling the
+empty row and saving, removed by setting its type to None. Step 1 keeps the field names the form had
+before lists (`busy_type`, `busy_destination`); step N is `busy_N_type`, `busy_N_destination`, and
+every step has `..._timeout`."""
 
 from __future__ import annotations
 
@@ -8,23 +13,62 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from did_failover.admin.views import TransferView
+from did_failover.routing.forwards import MAX_STEPS, SEPARATOR, TIMEOUT_MARK
 
 CONDITIONS = [
     ("busy", "Busy"),
     ("no_answer", "No answer"),
     ("unavailable", "Unavailable"),
     ("always", "Always"),
+    ("after_hours", "After hours"),
 ]
-TYPES = [("none", "None"), ("pstn", "PSTN"), ("sip", "SIP URI"), ("endpoint", "SIP device")]
+TYPES = [
+    ("none", "None"),
+    ("pstn", "PSTN"),
+    ("sip", "SIP URI"),
+    ("endpoint", "SIP device"),
+    ("voicemail", "Voicemail"),
+]
 _TYPES = {value for value, _ in TYPES}
 _FIELDS = {
     "--busy": "busy",
     "--no-answer": "no_answer",
     "--unavailable": "unavailable",
     "--always": "always",
+    "--after-hours": "after_hours",
+    "schedule": "schedule",
     "--timeout": "timeout",
     "--caller-id": "caller_id",
 }
+
+
+@dataclass
+class Row:
+    """One step of a forward list as the form shows it."""
+
+    type: str = "none"
+    text: str = ""
+    timeout: str = ""
+
+
+def prefix(key: str, position: int) -> str:
+    """The field-name prefix of step `position` (1-based) of list `key`."""
+    return key if position == 1 else f"{key}_{position}"
+
+
+def rows_of(stored: str | None) -> list[Row]:
+    """A stored forward list as form rows, plus one empty row while there is room."""
+    rows = []
+    for item in (stored or "").split(SEPARATOR) if stored else []:
+        destination, _, timeout = item.partition(TIMEOUT_MARK)
+        kind, text = split(destination)
+        rows.append(Row(kind, text, timeout))
+    return with_room(rows)
+
+
+def with_room(rows: list[Row]) -> list[Row]:
+    """The rows and one empty row to add a step in, while the list has room."""
+    return [*rows, Row()] if len(rows) < MAX_STEPS else rows
 
 
 def split(destination: str | None) -> tuple[str, str]:
@@ -49,17 +93,22 @@ def join(kind: str, text: str) -> str:
 class TransferForm:
     """What the form holds: as stored, or as the user typed it."""
 
-    types: dict[str, str] = field(default_factory=dict)
-    texts: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, list[Row]] = field(default_factory=dict)
     timeout: str = ""
     caller_id: str = "keep"
     enabled: bool = False
+    schedule: str = ""
 
     @classmethod
     def from_view(cls, view: TransferView) -> TransferForm:
-        form = cls(timeout=str(view.timeout), caller_id=view.caller_id, enabled=view.enabled)
+        form = cls(
+            timeout=str(view.timeout),
+            caller_id=view.caller_id,
+            enabled=view.enabled,
+            schedule=view.schedule or "",
+        )
         for key, _ in CONDITIONS:
-            form.types[key], form.texts[key] = split(getattr(view, key))
+            form.steps[key] = rows_of(getattr(view, key))
         return form
 
     @classmethod
@@ -69,37 +118,55 @@ class TransferForm:
             return value if isinstance(value, str) else ""
 
         form = cls(
-            timeout=text("timeout").strip(), caller_id=text("caller_id"), enabled=text("enabled") == "on"
+            timeout=text("timeout").strip(),
+            caller_id=text("caller_id"),
+            enabled=text("enabled") == "on",
+            schedule=text("schedule"),
         )
         for key, _ in CONDITIONS:
-            form.types[key] = text(f"{key}_type") or "none"
-            form.texts[key] = text(f"{key}_destination")
+            rows = [
+                Row(
+                    text(f"{prefix(key, n)}_type") or "none",
+                    text(f"{prefix(key, n)}_destination"),
+                    text(f"{prefix(key, n)}_timeout").strip(),
+                )
+                for n in range(1, MAX_STEPS + 1)
+            ]
+            # Shown again as typed: the filled rows, then one empty row while there is room.
+            filled = [row for row in rows if row.type != "none" or row.text.strip()]
+            form.steps[key] = with_room(filled)
         return form
 
     def changes(self) -> dict[str, Any]:
         """Keyword arguments of Service.set_transfer; the service validates every one."""
-        values: dict[str, Any] = {key: join(self.types[key], self.texts[key]) for key, _ in CONDITIONS}
+        values: dict[str, Any] = {}
+        for key, _ in CONDITIONS:
+            items = [
+                join(row.type, row.text) + (TIMEOUT_MARK + row.timeout if row.timeout else "")
+                for row in self.steps[key]
+                if row.type != "none"
+            ]
+            values[key] = SEPARATOR.join(items) or "none"
         try:
             values["timeout"] = int(self.timeout)
         except ValueError:
             values["timeout"] = -1  # refused by the service with the CLI's message for --timeout
         values["caller_id"] = self.caller_id
         values["enabled"] = self.enabled
+        values["schedule"] = self.schedule.strip() or "none"
         return values
 
     def values(self) -> dict[str, Any]:
         """What the template shows."""
-        shown: dict[str, Any] = {
+        return {
             "timeout": self.timeout,
             "caller_id": self.caller_id,
             "enabled": self.enabled,
+            "schedule": self.schedule,
+            "steps": self.steps,
         }
-        for key, _ in CONDITIONS:
-            shown[f"{key}_type"] = self.types[key]
-            shown[f"{key}_destination"] = self.texts[key]
-        return shown
 
     @staticmethod
     def field_of(message: str) -> str:
         """The form field a service-layer message is about ("" when none)."""
-        return _FIELDS.get(message.partition(":")[0], "")
+        return _FIELDS.get(message.partition(":")[0].partition(" item ")[0], "")

@@ -5,18 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from did_failover.routing.forwards import MAX_LIST_LENGTH
+from did_failover.routing.schedule import MAX_LENGTH as MAX_SCHEDULE_LENGTH
+
 FORWARD_KINDS = {
     "busy": "busy",
     "noanswer": "no_answer",
     "unavailable": "unavailable",
     "unconditional": "always",
+    "afterhours": "after_hours",
 }
-"""The API's forward names (Wazo's) and the service layer's."""
+"""The API's forward names (Wazo's, and ours for after hours) and the service layer's."""
+OPTIONAL_KINDS = frozenset({"afterhours"})
+"""Forwards a PUT of all forwards may leave out (they came after the first API): they keep their value."""
 
 _DEST = {
     "type": ["string", "null"],
-    "maxLength": 255,
-    "description": "pstn:NUMBER, sip:USER@HOST[:PORT] or endpoint:NAME",
+    "maxLength": MAX_LIST_LENGTH,
+    "description": "a forward list: DEST[/SECONDS] items apart by commas, up to 5, tried in order; DEST is"
+    " pstn:NUMBER, sip:USER@HOST[:PORT], endpoint:NAME or (last only) voicemail:MAILBOX[@CONTEXT]",
 }
 _ERROR = {
     "type": "object",
@@ -107,13 +114,22 @@ SPEC: dict[str, Any] = {
             },
             "Forwards": {
                 "type": "object", "additionalProperties": False,
-                "required": [*FORWARD_KINDS, "enabled", "timeout", "caller_id"],
+                "required": [*(k for k in FORWARD_KINDS if k not in OPTIONAL_KINDS), "enabled", "timeout", "caller_id"],
                 "properties": {
                     **{kind: {"$ref": "#/components/schemas/Forward"} for kind in FORWARD_KINDS},
                     "enabled": {"type": "boolean", "description": "the DID's call-transfer switch"},
                     "timeout": {"type": "integer", "minimum": 1, "maximum": 300},
                     "caller_id": {"type": "string", "enum": ["keep", "did"]},
                 },
+            },
+            "Schedule": {
+                "type": "object", "additionalProperties": False, "required": ["schedule"],
+                "properties": {"schedule": {
+                    "type": ["string", "null"], "maxLength": MAX_SCHEDULE_LENGTH,
+                    "description": "business hours: an IANA time zone, then rules apart by ;"
+                    " (DAYS HH:MM-HH:MM, closed DATE[..DATE] [HH:MM-HH:MM]); null: always open",
+                    "example": "Europe/Paris; mon-fri 09:00-18:00; closed 2026-12-25",
+                }},
             },
             "DIDRow": {
                 "type": "object", "required": ["did", "account", "primary", "status"],
@@ -202,6 +218,11 @@ SPEC: dict[str, Any] = {
             "parameters": [_DID_PARAM, _KIND_PARAM],
             "get": {"summary": "One forward", "security": _AUTH, "responses": {"200": _json("Forward"), **_errors(401, 404, 422)}},
             "put": {"summary": "Set one forward", "security": _AUTH, "requestBody": _body("Forward"), "responses": {"204": {"description": "set"}, **_errors(*_ALL)}},
+        },
+        "/dids/{did}/schedule": {
+            "parameters": [_DID_PARAM],
+            "get": {"summary": "A DID's business hours", "security": _AUTH, "responses": {"200": _json("Schedule"), **_errors(401, 404, 422)}},
+            "put": {"summary": "Set (or with null remove) a DID's business hours", "security": _AUTH, "requestBody": _body("Schedule"), "responses": {"204": {"description": "set"}, **_errors(*_ALL)}},
         },
         "/accounts": {
             "get": {"summary": "Accounts in scope", "security": _AUTH, "responses": {"200": _json("List"), **_errors(401)}},

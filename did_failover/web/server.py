@@ -45,7 +45,7 @@ async def _serve(settings: Settings) -> int:
     # Generated once and kept in the database, so that every web process behind one load balancer
     # signs login forms with the same key and no fixed default exists.
     login_key = await repo.web_secret(auth.KEY_ROW, secrets.token_urlsafe(32))
-    web = Web(repo, settings.web_session_idle, login_key)
+    web = Web(repo, settings.web_session_idle, login_key, settings.max_ring_total)
     sweeper: asyncio.Task[None] | None = None
 
     async def start() -> Web:

@@ -99,6 +99,8 @@ async def add_did(
             timeout=2,
             caller_id="keep",
             updated_by="test",
+            after_hours=destinations.get("after_hours"),
+            schedule=destinations.get("schedule"),
         )
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -37,9 +38,27 @@ PAYLOADS = {
     "non-ASCII": "endpoint:ånswer-mallory",
 }
 """One attempt per class; each would change what Dial does if it reached it."""
-CLI_PAYLOADS = {**PAYLOADS, "over 255 characters": "sip:" + "a" * 300 + "@127.0.0.1"}
+LIST_PAYLOADS = {
+    "second item": "endpoint:answer,endpoint:answer&PJSIP/mallory",
+    "timeout": "endpoint:answer/30,G(mallory)",
+    "timeout text": "endpoint:answer/3${SHELL(mallory)}",
+    "voicemail options": "voicemail:100,b(mallory)",
+    "voicemail &": "voicemail:100&mallory",
+    "voicemail not last": "voicemail:100,endpoint:mallory",
+    "six items": ",".join(["endpoint:answer"] * 5 + ["endpoint:mallory"]),
+}
+"""Forward lists whose first item is good and a later part is not: the whole list is refused."""
+CLI_PAYLOADS = {**PAYLOADS, **LIST_PAYLOADS, "over 255 characters": "sip:" + "a" * 300 + "@127.0.0.1"}
+SCHEDULE_PAYLOADS = {
+    "zone path": "../../../etc/passwd; mon-fri 09:00-17:00",
+    "expression": "UTC; mon-fri 09:00-17:00${SHELL(mallory)}",
+    "newline": "UTC; mon-fri 09:00-17:00\nEXEC Dial PJSIP/mallory",
+    "bad day": "UTC; mallory 09:00-17:00",
+    "NUL": "UTC\0; mon 09:00-10:00",
+}
+"""Schedule texts written by hand: none can be evaluated, so the call is refused (ERROR) before any Dial."""
 
-FIELDS = ("primary", "always", "busy", "no_answer", "unavailable")
+FIELDS = ("primary", "always", "busy", "no_answer", "unavailable", "after_hours")
 _dids = itertools.count(15553400000)
 
 
@@ -86,8 +105,10 @@ def test_cli_refuses_every_injection_in_every_destination_field(
                 attempts += 1
                 code = _cli(*argv)
                 err = capsys.readouterr().err
+                # The message names the option, and the item of a list when the list has several.
                 one_line = (
-                    err.startswith(f"did-failover: error: {option}: ") and len(err.strip().splitlines()) == 1
+                    re.match(rf"did-failover: error: {option}( item [0-9])?: ", err) is not None
+                    and len(err.strip().splitlines()) == 1
                 )
                 if code != 2 or not one_line:
                     accepted.append((field, name, argv, code, err))
@@ -102,20 +123,25 @@ def test_cli_refuses_every_injection_in_every_destination_field(
 # -- a row edited by hand, then a real call -------------------------------------------------------------
 
 
+def _column(field: str) -> str:
+    if field == "primary":
+        return "d.primary_destination"
+    return "t.schedule" if field == "schedule" else f"t.{field}_destination"
+
+
 def _hand_edit(url: str, did: str, field: str, payload: str) -> None:
     if field == "primary":
         execute(url, "UPDATE dids SET primary_destination = ? WHERE number = ?", (payload, did))
     else:
         execute(
             url,
-            f"UPDATE did_transfers SET {field}_destination = ? "
-            "WHERE did_id = (SELECT id FROM dids WHERE number = ?)",
+            f"UPDATE did_transfers SET {_column(field)[2:]} = ?"
+            " WHERE did_id = (SELECT id FROM dids WHERE number = ?)",
             (payload, did),
         )
     stored = execute(
         url,
-        f"SELECT {'d.primary_destination' if field == 'primary' else 't.' + field + '_destination'} "
-        "FROM dids d JOIN did_transfers t ON t.did_id = d.id WHERE d.number = ?",
+        f"SELECT {_column(field)} FROM dids d JOIN did_transfers t ON t.did_id = d.id WHERE d.number = ?",
         (did,),
     )
     assert stored == [(payload,)], "the database changed the hand-edited value"
@@ -128,7 +154,10 @@ _SETUP = {
     "busy": ("endpoint:busy", ["busy"]),
     "no_answer": ("endpoint:ring", ["ring"]),
     "unavailable": ("endpoint:unavailable", []),  # no contact: Dial fails before any channel exists
+    "after_hours": ("endpoint:answer", []),  # the DID is closed: the after-hours list replaces the primary
+    "schedule": ("endpoint:answer", []),  # not evaluable: refused before the primary
 }
+CLOSED = "UTC; closed 2000-01-01..2999-12-31"
 
 
 @pytest.fixture
@@ -154,17 +183,25 @@ async def test_hand_edited_rows_reach_no_dial_through_real_asterisk(
     ami: Ami,
     figures: Callable[..., None],
 ) -> None:
-    """Every payload class written by SQL into a destination column (each field in turn), then a real
-    call: DID_FAILOVER_RESULT=ERROR with AGISTATUS=FAILURE, and Asterisk dials nothing but the legitimate
-    primary: no DialBegin and no `AGI Rx << EXEC Dial` line carries the payload."""
+    """Every payload class written by SQL into a destination column (each field in turn), a later item
+    of a forward list, or the schedule, then a real call: DID_FAILOVER_RESULT=ERROR with
+    AGISTATUS=FAILURE, and Asterisk dials nothing but the legitimate primary: no DialBegin and no
+    `AGI Rx << EXEC Dial` (or VoiceMail) line carries the payload."""
     repo = open_repository(repo_url, 2.0)
     cases = []
-    for (name, payload), field in zip(PAYLOADS.items(), itertools.cycle(FIELDS)):
+    poisoned = [
+        *zip(PAYLOADS.items(), itertools.cycle(FIELDS), strict=False),
+        *zip(LIST_PAYLOADS.items(), itertools.cycle(FIELDS[1:]), strict=False),
+        *((item, "schedule") for item in SCHEDULE_PAYLOADS.items()),
+    ]
+    for (name, payload), field in poisoned:
         did = str(next(_dids))
         primary, _ = _SETUP[field]
         # Every other condition has a good destination; the poisoned one is the one the call needs.
-        others = {f: "endpoint:answer" for f in ("busy", "no_answer", "unavailable")}
-        if field != "primary":
+        others: dict[str, str | None] = {f: "endpoint:answer" for f in ("busy", "no_answer", "unavailable")}
+        if field in ("after_hours", "schedule"):
+            others.update(after_hours="endpoint:answer", schedule=CLOSED)
+        elif field != "primary":
             others[field] = "endpoint:answer"
         await add_did(repo, did, primary, ring_timeout=1, **others)
         _hand_edit(repo_url, did, field, payload)
@@ -179,7 +216,9 @@ async def test_hand_edited_rows_reach_no_dial_through_real_asterisk(
     finally:
         await ami.command("agi set debug off")
     log = asterisk.log_path.read_text(errors="replace")[log_offset:]
-    agi_dials = [line for line in log.splitlines() if "AGI Rx << EXEC Dial" in line]
+    agi_dials = [
+        line for line in log.splitlines() if "AGI Rx << EXEC Dial" in line or "EXEC VoiceMail" in line
+    ]
     wrong = []
     for (name, field, _did), call, outcome in zip(cases, calls, outcomes, strict=True):
         dialled = [e.get("DialString") for e in ami.matching("DialBegin", Uniqueid=call.channel_uniqueid)]
@@ -229,3 +268,47 @@ async def test_hand_edited_did_and_account_numbers_reach_no_command(tmp_path: Pa
     assert not [c for c in bad_did.commands if "mallory" in c and not c.startswith("VERBOSE")]
     assert bad_account.result == "ANSWERED"
     assert not [c for c in bad_account.commands if "mallory" in c]
+
+
+def test_cli_refuses_every_bad_schedule(
+    repo_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    figures: Callable[..., None],
+) -> None:
+    """Each bad zone, open range or closure of `schedule set`: exit 2, one `schedule:` error line that
+    quotes the rule, and the database byte for byte as before."""
+    monkeypatch.setenv("DID_FAILOVER_DATABASE_URL", repo_url)
+    assert _cli("db", "init") == 0
+    assert _cli("account", "add", CUSTOMER, "--name", "Customer", "--type", "customer") == 0
+    assert _cli("did", "add", "15553300000", "--account", CUSTOMER, "--primary", "endpoint:answer") == 0
+    before = dump(repo_url)
+    capsys.readouterr()
+    attempts = [
+        ["--zone", "../../../etc/passwd"],
+        ["--zone", "Mars/Olympus"],
+        ["--zone", "UTC\0"],
+        ["--zone", "UTC", "--open", "mon-fri 09:00-17:00${SHELL(mallory)}"],
+        ["--zone", "UTC", "--open", "mallory 09:00-17:00"],
+        ["--zone", "UTC", "--open", "mon 9-5"],
+        ["--zone", "UTC", "--open", "mon 17:00-17:00"],
+        ["--zone", "UTC", "--closed", "2026-02-30"],
+        ["--zone", "UTC", "--closed", "2026-12-26..2026-12-24"],
+        ["--zone", "UTC", "--closed", "2026-12-24 18:00-09:00"],
+        ["--zone", "UTC", *itertools.chain.from_iterable(["--open", "mon 09:00-10:00"] for _ in range(51))],
+        ["--zone", "UTC", "--open", "mon 09:00-17:00", "--after-hours", "voicemail:1,pstn:15550001234"],
+    ]
+    accepted = []
+    for options in attempts:
+        code = _cli("schedule", "set", "15553300000", *options)
+        err = capsys.readouterr().err
+        one_line = (
+            re.match(r"did-failover: error: (schedule|--after-hours item 1): ", err)
+            and len(err.splitlines()) == 1
+        )
+        if code != 2 or not one_line:
+            accepted.append((options[:4], code, err))
+    changed = dump(repo_url) != before
+    figures(attempts=len(attempts), refused=len(attempts) - len(accepted), database_changed=int(changed))
+    assert not accepted, accepted
+    assert not changed

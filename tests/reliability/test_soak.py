@@ -44,8 +44,9 @@ class Scenario:
     """Indexes (in the command sequence) of the EXEC Dial commands; () when nothing is dialled."""
 
 
-# Commands: 0 GET FULL VARIABLE (counters + SET()s), 1 EXEC Dial, 2 GET DIALSTATUS, then for a transfer
-# 3 EXEC MSet REDIRECTING, 4 EXEC Dial, 5 GET DIALSTATUS; last the MSet of DID_FAILOVER_*.
+# Commands: 0 GET FULL VARIABLE (counters + SET()s), 1 EXEC Dial, 2 GET DIALSTATUS, then for each
+# transfer step 3 EXEC MSet REDIRECTING, 4 EXEC Dial, 5 GET DIALSTATUS (then 6-8, ...; a voicemail step
+# is EXEC VoiceMail and GET VARIABLE VMSTATUS); last the MSet of DID_FAILOVER_*.
 SCENARIOS = (
     Scenario("answered", "15552000001", ("ANSWER,16",), "ANSWERED", (1,)),
     Scenario("busy -> busy dest", "15552000001", ("BUSY,17", "ANSWER,16"), "ANSWERED", (1, 4)),
@@ -54,6 +55,19 @@ SCENARIOS = (
     Scenario("always", "15552000002", ("ANSWER,16",), "ANSWERED", (2,)),
     Scenario("busy, no dest", "15552000003", ("BUSY,17",), "BUSY", (1,)),
     Scenario("unknown DID", "15552999999", (), "NOT_FOUND", ()),
+    Scenario(
+        "list: step 2 answers", "15552000004", ("BUSY,17", "BUSY,17", "ANSWER,16"), "ANSWERED", (1, 4, 7)
+    ),
+    Scenario(
+        "list: to voicemail",
+        "15552000004",
+        ("BUSY,17", "NOANSWER,0", "CHANUNAVAIL,3"),
+        "VOICEMAIL",
+        (1, 4, 7),
+    ),
+    Scenario(
+        "list: no answer list ends", "15552000004", ("NOANSWER,0", "NOANSWER,0", "BUSY,17"), "BUSY", (1, 4, 7)
+    ),
 )
 
 
@@ -111,6 +125,13 @@ async def test_soak_2000_calls_with_hangups_and_disconnects(
     )
     await add_did(repo, "15552000002", "endpoint:alice", always="pstn:15550001111")
     await add_did(repo, "15552000003", "endpoint:alice", no_answer="endpoint:bob")
+    await add_did(
+        repo,
+        "15552000004",
+        "endpoint:alice",
+        busy="pstn:+15557654321/20,endpoint:bob,voicemail:100",
+        no_answer="endpoint:carol,pstn:15550002222/10",
+    )
     await repo.close()
     server = await serve(url, cache_ttl=1)
 

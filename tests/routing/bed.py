@@ -49,6 +49,8 @@ class Bed:
                 timeout=2,
                 caller_id=destinations.get("caller_id", "keep"),
                 updated_by="test",
+                after_hours=destinations.get("after_hours"),
+                schedule=destinations.get("schedule"),
             )
         )
 

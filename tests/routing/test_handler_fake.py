@@ -69,7 +69,8 @@ async def test_busy_primary_forwards_to_busy_destination_with_redirecting(
         'REDIRECTING(reason,i)=user-busy,REDIRECTING(count,i)=1"',
         'EXEC Dial "PJSIP/+15550001111@pstn,25"',
         "GET FULL VARIABLE ${DIALSTATUS},${HANGUPCAUSE},${ANSWEREDTIME_MS}",
-        'EXEC MSet "DID_FAILOVER_RESULT=ANSWERED,DID_FAILOVER_LEG=BUSY,DID_FAILOVER_DIALSTATUS=ANSWER"',
+        'EXEC MSet "DID_FAILOVER_RESULT=ANSWERED,DID_FAILOVER_LEG=BUSY,DID_FAILOVER_STEP=1,'
+        'DID_FAILOVER_DIALSTATUS=ANSWER"',
     ]
     assert not result.failure
 
@@ -115,7 +116,7 @@ async def test_hangup_while_primary_rings_dials_nothing_more(
     assert channel.dials == 1
     assert result.commands[-1] == (
         'EXEC MSet "DID_FAILOVER_RESULT=CALLER_HANGUP,'
-        'DID_FAILOVER_LEG=PRIMARY,DID_FAILOVER_DIALSTATUS=NOANSWER"'
+        'DID_FAILOVER_LEG=PRIMARY,DID_FAILOVER_STEP=,DID_FAILOVER_DIALSTATUS=NOANSWER"'
     )
 
 
@@ -126,7 +127,8 @@ async def test_hops_at_the_limit_is_a_loop(start_server: StartServer, repo: Repo
     result = await call("127.0.0.1", port, environment("did-failover", args=[DID]), channel)
     assert channel.dials == 0
     assert (
-        'EXEC MSet "DID_FAILOVER_RESULT=LOOP,DID_FAILOVER_LEG=,DID_FAILOVER_DIALSTATUS="' in result.commands
+        'EXEC MSet "DID_FAILOVER_RESULT=LOOP,DID_FAILOVER_LEG=,DID_FAILOVER_STEP=,DID_FAILOVER_DIALSTATUS="'
+        in result.commands
     )
 
 
@@ -146,7 +148,8 @@ async def test_unknown_did_is_not_found(start_server: StartServer, repo: Reposit
     port = await _server(start_server, repo)
     result = await call("127.0.0.1", port, environment("did-failover", args=["+19999999999"]), FakeChannel())
     assert result.commands == [
-        'EXEC MSet "DID_FAILOVER_RESULT=NOT_FOUND,DID_FAILOVER_LEG=,DID_FAILOVER_DIALSTATUS="',
+        'EXEC MSet "DID_FAILOVER_RESULT=NOT_FOUND,DID_FAILOVER_LEG=,DID_FAILOVER_STEP=,'
+        'DID_FAILOVER_DIALSTATUS="',
     ]
     assert not result.failure
 

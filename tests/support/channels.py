@@ -84,8 +84,8 @@ class FakeChannel:
     `hops` and `group_count` are what the channel holds for the hop counter and the DID's GROUP_COUNT.
     `hangup_on_dial=N`: HANGUP comes with the reply to the Nth Dial (the next status is still read).
     `hangup_before=N`: HANGUP comes just before the reply to command N (from 0): the caller gave up,
-    so DIALSTATUS reads CANCEL from then on. A responder for `fastagi.client.call` and an `Answer`
-    for `timed_call` alike.
+    so DIALSTATUS reads CANCEL from then on. VoiceMail() leaves VMSTATUS `vmstatus`. A responder
+    for `fastagi.client.call` and an `Answer` for `timed_call` alike.
     """
 
     def __init__(
@@ -95,8 +95,10 @@ class FakeChannel:
         group_count: str = "1",
         hangup_on_dial: int = 0,
         hangup_before: int | None = None,
+        vmstatus: str = "SUCCESS",
     ) -> None:
         self.statuses = list(statuses)
+        self.vmstatus = vmstatus
         self.hops = hops
         self.group_count = group_count
         self.hangup_on_dial = hangup_on_dial
@@ -124,6 +126,8 @@ class FakeChannel:
                 return [*lines, f"200 result=1 ({status})"]
             group = f",{self.group_count}" if "GROUP_COUNT" in command else ""
             return [*lines, f"200 result=1 ({self.hops},,1001{group})"]
+        elif command == "GET VARIABLE VMSTATUS":
+            return [*lines, f"200 result=1 ({self.vmstatus})"]
         return [*lines, "200 result=0"]
 
 

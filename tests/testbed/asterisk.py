@@ -471,10 +471,13 @@ class Ami:
         caller_name: str = "",
         context: str = "from-pstn",
         variables: Mapping[str, str] | None = None,
+        talks: bool = False,
     ) -> Call:
         """Place an inbound call to extension `did` of `context` (from-pstn: the sample's
-        inbound context, which runs the AGI) with caller ID `caller`; returns at once."""
-        return await self._originate(did, context, caller, caller_name, variables or {})
+        inbound context, which runs the AGI) with caller ID `caller`; returns at once.
+        A caller that `talks` sends a tone once answered (a voicemail message records it)."""
+        caller_exten = "tone" if talks else "s"
+        return await self._originate(did, context, caller, caller_name, variables or {}, caller_exten)
 
     async def dial(
         self,
@@ -494,7 +497,13 @@ class Ami:
         return await self._originate("s", "testbed-dial", caller, "", {**extra, **(variables or {})})
 
     async def _originate(
-        self, exten: str, context: str, caller: str, caller_name: str, variables: Mapping[str, str]
+        self,
+        exten: str,
+        context: str,
+        caller: str,
+        caller_name: str,
+        variables: Mapping[str, str],
+        caller_exten: str = "s",
     ) -> Call:
         token = f"testbed-{next(_ids)}-{uuid.uuid4().hex[:12]}"
         call = Call(exten, context, caller, f"{token}-caller", f"{token}-dialplan")
@@ -504,7 +513,7 @@ class Ami:
             # running the AGI) keeps its channel and uniqueid for the whole call.
             "Channel": f"Local/{exten}@{context}/n",
             "Context": "test-caller",
-            "Exten": "s",
+            "Exten": caller_exten,
             "Priority": "1",
             "CallerID": callerid,
             "Timeout": "60000",

@@ -79,7 +79,11 @@ async def test_an_admin_provisions_a_did_and_its_forwards(site: Site) -> None:
         assert (
             await client.put("/api/v1/dids/15559000001/forwards", headers=h, json=forwards)
         ).status_code == 204
-        assert (await client.get("/api/v1/dids/15559000001/forwards", headers=h)).json() == forwards
+        # A body without afterhours (clients from before it) leaves it as it is: off.
+        assert (await client.get("/api/v1/dids/15559000001/forwards", headers=h)).json() == {
+            **forwards,
+            "afterhours": {"enabled": False, "destination": None},
+        }
         one = await client.put(
             "/api/v1/dids/15559000001/forwards/busy",
             headers=h,
@@ -132,7 +136,7 @@ async def test_refused_requests_get_their_status_field_and_the_clis_message(site
             headers=h,
             json={"enabled": True, "destination": "sip:a@b.example.com,1"},
         )
-        assert _error(inject, 422)["message"].startswith("--no-answer:")
+        assert _error(inject, 422)["message"].startswith("--no-answer item 2:")
         broken = await client.post(
             "/api/v1/dids", headers={**h, "content-type": "application/json"}, content=b"{not json"
         )
@@ -217,3 +221,57 @@ async def test_token_logins_are_throttled_and_the_description_covers_every_route
     for route in ROUTES:
         described = spec["paths"][route.path]
         assert {m.lower() for m in route.methods or ()} - {"head"} <= set(described), route.path
+
+
+async def test_forward_lists_after_hours_and_the_schedule_over_the_api(site: Site) -> None:
+    """A forward list, the afterhours forward and the schedule are set and read back in the CLI's
+    syntax; a bad list, schedule or ring total is refused with 422 naming the field; null removes."""
+    async with site.client() as client:
+        h = await _token(client, "root")
+        busy = "pstn:+15557654321/20,sip:office@pbx.example.com,voicemail:100"
+        put = await client.put(
+            "/api/v1/dids/15550001/forwards/busy", headers=h, json={"enabled": True, "destination": busy}
+        )
+        assert put.status_code == 204
+        after = await client.put(
+            "/api/v1/dids/15550001/forwards/afterhours",
+            headers=h,
+            json={"enabled": True, "destination": "pstn:+15559990000"},
+        )
+        assert after.status_code == 204
+        hours = "Europe/Paris;mon-fri  09:00-18:00;closed 2026-12-25"
+        assert (
+            await client.put("/api/v1/dids/15550001/schedule", headers=h, json={"schedule": hours})
+        ).status_code == 204
+        forwards = (await client.get("/api/v1/dids/15550001/forwards", headers=h)).json()
+        assert forwards["busy"] == {"enabled": True, "destination": busy}
+        assert forwards["afterhours"] == {"enabled": True, "destination": "pstn:+15559990000"}
+        assert (await client.get("/api/v1/dids/15550001/schedule", headers=h)).json() == {
+            "schedule": "Europe/Paris; mon-fri 09:00-18:00; closed 2026-12-25"
+        }
+        before = dump(site.database_url)
+        refusals = [
+            ("forwards/busy", {"enabled": True, "destination": "voicemail:100,pstn:+15557654321"}, "busy"),
+            ("forwards/afterhours", {"enabled": True, "destination": "pstn:+1555/20x"}, "afterhours"),
+            (
+                "forwards/unconditional",
+                {"enabled": True, "destination": "pstn:+15557654321/301"},
+                "unconditional",
+            ),
+            ("schedule", {"schedule": "Mars/Olympus; mon 09:00-17:00"}, "schedule"),
+            ("schedule", {"schedule": 7}, "schedule"),
+        ]
+        for path, payload, field in refusals:
+            refused = await client.put(f"/api/v1/dids/15550001/{path}", headers=h, json=payload)
+            assert _error(refused, 422)["field"] == field, refused.text
+        ring = await client.put(
+            "/api/v1/dids/15550001/forwards/unconditional",
+            headers=h,
+            json={"enabled": True, "destination": "pstn:+15557654321/150,pstn:+15557654322/150"},
+        )
+        assert "a caller could ring 300 s through the always list" in _error(ring, 422)["message"]
+        assert dump(site.database_url) == before
+        assert (
+            await client.put("/api/v1/dids/15550001/schedule", headers=h, json={"schedule": None})
+        ).status_code == 204
+        assert (await client.get("/api/v1/dids/15550001/schedule", headers=h)).json() == {"schedule": None}

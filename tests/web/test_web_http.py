@@ -272,3 +272,69 @@ async def test_behind_https_the_cookies_are_host_prefixed_and_secure(site: Site)
             issued.append(cookie.split(";")[0])
     assert issued[0] != issued[1]
     assert execute(site.database_url, "SELECT COUNT(*) FROM web_sessions") == [(2,)]
+
+
+async def test_forward_lists_after_hours_and_business_hours_from_the_did_page(site: Site) -> None:
+    """A step per row (type, destination, ring seconds) makes a forward list; the page shows its
+    steps and one empty row; business hours and the after-hours list are saved; a refused list or
+    schedule comes back next to its field and nothing is stored."""
+    async with contextlib.aclosing(await site.login("root")) as client:
+        token = csrf_of((await client.get("/dids/15550001")).text)
+        form = {
+            "csrf": token,
+            "busy_type": "pstn",
+            "busy_destination": "+15557654321",
+            "busy_timeout": "20",
+            "busy_2_type": "sip",
+            "busy_2_destination": "office@pbx.example.com",
+            "busy_3_type": "voicemail",
+            "busy_3_destination": "100",
+            "after_hours_type": "pstn",
+            "after_hours_destination": "+15559990000",
+            "schedule": "Europe/Paris; mon-fri 09:00-18:00; closed 2026-12-25",
+            "timeout": "25",
+            "caller_id": "keep",
+            "enabled": "on",
+        }
+        saved = await client.post("/dids/15550001", data=form)
+        assert saved.status_code == 303
+        view = await _view(site.database_url, "15550001")
+        assert (view["busy"], view["after_hours"], view["schedule"]) == (
+            "pstn:+15557654321/20,sip:office@pbx.example.com,voicemail:100",
+            "pstn:+15559990000",
+            "Europe/Paris; mon-fri 09:00-18:00; closed 2026-12-25",
+        )
+        page = (await client.get("/dids/15550001")).text
+        assert 'name="busy_3_destination" value="100"' in page and 'name="busy_4_type"' in page
+        assert 'name="busy_5_type"' not in page  # one empty row, not five
+        assert 'name="busy_timeout" inputmode="numeric" size="4" value="20"' in page
+        assert ("open now" in page) != ("closed now" in page)
+        before = dump(site.database_url)
+        cases = [
+            (
+                {"busy_2_type": "voicemail", "busy_2_destination": "100"},
+                "busy",
+                "--busy item 2: voicemail is a final step",
+            ),
+            ({"schedule": "Europe/Paris; mon-fri 9-18"}, "schedule", "schedule: &#39;mon-fri 9-18&#39;"),
+            ({"busy_timeout": "150", "busy_2_timeout": "100"}, "", "a caller could ring"),
+        ]
+        for changes, field, message in cases:
+            refused = await client.post("/dids/15550001", data={**form, **changes})
+            assert refused.status_code == 400 and message in refused.text, refused.text[:2000]
+            if field:
+                assert f'id="{field}-error"' in refused.text
+        assert dump(site.database_url) == before
+        cleared = await client.post(
+            "/dids/15550001",
+            data={
+                **form,
+                "busy_2_type": "none",
+                "busy_3_type": "none",
+                "schedule": "",
+                "after_hours_type": "none",
+            },
+        )
+        assert cleared.status_code == 303
+        view = await _view(site.database_url, "15550001")
+        assert (view["busy"], view["after_hours"], view["schedule"]) == ("pstn:+15557654321/20", None, None)

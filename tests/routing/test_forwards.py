@@ -1,0 +1,64 @@
+"""Forward lists and voicemail destinations: what is accepted, its canonical text, what is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from did_failover.errors import InvalidDestination
+from did_failover.routing.dialstring import DialTemplates
+from did_failover.routing.forwards import Step, format_forwards, parse_forwards
+from did_failover.settings import Settings
+
+
+def test_a_list_keeps_its_order_and_each_steps_timeout() -> None:
+    steps = parse_forwards(" pstn:+15551230001/20, sip:desk@pbx.example.com ,voicemail:100", "--busy")
+    assert steps == (
+        Step("pstn:+15551230001", 20),
+        Step("sip:desk@pbx.example.com"),
+        Step("voicemail:100"),
+    )
+    assert format_forwards(steps) == "pstn:+15551230001/20,sip:desk@pbx.example.com,voicemail:100"
+
+
+def test_one_destination_is_a_list_of_one_with_the_same_text() -> None:
+    assert format_forwards(parse_forwards("endpoint:bob", "--busy")) == "endpoint:bob"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("pstn:12", "--busy: 'pstn:12' is not a valid PSTN number"),  # a list of one: as before
+        ("pstn:15551230001,sip:x@h;a", "--busy item 2: 'sip:x@h;a' is not a valid SIP URI"),
+        ("pstn:15551230001,,endpoint:bob", "--busy item 2: empty destination"),
+        ("pstn:15551230001,", "--busy item 2: empty destination"),
+        (",".join(["endpoint:bob"] * 6), "6 destinations, a forward list holds at most 5"),
+        ("pstn:15551230001/0", "'0' is not a ring timeout"),
+        ("pstn:15551230001/301", "'301' is not a ring timeout"),
+        ("pstn:15551230001/2x", "'2x' is not a ring timeout"),
+        ("pstn:15551230001/", "'' is not a ring timeout"),
+        ("voicemail:100,pstn:15551230001", "--busy item 1: voicemail is a final step"),
+        ("voicemail:100/20", "voicemail answers the call, it takes no ring timeout"),
+        ("voicemail:1&2", "not a valid voicemail box"),
+        ("endpoint:bob,x", "--busy item 2: 'x' is not a destination"),
+        ("voicemail:", "not a valid voicemail box"),
+        ("voicemail:100@", "not a valid voicemail box"),
+        ("voicemail:100@a@b", "not a valid voicemail box"),
+        ("voicemail:" + "1" * 41, "not a valid voicemail box"),
+    ],
+)
+def test_bad_lists_are_refused_naming_the_item(text: str, message: str) -> None:
+    with pytest.raises(InvalidDestination) as raised:
+        parse_forwards(text, "--busy")
+    assert message in str(raised.value)
+
+
+def test_voicemail_runs_with_the_greeting_and_is_never_dialled() -> None:
+    templates = DialTemplates(Settings())
+    assert templates.voicemail_arguments("voicemail:100", True, "busy destination") == "100@default,b"
+    assert templates.voicemail_arguments("voicemail:200@sales", False, "x") == "200@sales,u"
+    with pytest.raises(InvalidDestination, match="is a voicemail box: it is not dialled"):
+        templates.dial_string("voicemail:100", "busy destination")
+    with pytest.raises(InvalidDestination, match="not a voicemail box"):
+        templates.voicemail_arguments("pstn:15551230001", True, "busy destination")
+    with pytest.raises(InvalidDestination, match="not a valid voicemail box"):
+        templates.voicemail_arguments("voicemail:1,b(x)", True, "busy destination")
