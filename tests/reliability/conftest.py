@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from did_failover.storage import Repository, TransferRow
+from did_failover.storage import Repository
+from tests.support import db as support_db
 
 BIN = Path(sys.executable).with_name("did-failover")
 HOST = "127.0.0.1"
@@ -76,33 +77,9 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-async def add_did(
-    repo: Repository,
-    did: str,
-    primary: str,
-    *,
-    ring_timeout: int = 2,
-    max_channels: int = 0,
-    account: str = CUSTOMER,
-    **destinations: str | None,
-) -> None:
-    """A DID with transfer on and the given destinations (transfer timeout 2 s)."""
-    await repo.add_did(did, account, primary, ring_timeout, max_channels)
-    await repo.set_transfer(
-        TransferRow(
-            did=did,
-            enabled=True,
-            always=destinations.get("always"),
-            busy=destinations.get("busy"),
-            no_answer=destinations.get("no_answer"),
-            unavailable=destinations.get("unavailable"),
-            timeout=2,
-            caller_id="keep",
-            updated_by="test",
-            after_hours=destinations.get("after_hours"),
-            schedule=destinations.get("schedule"),
-        )
-    )
+async def add_did(repo: Repository, did: str, primary: str, **settings: Any) -> None:
+    """A DID of CUSTOMER (unless `account=`) with transfer on and the given settings."""
+    await support_db.add_did(repo, did, primary, **{"account": CUSTOMER, **settings})
 
 
 @contextlib.contextmanager

@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from did_failover.storage import Repository, TransferRow
+from did_failover.storage import Repository
 from fastagi.server import Server
+from tests.support.db import add_did
 from tests.testbed.asterisk import Ami, Call, CallOutcome
 
 AGI_LISTEN = "127.0.0.1:14573"
@@ -26,33 +27,9 @@ class Bed:
     ami: Ami
     server: Server
 
-    async def did(
-        self,
-        did: str,
-        primary: str,
-        *,
-        ring_timeout: int = 2,
-        max_channels: int = 0,
-        transfer: bool = True,
-        **destinations: Any,
-    ) -> None:
-        """Create a DID with its transfer settings (timeout 2 s, caller ID kept unless given)."""
-        await self.repo.add_did(did, ACCOUNT, primary, ring_timeout, max_channels)
-        await self.repo.set_transfer(
-            TransferRow(
-                did=did,
-                enabled=transfer,
-                always=destinations.get("always"),
-                busy=destinations.get("busy"),
-                no_answer=destinations.get("no_answer"),
-                unavailable=destinations.get("unavailable"),
-                timeout=2,
-                caller_id=destinations.get("caller_id", "keep"),
-                updated_by="test",
-                after_hours=destinations.get("after_hours"),
-                schedule=destinations.get("schedule"),
-            )
-        )
+    async def did(self, did: str, primary: str, **settings: Any) -> None:
+        """Create a DID of ACCOUNT with its transfer settings (tests/support/db.py `add_did`)."""
+        await add_did(self.repo, did, primary, account=ACCOUNT, **settings)
 
     async def place(self, did: str, caller: str | None = None) -> tuple[Call, CallOutcome]:
         """Place an inbound call to `did` and wait until the dialplan side has finished."""

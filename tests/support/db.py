@@ -1,4 +1,5 @@
-"""Direct database access for tests: dump every table, run raw SQL, behind the repository's back."""
+"""Direct database access for tests: dump every table, run raw SQL, behind the repository's back;
+and `add_did`, a DID with its transfer settings through the repository."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pymysql
+
+from did_failover.storage import Repository, TransferRow
 
 TABLES = (
     "accounts",
@@ -55,3 +58,34 @@ def execute(url: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, .
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every did-failover table, in a stable order, to compare before and after."""
     return {table: execute(url, f"SELECT * FROM {table} ORDER BY 1") for table in TABLES}
+
+
+async def add_did(
+    repo: Repository,
+    did: str,
+    primary: str,
+    *,
+    account: str,
+    ring_timeout: int = 2,
+    max_channels: int = 0,
+    transfer: bool = True,
+    **settings: Any,
+) -> None:
+    """A DID with transfer settings (transfer timeout 2 s, caller ID kept unless `caller_id=`): the
+    forward lists, `after_hours` and `schedule` given in `settings`, the others unset."""
+    await repo.add_did(did, account, primary, ring_timeout, max_channels)
+    await repo.set_transfer(
+        TransferRow(
+            did=did,
+            enabled=transfer,
+            always=settings.get("always"),
+            busy=settings.get("busy"),
+            no_answer=settings.get("no_answer"),
+            unavailable=settings.get("unavailable"),
+            timeout=2,
+            caller_id=settings.get("caller_id", "keep"),
+            updated_by="test",
+            after_hours=settings.get("after_hours"),
+            schedule=settings.get("schedule"),
+        )
+    )
