@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     dial_options: str = ""
     max_hops: int = Field(default=5, ge=1, le=100)
     max_ring_total: int = Field(default=180, ge=10, le=3600)
+    limit_backend: Literal["asterisk", "redis"] = "asterisk"
+    redis_url: str = ""
+    redis_prefix: str = Field(default="did-failover:", min_length=1, max_length=64)
+    redis_lease: float = Field(default=30.0, ge=3, le=3600)
+    node: str = Field(default="", max_length=64)
 
     ami_url: str = ""
     call_log_days: int = Field(default=90, ge=1)
@@ -139,6 +144,24 @@ class Settings(BaseSettings):
     @classmethod
     def _check_web_listen(cls, value: str) -> str:
         parse_hostport(value, WEB_PORT)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str, info: Any) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        if not value and info.data.get("limit_backend") == "redis":
+            raise ValueError(
+                "required with DID_FAILOVER_LIMIT_BACKEND=redis (such as redis://127.0.0.1:6379/0)"
+            )
+        return value
+
+    @field_validator("node")
+    @classmethod
+    def _check_node(cls, value: str) -> str:
+        if value and not all(c.isascii() and (c.isalnum() or c in "_.:-") for c in value):
+            raise ValueError("letters, digits, _ . : and - only")
         return value
 
     @field_validator("database_url")

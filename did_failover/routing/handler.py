@@ -29,6 +29,7 @@ from did_failover.routing.decision import (
     transfer_on,
 )
 from did_failover.routing.dialstring import DialTemplates
+from did_failover.routing.limits import RedisLimits
 from did_failover.routing.schedule import cached_schedule, remember_schedule
 from did_failover.storage.base import DIDRoute
 from fastagi.errors import CallerHungUp
@@ -62,12 +63,15 @@ class DIDFailover:
         max_hops: int,
         tracker: CallTracker | None = None,
         max_ring: int = 180,
+        limits: RedisLimits | None = None,
     ) -> None:
         self.cache = cache
         self.templates = templates
         self.max_hops = max_hops
         self.max_ring = max_ring
         """DID_FAILOVER_MAX_RING_TOTAL: most seconds one call rings through a DID's legs."""
+        self.limits = limits
+        """The `redis` limit backend; None: the `asterisk` one (GROUP_COUNT, per Asterisk)."""
         self.clock: Callable[[], datetime] = _utc_now
         """When a call happens, for business hours (`simulate --at` sets another)."""
         # Without call history (tests, `simulate`) the tracker hands its rows to nobody.
@@ -86,6 +90,8 @@ class DIDFailover:
         try:
             await self._finish(session, did, outcome)
         finally:
+            if outcome.slot is not None and self.limits is not None:
+                self.limits.release(outcome.slot)
             leg = outcome.leg
             self.tracker.finish(
                 outcome.call, str(outcome.result), str(leg) if leg else None, fields.get("account")
@@ -139,7 +145,7 @@ class DIDFailover:
         if isinstance(step, Finish):
             outcome.result = step.result
             return
-        if route.max_channels and group_count > route.max_channels:
+        if route.max_channels and await self._at_limit(session, route, group_count, outcome):
             await session.exec("MSet", f"GROUP({GROUP_CATEGORY})=")
             outcome.result = Result.BUSY
             session.fields["limit"] = route.max_channels
@@ -165,6 +171,25 @@ class DIDFailover:
             session.check_alive()
             before = result_of(status, cause)
             step = nxt
+
+    async def _at_limit(
+        self, session: AGISession, route: DIDRoute, group_count: int, outcome: _Outcome
+    ) -> bool:
+        """True when the DID has its `max_channels` calls already: across every server and Asterisk
+        with the redis backend (this call then holds a slot), else (or while Redis is unreachable)
+        on this Asterisk, by GROUP_COUNT."""
+        limits = self.limits
+        if limits is not None:
+            call = (
+                session.request.uniqueid if session.request and session.request.uniqueid else str(id(session))
+            )
+            admitted = await limits.admit(route.did, call, route.max_channels)
+            if admitted is not None:
+                if admitted:
+                    outcome.slot = call
+                return not admitted
+            session.fields["limit_fallback"] = "group_count"
+        return group_count > route.max_channels
 
     async def _closed(self, session: AGISession, route: DIDRoute) -> bool:
         """True when the DID has a schedule, an after-hours list and transfer on, and is closed now."""
@@ -267,13 +292,15 @@ def _prepare_expression(did: str, account: str, max_channels: int) -> str:
 class _Outcome:
     """What the handler reports when it ends."""
 
-    __slots__ = ("call", "dialstatus", "error", "leg", "result", "step")
+    __slots__ = ("call", "dialstatus", "error", "leg", "result", "slot", "step")
 
     def __init__(self, call: TrackedCall) -> None:
         self.call = call
         self.result = Result.ERROR
         self.leg: Leg | None = None
         self.step = 0
+        self.slot: str | None = None
+        """The call's slot in the redis channel limit, given back when the session ends."""
         self.dialstatus = ""
         self.error: str | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable
 
 from did_failover import __version__
@@ -14,6 +15,7 @@ from did_failover.logs import get_logger, log_session
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.handler import DIDFailover
+from did_failover.routing.limits import RedisLimits
 from did_failover.routing.watch import ChangeWatcher
 from did_failover.runtime import sdnotify
 from did_failover.runtime.metrics import Metrics
@@ -70,8 +72,24 @@ class App:
         self.history = HistoryWriter(repository, settings.call_log_days)
         self.tracker = CallTracker(self.history.add)
         self.ami = AmiListener(parse_ami_url(settings.ami_url), self.tracker) if settings.ami_url else None
+        self.limits = (
+            RedisLimits(
+                settings.redis_url,
+                settings.redis_prefix,
+                settings.node or f"{socket.gethostname()}:{settings.listen_address[1]}",
+                settings.redis_lease,
+                settings.db_timeout,
+            )
+            if settings.limit_backend == "redis"
+            else None
+        )
         self.handler = DIDFailover(
-            self.cache, DialTemplates(settings), settings.max_hops, self.tracker, settings.max_ring_total
+            self.cache,
+            DialTemplates(settings),
+            settings.max_hops,
+            self.tracker,
+            settings.max_ring_total,
+            self.limits,
         )
         self.server = agi_server(settings, {ROUTE: self.handler}, self.close)
         self.metrics = Metrics(
@@ -101,6 +119,8 @@ class App:
         app = cls(settings, repository, event_loop)
         app.history.start()
         app.watcher.start()
+        if app.limits is not None:
+            await app.limits.start()
         if app.ami is not None:
             app.ami.start()
         return app
@@ -119,6 +139,8 @@ class App:
         """Stop AMI, write the history still queued, close the database (the server has stopped)."""
         if self.ami is not None:
             self.ami.close()  # rows of finished sessions still waiting for AMI are handed over now
+        if self.limits is not None:
+            await self.limits.close()  # every session has ended: no slot is held any more
         await self.watcher.close()
         await self.history.close()
         with contextlib.suppress(Exception):

@@ -167,6 +167,16 @@ class _CallCollector(Collector):
             ["result", "leg"],
             metrics.handler.results if metrics.handler is not None else collections.Counter(),
         )
+        limits = metrics.handler.limits if metrics.handler is not None else None
+        if limits is not None:
+            yield CounterMetricFamily(
+                "did_failover_limit_fallbacks",
+                "Limited DIDs' calls counted by Asterisk's GROUP_COUNT because Redis was unreachable.",
+                value=limits.fallbacks,
+            )
+            yield GaugeMetricFamily(
+                "did_failover_redis_up", "0 while Redis is failing, else 1.", value=0 if limits.down else 1
+            )
         cumulative = list(itertools.accumulate(metrics.setup_buckets))
         bounds = [repr(bound) for bound in SETUP_BUCKETS] + ["+Inf"]
         yield HistogramMetricFamily(
