@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.plugins.loops",
     "tests.plugins.servers",
     "tests.plugins.testbed",
+    "tests.plugins.galera",
     "tests.plugins.databases",
     "tests.plugins.markers",
 ]

@@ -105,7 +105,7 @@ class App:
     @classmethod
     async def build(cls, settings: Settings, event_loop: str = "asyncio") -> App:
         """Open the database (or note that it is down), check its schema, start history and AMI."""
-        repository = open_repository(settings.database_url, settings.db_timeout)
+        repository = open_repository(settings.database_url, settings.db_timeout, sync_reads=False)
         try:
             await repository.connect()
             problem = schema_problem(await repository.schema_version())

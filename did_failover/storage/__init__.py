@@ -43,8 +43,11 @@ __all__ = [
 ]
 
 
-def open_repository(url: str, timeout: float) -> Repository:
-    """The repository for `sqlite:///PATH` or `mysql://USER:PASS@HOST:PORT/DB`; connects on first use."""
+def open_repository(url: str, timeout: float, *, sync_reads: bool = True) -> Repository:
+    """The repository for `sqlite:///PATH` or `mysql://USER:PASS@HOST:PORT[,HOST:PORT...]/DB`
+    (several hosts: the nodes of a Galera cluster); connects on first use. On a cluster, reads wait
+    for what the cluster committed (`wsrep_sync_wait`) unless `sync_reads` is False (`serve`: its
+    change watcher reads the change log and the rows it names from the same node, in order)."""
     if url.startswith("sqlite:///"):
         from did_failover.storage.sqlite import SQLiteRepository
 
@@ -56,19 +59,33 @@ def open_repository(url: str, timeout: float) -> Repository:
         from did_failover.storage.mysql import MySQLRepository
 
         parts = urlsplit(url)
-        try:
-            port = parts.port or 3306
-        except ValueError:
-            raise InputError("database_url: the MySQL port must be a number 1..65535") from None
+        credentials, at, hostlist = parts.netloc.rpartition("@")
+        hosts = [_host_port(item) for item in hostlist.split(",")]
+        user, _, password = credentials.partition(":") if at else ("", "", "")
         db = unquote(parts.path.removeprefix("/"))
-        if not parts.hostname or not db or "/" in db or parts.query:
-            raise InputError("database_url: expected mysql://USER:PASS@HOST:PORT/DB")
+        if not db or "/" in db or parts.query:
+            raise InputError("database_url: expected mysql://USER:PASS@HOST:PORT[,HOST:PORT...]/DB")
         return MySQLRepository(
-            host=parts.hostname,
-            port=port,
-            user=unquote(parts.username or "root"),
-            password=unquote(parts.password or ""),
+            hosts=hosts,
+            user=unquote(user or "root"),
+            password=unquote(password),
             db=db,
             timeout=timeout,
+            sync_reads=sync_reads,
         )
     raise InputError("database_url: must start with sqlite:/// or mysql://")
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    """One HOST[:PORT] or [V6][:PORT] of a mysql:// URL."""
+    host, port = text, "3306"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or "3306"
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not host:
+        raise InputError("database_url: expected mysql://USER:PASS@HOST:PORT[,HOST:PORT...]/DB")
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise InputError("database_url: the MySQL port must be a number 1..65535")
+    return host, int(port)

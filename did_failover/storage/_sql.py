@@ -7,12 +7,16 @@ together is what lets each be written once and read side by side with the schema
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import collections
+import functools
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from operator import attrgetter
-from typing import Any, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from did_failover.errors import InputError, StorageUnavailable
 from did_failover.numbers import strip_plus
@@ -109,6 +113,39 @@ _CALL_CHUNK = 100
 """Call-history rows converted and sent per statement."""
 
 NO_SCHEMA = "the database has no did-failover schema: run 'did-failover db init'"
+
+ATTEMPTS = 5
+"""How often an operation runs at most when it fails with Retry."""
+
+RETRIES: collections.Counter[str] = collections.Counter()
+"""Operations run again after a Retry, by operation name, in this process (tests and figures)."""
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Retry(StorageUnavailable):
+    """An operation failed in a way that running it again may cure: a Galera write conflict, or a
+    cluster node lost before the commit (the next attempt connects to another node)."""
+
+
+def retried(operation: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """`operation`, run again (up to ATTEMPTS in all, a short pause between) when it raises Retry."""
+
+    @functools.wraps(operation)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await operation(*args, **kwargs)
+            except Retry:
+                if attempt == ATTEMPTS:
+                    raise
+                RETRIES[operation.__name__] += 1
+                # Random, growing pauses: two writers that conflicted do not meet again in step.
+                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    return run
 
 
 def read_schema(resource: str) -> list[str]:

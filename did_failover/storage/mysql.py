@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import warnings
 from collections.abc import AsyncIterator, Sequence
@@ -15,7 +16,11 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from did_failover.errors import InputError, StorageUnavailable
-from did_failover.storage._sql import NO_SCHEMA, Executor, Row, SQLRepository
+from did_failover.logs import get_logger
+from did_failover.storage._sql import NO_SCHEMA, Executor, Retry, Row, SQLRepository, retried
+from did_failover.storage.base import Repository
+
+log = get_logger("fastagi.storage")
 
 # Connections idle longer than this are replaced when taken from the pool. 280 s stays below
 # the wait_timeout of hardened servers (often 300 s, the default is 28800 s) and below the idle
@@ -26,6 +31,12 @@ POOL_MAX = 10
 _ER_NO_SUCH_TABLE = 1146
 _ER_CHECK_FAILED = (4025, 3819)  # CHECK constraint violated: MariaDB, MySQL 8
 _IDEMPOTENT_DDL = ("CREATE TABLE IF NOT EXISTS", "INSERT IGNORE", "DROP TRIGGER IF EXISTS")
+_ER_CONFLICT = (1213,)
+"""ER_LOCK_DEADLOCK: what Galera answers when a transaction fails certification at commit."""
+_ER_NOT_READY = (1047,)
+"""WSREP has not yet prepared node for application use: the node left the cluster."""
+_ER_LOST = (2003, 2006, 2013)
+"""Can't connect, server has gone away, lost connection during query."""
 
 
 @functools.cache
@@ -126,12 +137,30 @@ class MySQLRepository(SQLRepository):
         ("call_log", "legs", "ALTER TABLE call_log ADD COLUMN legs VARCHAR(2000) NULL"),
     )
 
-    def __init__(self, host: str, port: int, user: str, password: str, db: str, timeout: float) -> None:
-        self.host, self.port, self.user, self.db = host, port, user, db
+    def __init__(
+        self,
+        hosts: Sequence[tuple[str, int]],
+        user: str,
+        password: str,
+        db: str,
+        timeout: float,
+        sync_reads: bool = True,
+    ) -> None:
+        self.hosts = list(hosts)
+        """The servers, in order of preference: one plain server, or the nodes of a Galera cluster."""
+        self.host, self.port = self.hosts[0]
+        """The server connected to now (the first one until a connection is made)."""
+        self.user, self.db = user, db
         self._password = password
         self.timeout = timeout
+        self._sync_reads = sync_reads
         self._pool: Any = None
         self._lock = asyncio.Lock()
+
+    @property
+    def cluster(self) -> bool:
+        """True with several hosts: nodes are health-checked, writes retried on conflicts and failover."""
+        return len(self.hosts) > 1
 
     async def connect(self) -> None:
         """Create the pool now (otherwise done on first use); idempotent."""
@@ -141,29 +170,63 @@ class MySQLRepository(SQLRepository):
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
-                    try:
-                        async with asyncio.timeout(self.timeout * 2):
-                            self._pool = await aiomysql.create_pool(
-                                minsize=1,
-                                maxsize=POOL_MAX,
-                                pool_recycle=POOL_RECYCLE,
-                                host=self.host,
-                                port=self.port,
-                                user=self.user,
-                                password=self._password,
-                                db=self.db,
-                                charset="utf8mb4",
-                                autocommit=True,
-                                connect_timeout=self.timeout,
-                                init_command="SET time_zone = '+00:00'",
-                                client_flag=CLIENT.FOUND_ROWS,
-                            )
-                    except (pymysql.err.MySQLError, OSError, TimeoutError) as exc:
-                        raise StorageUnavailable(
-                            f"cannot connect to MySQL {self.host}:{self.port}/{self.db}: "
-                            f"{_translate(exc, self.timeout)}"
-                        ) from None
+                    problems = []
+                    for host, port in self.hosts:
+                        try:
+                            self._pool = await self._open_pool(host, port)
+                        except StorageUnavailable as exc:
+                            problems.append(str(exc))
+                            continue
+                        self.host, self.port = host, port
+                        if problems:
+                            log.warning("database nodes skipped", node=f"{host}:{port}", skipped=problems)
+                        break
+                    else:
+                        raise StorageUnavailable("; ".join(problems))
         return self._pool
+
+    async def _open_pool(self, host: str, port: int) -> Any:
+        """A pool on one server; of a cluster's node only when it is ready and synced."""
+        # Galera: wait for the node to have applied what the cluster committed before each read,
+        # so a command that writes then reads (after a failover too) sees its own write.
+        sync = ", wsrep_sync_wait = 1" if self.cluster and self._sync_reads else ""
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                pool = await aiomysql.create_pool(
+                    minsize=1,
+                    maxsize=POOL_MAX,
+                    pool_recycle=POOL_RECYCLE,
+                    host=host,
+                    port=port,
+                    user=self.user,
+                    password=self._password,
+                    db=self.db,
+                    charset="utf8mb4",
+                    autocommit=True,
+                    connect_timeout=self.timeout,
+                    init_command=f"SET time_zone = '+00:00'{sync}",
+                    client_flag=CLIENT.FOUND_ROWS,
+                )
+                if self.cluster:
+                    problem = await _node_problem(pool)
+                    if problem is not None:
+                        pool.close()
+                        await pool.wait_closed()
+                        raise StorageUnavailable(f"{host}:{port} is not usable: {problem}")
+        except (pymysql.err.MySQLError, OSError, TimeoutError) as exc:
+            raise StorageUnavailable(
+                f"cannot connect to MySQL {host}:{port}/{self.db}: {_translate(exc, self.timeout)}"
+            ) from None
+        return pool
+
+    async def _drop_pool(self) -> None:
+        """Forget the pool of a node that failed: the next query connects to the first usable one."""
+        async with self._lock:
+            if self._pool is not None:
+                pool, self._pool = self._pool, None
+                pool.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pool.wait_closed(), self.timeout)
 
     async def close(self) -> None:
         """Close the pool and wait for its connections to close; idempotent."""
@@ -196,20 +259,41 @@ class MySQLRepository(SQLRepository):
             async with self._connection() as conn:
                 yield _MySQLExecutor(conn, self.timeout)
         except (pymysql.err.MySQLError, *_DRIVER_ERRORS) as exc:
-            raise _translate(exc, self.timeout) from None
+            raise await self._failed(exc, committing=False) from None
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Executor]:
+        committing = False
         try:
             async with self._connection() as conn:
                 async with asyncio.timeout(self.timeout):
                     await conn.begin()
                 yield _MySQLExecutor(conn, self.timeout)
+                committing = True
                 async with asyncio.timeout(self.timeout):
                     await conn.commit()
         except (pymysql.err.MySQLError, *_DRIVER_ERRORS) as exc:
             # The connection was closed on the way out: the server rolls the transaction back.
-            raise _translate(exc, self.timeout) from None
+            raise await self._failed(exc, committing) from None
+
+    async def _failed(self, exc: BaseException, committing: bool) -> Exception:
+        """The exception for a failed statement; on a cluster, a conflict or a lost node is one the
+        caller may run again (`Retry`), unless the node was lost while committing."""
+        error = _translate(exc, self.timeout)
+        if not self.cluster or not isinstance(error, StorageUnavailable):
+            return error
+        code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
+        if code in _ER_CONFLICT:
+            return Retry(f"write conflict on {self.host}:{self.port}: {error}")
+        if code in _ER_NOT_READY or isinstance(exc, _DRIVER_ERRORS) or code in _ER_LOST:
+            await self._drop_pool()
+            if committing:
+                return StorageUnavailable(
+                    f"database node {self.host}:{self.port} went away during a commit: the change may or"
+                    " may not have been stored; look before doing it again"
+                )
+            return Retry(f"database node {self.host}:{self.port} failed: {error}")
+        return error
 
     async def _set_actor(self, db: Executor, actor: str | None) -> None:
         # A session variable: each pooled connection has its own, and it is set back to NULL
@@ -220,3 +304,32 @@ class MySQLRepository(SQLRepository):
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment
+
+
+# On a cluster every operation runs again when it failed with Retry (a write conflict, or a node lost
+# before the commit): wrapped here, once, for all of them.
+for _name, _member in vars(Repository).items():
+    if getattr(_member, "__isabstractmethod__", False) and _name not in ("connect", "close", "init_schema"):
+        setattr(MySQLRepository, _name, retried(getattr(MySQLRepository, _name)))
+
+
+async def _node_problem(pool: Any) -> str | None:
+    """Why a Galera node cannot take queries (not ready, not synced), None when it can (or when the
+    server is no cluster node at all)."""
+    conn = await pool.acquire()
+    try:
+        cursor = await conn.cursor()
+        await cursor.execute("SELECT @@wsrep_on")
+        (wsrep_on,) = await cursor.fetchone()
+        if not wsrep_on:
+            return None
+        await cursor.execute("SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state')")
+        status = {name.lower(): value for name, value in await cursor.fetchall()}
+        await cursor.close()
+    finally:
+        await pool.release(conn)
+    if status.get("wsrep_ready") != "ON":
+        return "wsrep_ready is OFF"
+    if status.get("wsrep_local_state") != "4":
+        return f"wsrep_local_state is {status.get('wsrep_local_state')}, not 4 (Synced)"
+    return None

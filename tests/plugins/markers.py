@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-MARK_BY_FIXTURE = {"asterisk": "asterisk", "mysql_url": "mysql", "browser": "browser"}
+MARK_BY_FIXTURE = {
+    "asterisk": "asterisk",
+    "mysql_url": "mysql",
+    "browser": "browser",
+    "galera": "galera",
+    "redis_prefix": "redis",
+}
 """Fixture -> marker; a fixture that needs one of these (`ami` needs `asterisk`) marks it too."""
 
 

@@ -28,7 +28,7 @@ Make = Callable[..., RedisLimits]
 
 
 @pytest.fixture
-async def prefix() -> AsyncIterator[str]:
+async def redis_prefix() -> AsyncIterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
     yield prefix
@@ -40,12 +40,12 @@ async def prefix() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def make(prefix: str) -> AsyncIterator[Make]:
+async def make(redis_prefix: str) -> AsyncIterator[Make]:
     """A factory of started limiters (one per node) on the test's prefix, closed afterwards."""
     made: list[RedisLimits] = []
 
     def build(node: str, lease: float = 30.0, port: int = REDIS_PORT) -> RedisLimits:
-        limits = RedisLimits(f"redis://127.0.0.1:{port}/0", prefix, node, lease, 1.0)
+        limits = RedisLimits(f"redis://127.0.0.1:{port}/0", redis_prefix, node, lease, 1.0)
         made.append(limits)
         return limits
 
@@ -63,7 +63,7 @@ async def members(prefix: str) -> int:
 
 
 async def test_a_limit_of_three_admits_three_calls_across_two_servers_at_once(
-    make: Make, prefix: str
+    make: Make, redis_prefix: str
 ) -> None:
     """40 calls arrive at once on two servers for a DID limited to 3: exactly 3 are admitted; one
     ending lets exactly one more in."""
@@ -73,7 +73,7 @@ async def test_a_limit_of_three_admits_three_calls_across_two_servers_at_once(
     calls = [(a if i % 2 else b, f"call-{i}") for i in range(40)]
     admitted = await asyncio.gather(*(limits.admit(DID, call, 3) for limits, call in calls))
     assert admitted.count(True) == 3 and admitted.count(False) == 37
-    assert await members(prefix) == 3
+    assert await members(redis_prefix) == 3
     winner = next(pair for pair, ok in zip(calls, admitted, strict=True) if ok)
     winner[0].release(winner[1])
     await asyncio.sleep(0.1)  # the release is sent in the background
@@ -83,7 +83,7 @@ async def test_a_limit_of_three_admits_three_calls_across_two_servers_at_once(
     assert again.count(True) == 1
 
 
-async def test_a_killed_servers_slots_expire_within_one_lease(make: Make, prefix: str) -> None:
+async def test_a_killed_servers_slots_expire_within_one_lease(make: Make, redis_prefix: str) -> None:
     """A server that dies (no release, no renewal) holds its slots only until their lease ends."""
     dead, alive = make("node-dead", lease=3.0), make("node-alive", lease=3.0)
     await dead.start()
@@ -95,7 +95,7 @@ async def test_a_killed_servers_slots_expire_within_one_lease(make: Make, prefix
     async with asyncio.timeout(3.0 + 2.0):
         while not await alive.admit(DID, "admitted", 1):
             await asyncio.sleep(0.2)
-    assert await members(prefix) == 1
+    assert await members(redis_prefix) == 1
 
 
 async def test_a_server_that_starts_again_frees_its_old_slots_at_once(make: Make) -> None:
@@ -123,7 +123,7 @@ async def test_a_call_longer_than_the_lease_keeps_its_slot(make: Make) -> None:
     assert await b.admit(DID, "refused", 1) is False
 
 
-async def test_redis_unreachable_means_fall_back_never_refuse(make: Make, prefix: str) -> None:
+async def test_redis_unreachable_means_fall_back_never_refuse(make: Make, redis_prefix: str) -> None:
     """Redis cut away: admit says None (the handler then uses GROUP_COUNT), counts the fallback,
     logs one warning; once Redis is back, admit answers from Redis again."""
     relay = TcpProxy(REDIS_PORT)
@@ -136,7 +136,7 @@ async def test_redis_unreachable_means_fall_back_never_refuse(make: Make, prefix
     assert (limits.down, limits.fallbacks) == (True, 3)
     await relay.start()
     assert await limits.admit(DID, "after", 5) is True
-    assert limits.down is False and await members(prefix) == 2
+    assert limits.down is False and await members(redis_prefix) == 2
 
 
 # -- real calls: two servers, one Asterisk -------------------------------------------------------------
@@ -150,7 +150,7 @@ async def _server(settings: Settings) -> tuple[App, asyncio.Task[None]]:
 
 
 async def test_a_did_limited_to_three_is_counted_across_two_servers(
-    mysql_url: str, ami: Ami, prefix: str
+    mysql_url: str, ami: Ami, redis_prefix: str
 ) -> None:
     """Three calls ringing through server A; a fourth through server B is BUSY and dials nothing;
     one of the three hangs up and the next call through B is admitted. With B cut off from Redis,
@@ -167,7 +167,7 @@ async def test_a_did_limited_to_three_is_counted_across_two_servers(
         "cache_ttl": 0,
         "grace_period": 1,
         "limit_backend": "redis",
-        "redis_prefix": prefix,
+        "redis_prefix": redis_prefix,
     }
     a, a_task = await _server(
         Settings(**common, listen="127.0.0.1:14573", node="a", redis_url=f"redis://127.0.0.1:{REDIS_PORT}/0")
@@ -182,7 +182,7 @@ async def test_a_did_limited_to_three_is_counted_across_two_servers(
             caller = str(next(callers))
             held.append(await ami.originate(DID, caller))
             await ami.wait_dest_reached(Dest="ring", CallerID=caller)
-        assert await members(prefix) == 3
+        assert await members(redis_prefix) == 3
         fourth = str(next(callers))
         call = await ami.originate(DID, fourth, variables=via_b)
         outcome = await ami.wait_outcome(call, timeout=10)
@@ -190,12 +190,12 @@ async def test_a_did_limited_to_three_is_counted_across_two_servers(
         assert b.handler.results["BUSY", ""] == 1 and sum(a.handler.results.values()) == 0
         await ami.hangup(held.pop(0))
         async with asyncio.timeout(5):
-            while await members(prefix) != 2:
+            while await members(redis_prefix) != 2:
                 await asyncio.sleep(0.1)
         fifth = str(next(callers))
         held.append(await ami.originate(DID, fifth, variables=via_b))
         await ami.wait_dest_reached(Dest="ring", CallerID=fifth)
-        assert await members(prefix) == 3
+        assert await members(redis_prefix) == 3
 
         await relay.cut()
         sixth = str(next(callers))
@@ -213,4 +213,4 @@ async def test_a_did_limited_to_three_is_counted_across_two_servers(
         for app, task in ((a, a_task), (b, b_task)):
             app.server.request_stop()
             await asyncio.wait_for(task, 10)
-    assert await members(prefix) == 0  # every slot given back
+    assert await members(redis_prefix) == 0  # every slot given back
