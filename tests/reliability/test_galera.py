@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Callable
 
 import pytest
@@ -51,6 +52,8 @@ async def test_a_killed_node_loses_no_call_and_no_change(
     confirmed: list[int] = []
     failed_writes = 0
     outcomes = []
+    seconds: list[float] = []
+    """Each call, from the Originate to the end of its dialplan (the far end answers for 1 s)."""
     try:
         for i in range(24):
             if i == 8:
@@ -61,8 +64,10 @@ async def test_a_killed_node_loses_no_call_and_no_change(
             except Exception:
                 failed_writes += 1
             caller = str(next(callers))
+            started = time.monotonic()
             call = await ami.originate("15553000001", caller)
             outcomes.append((await ami.wait_outcome(call, timeout=20)).result)
+            seconds.append(time.monotonic() - started)
         await asyncio.to_thread(galera.start, 0)  # rejoins and catches up (IST or SST)
     finally:
         app.server.request_stop()
@@ -83,6 +88,9 @@ async def test_a_killed_node_loses_no_call_and_no_change(
         answered=outcomes.count("ANSWERED"),
         changes_confirmed=len(confirmed),
         changes_refused=failed_writes,
+        call_seconds_before_kill_max=round(max(seconds[:8]), 2),
+        call_seconds_at_kill=round(seconds[8], 2),
+        call_seconds_after_kill_max=round(max(seconds[9:]), 2),
         final_timeout_per_node=[rows[0][0] for rows in on_nodes],
         change_rows_per_node=[rows[0][0] for rows in changes],
     )
