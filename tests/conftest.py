@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.plugins.servers",
     "tests.plugins.testbed",
     "tests.plugins.galera",
+    "tests.plugins.dns",
     "tests.plugins.databases",
     "tests.plugins.markers",
 ]
