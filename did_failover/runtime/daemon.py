@@ -23,7 +23,20 @@ _server_log = get_logger("fastagi.server")
 """Start-up lines keep the component they always had."""
 
 RESTART_ONLY = frozenset(
-    {"listen", "database_url", "db_timeout", "metrics_listen", "ami_url", "call_log_days", "change_log_days"}
+    {
+        "listen",
+        "database_url",
+        "db_timeout",
+        "metrics_listen",
+        "ami_url",
+        "call_log_days",
+        "change_log_days",
+        "limit_backend",
+        "redis_url",
+        "redis_prefix",
+        "redis_lease",
+        "node",
+    }
 )
 """Settings a reload cannot change in a running process: sockets and connections opened at start."""
 
