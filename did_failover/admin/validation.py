@@ -22,6 +22,12 @@ FORWARDS = (*CONDITIONS, "after_hours")
 _NAME_MAX = 100
 
 
+def option_of(message: str) -> str:
+    """The option (or field) a refusal is about: `--busy` of `--busy item 2: ...`, `schedule` of
+    `schedule: ...`; how the web page and the API put a message next to its field."""
+    return message.partition(":")[0].partition(" item ")[0]
+
+
 def account_name(text: str) -> str:
     """An account name: 1..100 printable characters, trimmed."""
     name = text.strip()

@@ -81,7 +81,7 @@ class TrackedCall:
         self.leg: str | None = None
         self.current_leg: tuple[str, str] | None = None
         self.legs: list[str] = []
-        """Every leg dialled, in order, as `format_leg` writes it."""
+        """Every leg dialled, in order: `dialing` adds `LEG[#STEP] DESTINATION`, `dialed` its status."""
         self.answered_at: datetime | None = None
         self.answered_mono: float | None = None
         self.billsec: int | None = None

@@ -150,6 +150,9 @@ def _step(route: DIDRoute, leg: Leg, position: int, rung: int, max_ring: int, be
     """Step `position` of `leg`'s list, its timeout cut to what `max_ring` leaves (0: no bound);
     Finish(before) once the list, or the ringing time, is used up."""
     steps = leg_steps(route, leg)
+    if max_ring and rung >= max_ring and position <= len(steps):
+        # No ringing time left: only a final voicemail step (it rings nothing) still runs.
+        position = len(steps) if steps[-1].voicemail else len(steps) + 1
     if position > len(steps):
         return Finish(before, leg)
     step = steps[position - 1]
@@ -157,13 +160,7 @@ def _step(route: DIDRoute, leg: Leg, position: int, rung: int, max_ring: int, be
         return Voicemail(leg, step.destination, position, busy_greeting=leg is Leg.BUSY)
     timeout = step.timeout or route.transfer_timeout
     if max_ring:
-        left = max_ring - rung
-        if left <= 0:
-            final = len(steps)
-            if steps[-1].voicemail and position < final:
-                return Voicemail(leg, steps[-1].destination, final, busy_greeting=leg is Leg.BUSY)
-            return Finish(before, leg)
-        timeout = min(timeout, left)
+        timeout = min(timeout, max_ring - rung)
     return Dial(leg, step.destination, timeout, position)
 
 

@@ -193,8 +193,8 @@ class DIDFailover:
 
     async def _closed(self, session: AGISession, route: DIDRoute) -> bool:
         """True when the DID has a schedule, an after-hours list and transfer on, and is closed now."""
-        if not (route.schedule and route.after_hours and transfer_on(route)):
-            return False
+        if route.always or not (route.schedule and route.after_hours and transfer_on(route)):
+            return False  # ALWAYS wins at every hour: no need to know the hours
         schedule = cached_schedule(route.schedule)
         if schedule is None:  # first call with this schedule: its zone file is read off the loop
             schedule = await asyncio.to_thread(remember_schedule, route.schedule)
@@ -224,19 +224,14 @@ class DIDFailover:
         forwarded = leg is not Leg.PRIMARY
         caller_id = route.did if forwarded and route.caller_id == "did" else None
         options = self.templates.dial_options(step.timeout, caller_id)
-        if forwarded:
-            await self._redirecting(session, route, leg, redirects)
-        outcome.leg, outcome.step = leg, step.step
-        self.tracker.dialing(outcome.call, str(leg), step.destination, step.step)
+        await self._leg_starts(session, route, step, redirects, outcome)
         await session.exec("Dial", target + options)
         value = await session.get_full_variable(DIAL_RESULT) or ","
         status, _, rest = value.partition(",")
         cause, _, answered_ms = rest.partition(",")
         outcome.dialstatus = status
         self.tracker.dialed(outcome.call, str(leg), status, cause, answered_ms)
-        session.fields[f"{name}_dest"] = step.destination
-        if step.step > 1:
-            session.fields["step"] = step.step
+        _leg_ended(session, step)
         if status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")
         return status, cause
@@ -252,27 +247,36 @@ class DIDFailover:
         arguments = self.templates.voicemail_arguments(
             step.destination, step.busy_greeting, f"{name} destination"
         )
-        await self._redirecting(session, route, leg, redirects)
-        outcome.leg, outcome.step = leg, step.step
-        self.tracker.dialing(outcome.call, str(leg), step.destination, step.step)
+        await self._leg_starts(session, route, step, redirects, outcome)
         await session.exec("VoiceMail", arguments)
         status = await session.get_variable("VMSTATUS") or ""
         self.tracker.dialed(outcome.call, str(leg), status)
-        session.fields[f"{name}_dest"] = step.destination
+        _leg_ended(session, step)
         session.fields["vmstatus"] = status
-        if step.step > 1:
-            session.fields["step"] = step.step
         return status
 
-    @staticmethod
-    async def _redirecting(session: AGISession, route: DIDRoute, leg: Leg, redirects: int) -> None:
-        """Mark the leg as forwarded by this DID (what a Diversion header says), whichever step."""
-        await session.exec(
-            "MSet",
-            f"REDIRECTING(from-num,i)={route.did},"
-            f"REDIRECTING(reason,i)={REASONS[leg]},"
-            f"REDIRECTING(count,i)={redirects + 1}",
-        )
+    async def _leg_starts(
+        self, session: AGISession, route: DIDRoute, step: Dial | Voicemail, redirects: int, outcome: _Outcome
+    ) -> None:
+        """Before a leg: mark a forwarded one as forwarded by this DID (what a Diversion header says),
+        whichever step, and note it as the leg that handles the call now."""
+        leg = step.leg
+        if leg is not Leg.PRIMARY:
+            await session.exec(
+                "MSet",
+                f"REDIRECTING(from-num,i)={route.did},"
+                f"REDIRECTING(reason,i)={REASONS[leg]},"
+                f"REDIRECTING(count,i)={redirects + 1}",
+            )
+        outcome.leg, outcome.step = leg, step.step
+        self.tracker.dialing(outcome.call, str(leg), step.destination, step.step)
+
+
+def _leg_ended(session: AGISession, step: Dial | Voicemail) -> None:
+    """The leg's destination (and, past the first, its step) in the session's log line."""
+    session.fields[f"{step.leg.lower()}_dest"] = step.destination
+    if step.step > 1:
+        session.fields["step"] = step.step
 
 
 @lru_cache(maxsize=4096)

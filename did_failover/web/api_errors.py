@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from did_failover.admin.validation import option_of
 from did_failover.errors import InputError, InvalidDestination
 
 _FIELDS = {
@@ -37,7 +38,7 @@ def error(
 def refusal(exc: InputError | InvalidDestination) -> ApiError:
     """The status of a service-layer refusal."""
     message = str(exc)
-    field = _FIELDS.get(message.partition(":")[0].partition(" item ")[0])
+    field = _FIELDS.get(option_of(message))
     if "not found" in message and ":" not in message.partition("not found")[0]:
         return ApiError(404, message)
     if "already exists" in message:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from did_failover.admin.validation import option_of
 from did_failover.admin.views import TransferView
 from did_failover.routing.forwards import MAX_STEPS, SEPARATOR, TIMEOUT_MARK
 
@@ -169,4 +170,4 @@ class TransferForm:
     @staticmethod
     def field_of(message: str) -> str:
         """The form field a service-layer message is about ("" when none)."""
-        return _FIELDS.get(message.partition(":")[0].partition(" item ")[0], "")
+        return _FIELDS.get(option_of(message), "")
