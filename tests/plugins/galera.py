@@ -9,6 +9,7 @@ node (`kill`) and start it again (`start`): it rejoins and catches up.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -202,3 +203,15 @@ def galera() -> Iterator[Galera]:
     yield cluster
     cluster.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def cluster_db(galera: Galera) -> str:
+    """A database of this test's own on the cluster (created on one node, replicated to all)."""
+    name = f"dftest_galera_{next(_databases)}"
+    galera.query(0, f"DROP DATABASE IF EXISTS {name}")
+    galera.query(0, f"CREATE DATABASE {name}")
+    return name

@@ -4,11 +4,8 @@ every node, a node killed while calls are routed and changes are made, write con
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Callable
-
-import pytest
 
 from did_failover.admin.service import ADMIN, Service
 from did_failover.runtime.app import App
@@ -19,17 +16,6 @@ from tests.plugins.galera import Galera
 from tests.routing.bed import ACCOUNT, callers
 from tests.support.db import add_did
 from tests.testbed.asterisk import AGI_PORT, Ami
-
-_databases = itertools.count(1)
-
-
-@pytest.fixture
-def cluster_db(galera: Galera) -> str:
-    """A database of this test's own on the cluster (created on one node, replicated to all)."""
-    name = f"dftest_galera_{next(_databases)}"
-    galera.query(0, f"DROP DATABASE IF EXISTS {name}")
-    galera.query(0, f"CREATE DATABASE {name}")
-    return name
 
 
 async def test_a_killed_node_loses_no_call_and_no_change(
