@@ -189,6 +189,9 @@ class DIDFailover:
                     outcome.slot = call
                 return not admitted
             session.fields["limit_fallback"] = "group_count"
+            if group_count <= route.max_channels:
+                limits.hold(route.did, call)
+                outcome.slot = call
         return group_count > route.max_channels
 
     async def _closed(self, session: AGISession, route: DIDRoute) -> bool:

@@ -9,7 +9,10 @@ they expire within one lease (`DID_FAILOVER_REDIS_LEASE`), and are removed at on
 starts again, from the hash that lists each node's members.
 
 When Redis cannot be reached the call is not refused for it: `admit` says so (None) and the handler
-applies Asterisk's own per-box GROUP_COUNT, as the `asterisk` backend does.
+applies Asterisk's own per-box GROUP_COUNT, as the `asterisk` backend does, and `hold`s the calls
+GROUP_COUNT lets through. The next renewal that reaches Redis puts every call in progress back: those
+held meanwhile, and, when Redis lost its data (restarted: the node's hash is gone), every one, so that
+a restarted Redis counts the calls still up instead of admitting a full limit on top of them.
 """
 
 from __future__ import annotations
@@ -41,14 +44,22 @@ return 1
 _RENEW = """
 local now = redis.call('TIME')
 local until_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[1])
+local lost = redis.call('EXISTS', KEYS[1]) == 0
+local calls = #KEYS - 1
 for i = 2, #KEYS do
-  redis.call('ZADD', KEYS[i], 'XX', until_ms, ARGV[i])
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[1]))
+  local member = ARGV[i]
+  if lost or ARGV[calls + i] == '1' or redis.call('HEXISTS', KEYS[1], member) == 1 then
+    redis.call('ZADD', KEYS[i], until_ms, member)
+    redis.call('HSET', KEYS[1], member, KEYS[i])
+    redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[1]))
+  end
 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1
 """
-"""KEYS: the node's hash, then a DID set per call. ARGV: lease ms, then each call's member."""
+"""KEYS: the node's hash, then a DID set per call. ARGV: lease ms, each call's member, then per call
+'1' when it was held while Redis was unreachable. A call is renewed while the node's hash lists it
+(a member released meanwhile is not brought back); every call is put back when the hash is gone."""
 
 _CLEAR = """
 local held = redis.call('HGETALL', KEYS[1])
@@ -76,6 +87,8 @@ class RedisLimits:
         self._node_key = f"{prefix}node:{node}"
         self._held: dict[str, str] = {}
         """member -> the DID set it is in: the calls this node holds a slot for."""
+        self._unregistered: set[str] = set()
+        """Members held while Redis was unreachable (GROUP_COUNT admitted them), not yet in Redis."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._renewer: asyncio.Task[None] | None = None
         self.down = False
@@ -111,10 +124,18 @@ class RedisLimits:
             self._held[member] = key
         return bool(admitted)
 
+    def hold(self, did: str, uniqueid: str) -> None:
+        """A call that GROUP_COUNT admitted while Redis was unreachable: counted in Redis from the
+        next renewal that reaches it, and released like any other."""
+        member = f"{self.node}/{uniqueid}"
+        self._held[member] = self._did_key(did)
+        self._unregistered.add(member)
+
     def release(self, uniqueid: str) -> None:
         """The call's session ended: give its slot back (in the background; never delays the session)."""
         member = f"{self.node}/{uniqueid}"
         key = self._held.pop(member, None)
+        self._unregistered.discard(member)
         if key is None:
             return
         task = asyncio.create_task(self._release(key, member))
@@ -128,22 +149,29 @@ class RedisLimits:
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self._lease_ms / 3000)
-            held = list(self._held.items())
-            if not held:
-                continue
-            try:
-                await self._redis.eval(
-                    _RENEW,
-                    1 + len(held),
-                    self._node_key,
-                    *(key for _, key in held),
-                    self._lease_ms,
-                    *(member for member, _ in held),
-                )
-            except (RedisError, OSError) as exc:
-                self._set_down(exc)
-            else:
-                self._set_up()
+            await self.renew()
+
+    async def renew(self) -> None:
+        """Extend the lease of every call this node holds (every third of a lease)."""
+        held = list(self._held.items())
+        if not held:
+            return
+        pending = [member for member, _ in held if member in self._unregistered]
+        try:
+            await self._redis.eval(
+                _RENEW,
+                1 + len(held),
+                self._node_key,
+                *(key for _, key in held),
+                self._lease_ms,
+                *(member for member, _ in held),
+                *("1" if member in self._unregistered else "0" for member, _ in held),
+            )
+        except (RedisError, OSError) as exc:
+            self._set_down(exc)
+        else:
+            self._unregistered.difference_update(pending)
+            self._set_up()
 
     async def close(self) -> None:
         """The server has stopped: give back every slot still held, stop renewing, disconnect."""

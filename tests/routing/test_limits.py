@@ -139,6 +139,57 @@ async def test_redis_unreachable_means_fall_back_never_refuse(make: Make, redis_
     assert limits.down is False and await members(redis_prefix) == 2
 
 
+async def test_calls_let_through_while_redis_was_away_are_counted_once_it_is_back(
+    make: Make, redis_prefix: str
+) -> None:
+    """Calls GROUP_COUNT admitted during a cut are put into Redis by the first renewal that reaches
+    it, so the cluster-wide limit counts them; one that ended meanwhile is not."""
+    relay = TcpProxy(REDIS_PORT)
+    await relay.start()
+    cut_off, other = make("node-cut", port=relay.port), make("node-other")
+    await cut_off.start()
+    await other.start()
+    await relay.cut()
+    for call in ("during-1", "during-2", "ended"):
+        assert await cut_off.admit(DID, call, 2) is None
+        cut_off.hold(DID, call)
+    cut_off.release("ended")
+    await relay.start()
+    assert await members(redis_prefix) == 0
+    await cut_off.renew()
+    assert await members(redis_prefix) == 2 and cut_off.down is False
+    assert await other.admit(DID, "over-the-limit", 2) is False
+
+
+async def test_a_redis_that_lost_its_data_gets_the_calls_in_progress_back(
+    make: Make, redis_prefix: str
+) -> None:
+    """Redis restarted empty (it keeps nothing on disk here): each node's next renewal puts its calls
+    in progress back, so a DID at its limit stays at it. A call released before is not brought back."""
+    a, b = make("node-a"), make("node-b")
+    await a.start()
+    await b.start()
+    assert [await a.admit(DID, "one", 3), await b.admit(DID, "two", 3), await b.admit(DID, "gone", 3)] == [
+        True,
+        True,
+        True,
+    ]
+    b.release("gone")
+    await asyncio.sleep(0.1)  # the release is sent in the background
+    redis = Redis(port=REDIS_PORT)
+    await redis.delete(*[key async for key in redis.scan_iter(f"{redis_prefix}*")])
+    await redis.aclose()
+    await a.renew()
+    await b.renew()
+    assert await members(redis_prefix) == 2
+    assert await a.admit(DID, "third", 3) is True and await b.admit(DID, "fourth", 3) is False
+    await b.renew()  # a renewal of a live hash brings back nothing released
+    b.release("two")
+    await asyncio.sleep(0.1)
+    await b.renew()
+    assert await members(redis_prefix) == 2
+
+
 # -- real calls: two servers, one Asterisk -------------------------------------------------------------
 
 
