@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.plugins.testbed",
     "tests.plugins.galera",
     "tests.plugins.dns",
+    "tests.plugins.redis",
     "tests.plugins.databases",
     "tests.plugins.markers",
 ]

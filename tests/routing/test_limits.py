@@ -5,7 +5,6 @@ Redis going away (a TCP relay cut) answered with a fallback, never a refusal."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -15,28 +14,16 @@ from did_failover.routing.limits import RedisLimits
 from did_failover.runtime.app import App
 from did_failover.settings import Settings
 from did_failover.storage import open_repository
+from tests.plugins.redis import REDIS_PORT
+from tests.plugins.redis import members as count_members
 from tests.routing.bed import ACCOUNT, callers
 from tests.support.db import add_did
 from tests.support.net import TcpProxy
 from tests.testbed.asterisk import Ami
 
-REDIS_PORT = 6379
-"""The machine's own Redis (the test command starts it when it is down)."""
 DID = "15552000001"
 
 Make = Callable[..., RedisLimits]
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    yield prefix
-    redis = Redis(port=REDIS_PORT)
-    keys = [key async for key in redis.scan_iter(f"{prefix}*")]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
 
 
 @pytest.fixture
@@ -55,11 +42,7 @@ async def make(redis_prefix: str) -> AsyncIterator[Make]:
 
 
 async def members(prefix: str) -> int:
-    redis = Redis(port=REDIS_PORT)
-    try:
-        return int(await redis.zcard(f"{prefix}did:{DID}"))
-    finally:
-        await redis.aclose()
+    return await count_members(prefix, DID)
 
 
 async def test_a_limit_of_three_admits_three_calls_across_two_servers_at_once(
