@@ -1,4 +1,6 @@
-"""The Asterisk 22 test bed (tests/testbed, see its README.md): one per session, an AMI client per test."""
+"""The Asterisk 22 test bed (tests/testbed, see its README.md): one per session, an AMI client per test.
+A second Asterisk in the same chroot (instance B, other ports and folders) starts for the
+multi-node tests only."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.testbed.asterisk import Ami, AsteriskTestbed, TestbedError
+from tests.testbed.asterisk import INSTANCE_B, Ami, AsteriskTestbed, TestbedError
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +25,29 @@ def asterisk() -> Iterator[AsteriskTestbed]:
     testbed.shutdown()
 
 
+@pytest.fixture(scope="session")
+def asterisk_b(asterisk: AsteriskTestbed) -> Iterator[AsteriskTestbed]:
+    """A second running Asterisk (instance B: AMI 15039, SIP 15061) in the chroot that `asterisk`
+    has mounted, for the tests of two Asterisk boxes; stopped before A."""
+    testbed = AsteriskTestbed(asterisk.root, INSTANCE_B)
+    try:
+        testbed.start()
+    except TestbedError as exc:
+        testbed.shutdown()
+        pytest.fail(f"Asterisk test bed B unavailable: {exc}", pytrace=False)
+    yield testbed
+    testbed.shutdown()
+
+
 @pytest.fixture
 async def ami(asterisk: AsteriskTestbed) -> AsyncIterator[Ami]:
     """An AMI client (user testbed) recording events; hangs up leftover calls after the test."""
     async with asterisk.ami() as client:
+        yield client
+
+
+@pytest.fixture
+async def ami_b(asterisk_b: AsteriskTestbed) -> AsyncIterator[Ami]:
+    """An AMI client of Asterisk B, like `ami`."""
+    async with asterisk_b.ami() as client:
         yield client

@@ -42,23 +42,62 @@ SIP_PORT = 15060
 AGI_PORT = 14573
 AGI_BACKUP_PORT = 14574
 
-# The only places where the test bed's copy of a sample differs from asterisk/*.conf.
-# Each entry: (file, text in the sample, replacement, why). Every text must occur exactly
-# once, so a changed sample fails loudly instead of silently testing something else.
-SAMPLE_SUBSTITUTIONS: list[tuple[str, str, str, str]] = [
-    (
-        "pjsip.conf",
-        "bind = 0.0.0.0:5060",
-        f"bind = 127.0.0.1:{SIP_PORT}",
-        "SIP on loopback and a port no real Asterisk on the machine uses",
-    ),
-    (
-        "pjsip.conf",
-        "contact = sip:203.0.113.10:5060",
-        f"contact = sip:127.0.0.1:{SIP_PORT}",
-        "the pstn trunk leads back into this Asterisk ([testbed-far-end])",
-    ),
-]
+
+@dataclass(frozen=True)
+class Instance:
+    """One Asterisk of the test bed: its config and data folders in the chroot and its ports.
+    Instance A (the constants above) is the one every routing test uses; B is a second Asterisk
+    in the same chroot for the multi-node tests (two boxes behind one SBC), its config A's own
+    with these folders and ports."""
+
+    name: str
+    etc_dir: str
+    var_dir: str
+    ami_port: int
+    sip_port: int
+
+    @property
+    def asterisk_conf(self) -> str:
+        return f"{self.etc_dir}/asterisk.conf"
+
+    def renames(self) -> list[tuple[str, str]]:
+        """What differs between A's config files and this instance's (nothing for A)."""
+        if self == INSTANCE_A:
+            return []
+        return [
+            (ETC_DIR, self.etc_dir),
+            (VAR_DIR, self.var_dir),
+            ("systemname = did-failover-test", f"systemname = did-failover-test-{self.name}"),
+            (f"port = {AMI_PORT}", f"port = {self.ami_port}"),
+            (f"127.0.0.1:{SIP_PORT}", f"127.0.0.1:{self.sip_port}"),
+        ]
+
+
+INSTANCE_A = Instance("a", ETC_DIR, VAR_DIR, AMI_PORT, SIP_PORT)
+INSTANCE_B = Instance("b", f"{ETC_DIR}-b", f"{VAR_DIR}-b", AMI_PORT + 1, SIP_PORT + 1)
+
+
+def sample_substitutions(sip_port: int = SIP_PORT) -> list[tuple[str, str, str, str]]:
+    """The only places where the test bed's copy of a sample differs from asterisk/*.conf.
+    Each entry: (file, text in the sample, replacement, why). Every text must occur exactly
+    once, so a changed sample fails loudly instead of silently testing something else."""
+    return [
+        (
+            "pjsip.conf",
+            "bind = 0.0.0.0:5060",
+            f"bind = 127.0.0.1:{sip_port}",
+            "SIP on loopback and a port no real Asterisk on the machine uses",
+        ),
+        (
+            "pjsip.conf",
+            "contact = sip:203.0.113.10:5060",
+            f"contact = sip:127.0.0.1:{sip_port}",
+            "the pstn trunk leads back into this Asterisk ([testbed-far-end])",
+        ),
+    ]
+
+
+SAMPLE_SUBSTITUTIONS = sample_substitutions()
 # extensions.conf and manager.conf override the sample from the test bed's own files
 # (a later [globals], [general](+)); see the comments there.
 
@@ -71,8 +110,8 @@ class TestbedError(RuntimeError):
     __test__ = False
 
 
-def _pids_of_testbed_asterisk(root: Path) -> list[int]:
-    """Return the pids of Asterisk processes running this test bed's config in `root`."""
+def _pids_of_testbed_asterisk(root: Path, asterisk_conf: str = ASTERISK_CONF) -> list[int]:
+    """Return the pids of Asterisk processes running one test-bed instance's config in `root`."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -86,7 +125,7 @@ def _pids_of_testbed_asterisk(root: Path) -> list[int]:
             Path(proc_root) == root
             and cmdline
             and cmdline[0].endswith(b"asterisk")
-            and ASTERISK_CONF.encode() in cmdline
+            and asterisk_conf.encode() in cmdline
             and b"-r" not in cmdline
             and b"-rx" not in cmdline
         ):
@@ -105,8 +144,9 @@ class AsteriskTestbed:
 
     __test__ = False
 
-    def __init__(self, root: Path = DEFAULT_ROOT) -> None:
+    def __init__(self, root: Path = DEFAULT_ROOT, instance: Instance = INSTANCE_A) -> None:
         self.root = root
+        self.instance = instance
         self.process: subprocess.Popen[bytes] | None = None
         self._mounted: list[Path] = []
         self._lock: int | None = None
@@ -120,7 +160,7 @@ class AsteriskTestbed:
     @property
     def log_path(self) -> Path:
         """The test bed's messages.log (verbose 3), on the host."""
-        return self.host_path(f"{VAR_DIR}/log/messages.log")
+        return self.host_path(f"{self.instance.var_dir}/log/messages.log")
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of messages.log, for failure messages."""
@@ -170,31 +210,38 @@ class AsteriskTestbed:
 
     def install_configs(self) -> None:
         """Copy the test bed's configs and the samples (with SAMPLE_SUBSTITUTIONS) in."""
-        etc = self.host_path(ETC_DIR)
+        etc = self.host_path(self.instance.etc_dir)
         shutil.rmtree(etc, ignore_errors=True)
         (etc / "sample").mkdir(parents=True)
         (etc / "bench").mkdir()
+        renames = self.instance.renames()
+
+        def install(text: str, target: Path) -> None:
+            for old, new in renames:
+                text = text.replace(old, new)
+            target.write_text(text)
+
         for conf in TESTBED_DIR.glob("*.conf"):
-            shutil.copy(conf, etc / conf.name)
+            install(conf.read_text(), etc / conf.name)
         for conf in BENCH_SIP_DIR.glob("*.conf"):
-            shutil.copy(conf, etc / "bench" / conf.name)
+            install(conf.read_text(), etc / "bench" / conf.name)
         for conf in SAMPLE_DIR.glob("*.conf"):
             text = conf.read_text()
-            for name, old, new, _why in SAMPLE_SUBSTITUTIONS:
+            for name, old, new, _why in sample_substitutions(self.instance.sip_port):
                 if name != conf.name:
                     continue
                 if text.count(old) != 1:
                     raise TestbedError(f"asterisk/{name} no longer contains {old!r} once")
                 text = text.replace(old, new)
-            (etc / "sample" / conf.name).write_text(text)
-        var = self.host_path(VAR_DIR)
+            install(text, etc / "sample" / conf.name)
+        var = self.host_path(self.instance.var_dir)
         shutil.rmtree(var, ignore_errors=True)
         for sub in ("cache", "lib", "spool", "run", "log"):
             (var / sub).mkdir(parents=True)
 
     def kill_stale(self) -> None:
         """Stop test-bed Asterisks left running by an earlier, interrupted run."""
-        pids = _pids_of_testbed_asterisk(self.root)
+        pids = _pids_of_testbed_asterisk(self.root, self.instance.asterisk_conf)
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -212,7 +259,8 @@ class AsteriskTestbed:
         that died, so whatever it left running is stale and `kill_stale` may stop it."""
         if self._lock is not None:
             return
-        path = self.root.parent / f"{self.root.name}.testbed.lock"
+        suffix = "" if self.instance is INSTANCE_A else f".{self.instance.name}"
+        path = self.root.parent / f"{self.root.name}{suffix}.testbed.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + timeout
@@ -241,14 +289,14 @@ class AsteriskTestbed:
         self.lock()
         self.mount()
         self.kill_stale()
-        if _port_open(AMI_HOST, AMI_PORT):
-            raise TestbedError(f"something else already listens on {AMI_HOST}:{AMI_PORT}")
+        if _port_open(AMI_HOST, self.instance.ami_port):
+            raise TestbedError(f"something else already listens on {AMI_HOST}:{self.instance.ami_port}")
         self.install_configs()
-        stdout = self.host_path(f"{VAR_DIR}/log/stdout.log").open("wb")
+        stdout = self.host_path(f"{self.instance.var_dir}/log/stdout.log").open("wb")
         # -f: foreground, no console; -n: no colours. chroot execs asterisk, so the pid is
         # Asterisk's own.
         self.process = subprocess.Popen(
-            ["chroot", str(self.root), "asterisk", "-C", ASTERISK_CONF, "-f", "-n"],
+            ["chroot", str(self.root), "asterisk", "-C", self.instance.asterisk_conf, "-f", "-n"],
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=subprocess.STDOUT,
@@ -269,7 +317,7 @@ class AsteriskTestbed:
             if self.process.poll() is not None:
                 raise TestbedError(f"Asterisk exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if _ami_fully_booted():
+                if _ami_fully_booted(self.instance.ami_port):
                     return
             except OSError as exc:
                 last_error = str(exc)
@@ -304,7 +352,7 @@ class AsteriskTestbed:
     def cli(self, command: str) -> str:
         """Run one CLI command in the running Asterisk (`asterisk -rx`) and return its output."""
         result = subprocess.run(
-            ["chroot", str(self.root), "asterisk", "-C", ASTERISK_CONF, "-rx", command],
+            ["chroot", str(self.root), "asterisk", "-C", self.instance.asterisk_conf, "-rx", command],
             capture_output=True,
             text=True,
             timeout=15,
@@ -319,7 +367,7 @@ class AsteriskTestbed:
         """Connect a logged-in AMI client (user `testbed`) that records every event.
         On exit with `clean_up`, hang up every call still up and restore the globals
         changed with `set_global`, so that the next test starts from a quiet Asterisk."""
-        client = Ami()
+        client = Ami(port=self.instance.ami_port)
         await client.connect()
         try:
             yield client
@@ -331,9 +379,9 @@ class AsteriskTestbed:
                 client.close()
 
 
-def _ami_fully_booted() -> bool:
+def _ami_fully_booted(port: int = AMI_PORT) -> bool:
     """Log in over a plain socket and tell whether Asterisk says FullyBooted."""
-    with socket.create_connection((AMI_HOST, AMI_PORT), timeout=2) as sock:
+    with socket.create_connection((AMI_HOST, port), timeout=2) as sock:
         sock.settimeout(2)
         data = b""
         sock.sendall(
@@ -391,13 +439,13 @@ class CallOutcome:
 class Ami:
     """A panoramisk AMI client that keeps every event it receives, for waiting on them."""
 
-    def __init__(self, username: str = AMI_USER, secret: str = AMI_SECRET) -> None:
+    def __init__(self, username: str = AMI_USER, secret: str = AMI_SECRET, port: int = AMI_PORT) -> None:
         self.events: list[Event] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._saved_globals: dict[str, str] = {}
         self.manager = Manager(
             host=AMI_HOST,
-            port=AMI_PORT,
+            port=port,
             username=username,
             secret=secret,
             ping_delay=30,
