@@ -14,6 +14,7 @@ MARK_BY_FIXTURE = {
     "browser": "browser",
     "galera": "galera",
     "redis_prefix": "redis",
+    "redis_server": "redis",
 }
 """Fixture -> marker; a fixture that needs one of these (`ami` needs `asterisk`) marks it too."""
 
