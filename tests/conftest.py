@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.plugins.galera",
     "tests.plugins.dns",
     "tests.plugins.redis",
+    "tests.plugins.web",
     "tests.plugins.databases",
     "tests.plugins.markers",
 ]

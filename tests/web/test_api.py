@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from tests.plugins.web import PASSWORD, Site
 from tests.support.db import dump, execute
 from tests.support.ops import cli
-from tests.web.conftest import PASSWORD, Site
 
 
 async def _token(client: httpx.AsyncClient, username: str) -> dict[str, str]:

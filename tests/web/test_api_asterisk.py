@@ -11,9 +11,9 @@ from did_failover.admin.service import ADMIN
 from did_failover.admin.users import Users
 from did_failover.storage import open_repository
 from tests.plugins.servers import StartServe
+from tests.plugins.web import PASSWORD, StartSite
 from tests.test_live_changes import AFTER, _real_call, _serve, _world
 from tests.testbed.asterisk import AGI_PORT, Ami
-from tests.web.conftest import PASSWORD, StartSite
 
 
 async def test_a_busy_forward_put_through_the_api_takes_the_next_real_call(

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from tests.plugins.web import PASSWORD, Site, StartSite
 from tests.support.db import dump, execute
 from tests.support.ops import cli
-from tests.web.conftest import PASSWORD, Site, StartSite, world
+from tests.web.conftest import world
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,9 @@ import httpx
 from did_failover.admin import validation as valid
 from did_failover.admin.service import ADMIN, Service
 from did_failover.storage import open_repository
+from tests.plugins.web import PASSWORD, StartSite
 from tests.support.db import execute
-from tests.web.conftest import PASSWORD, StartSite, world
+from tests.web.conftest import world
 
 ST = Path(sys.executable).with_name("st")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"

@@ -11,8 +11,9 @@ import pytest
 from did_failover.admin.service import ADMIN, Service
 from did_failover.admin.users import Users
 from did_failover.storage import open_repository
+from tests.plugins.web import PASSWORD, Site, StartSite, csrf_of, login_token
 from tests.support.db import dump, execute
-from tests.web.conftest import PASSWORD, Site, StartSite, csrf_of, login_token, world
+from tests.web.conftest import world
 
 
 async def _view(url: str, did: str) -> dict[str, object]:
