@@ -242,8 +242,10 @@ class MySQLRepository(SQLRepository):
         try:
             async with asyncio.timeout(self.timeout):
                 conn = await pool.acquire()
-        except (TimeoutError, *_DRIVER_ERRORS) as exc:
-            raise _translate(exc, self.timeout) from None
+        except (pymysql.err.MySQLError, *_DRIVER_ERRORS) as exc:
+            # A pool whose idle connections died with their node opens a new one here: on a
+            # cluster that is a failed node too, to leave for the next one.
+            raise await self._failed(exc, committing=False) from None
         try:
             yield conn
         except BaseException:

@@ -4,86 +4,137 @@ every node, a node killed while calls are routed and changes are made, write con
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 
 from did_failover.admin.service import ADMIN, Service
+from did_failover.admin.users import Users
 from did_failover.runtime.app import App
 from did_failover.settings import Settings
 from did_failover.storage import open_repository
 from did_failover.storage._sql import RETRIES
 from tests.plugins.galera import Galera
+from tests.plugins.web import PASSWORD, StartSite, csrf_of
 from tests.routing.bed import ACCOUNT, callers
 from tests.support.db import add_did
+from tests.support.ops import cli
 from tests.testbed.asterisk import AGI_PORT, Ami
+
+DID = "15553000001"
 
 
 async def test_a_killed_node_loses_no_call_and_no_change(
-    galera: Galera, cluster_db: str, ami: Ami, figures: Callable[..., None]
+    galera: Galera, cluster_db: str, ami: Ami, start_site: StartSite, figures: Callable[..., None]
 ) -> None:
-    """Real calls (every one read from the database: cache off) and changes go on while the node
-    both use is SIGKILLed: every call is routed, every change that was confirmed is on every node
-    once the killed node has rejoined and caught up."""
+    """Real calls (every one read from the database: cache off), CLI commands (a process each) and
+    saves of the web page (one process, logged in) go on while the node all of them use is
+    SIGKILLed: every call is routed, every change that was confirmed is on every node once the
+    killed node has rejoined and caught up, and the web session lives on (it is in the database)."""
     url = galera.url(cluster_db)
     repo = open_repository(url, 2.0)
     await repo.init_schema()
     await repo.add_account(ACCOUNT, "Test customer", "customer", None)
-    await add_did(repo, "15553000001", "endpoint:answer", account=ACCOUNT)
-    service = Service(repo)
+    await add_did(repo, DID, "endpoint:answer", account=ACCOUNT)
+    await Users(repo).add_user(ADMIN, "root", "admin", None, PASSWORD)
+    site = await start_site(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DID_FAILOVER_")}
+    env["DID_FAILOVER_DATABASE_URL"] = url
     app = await App.build(
         Settings(database_url=url, listen=f"127.0.0.1:{AGI_PORT}", cache_ttl=0, grace_period=1)
     )
     serving = asyncio.create_task(app.server.serve(install_signals=False))
     await asyncio.wait_for(app.server.started.wait(), 5)
-    confirmed: list[int] = []
-    failed_writes = 0
+    cli_confirmed: list[int] = []
+    web_confirmed: list[str] = []
+    timeouts: list[int] = []
+    refused: list[str] = []
     outcomes = []
     seconds: list[float] = []
     """Each call, from the Originate to the end of its dialplan (the far end answers for 1 s)."""
+    web = await site.login("root")
     try:
         for i in range(24):
             if i == 8:
-                galera.kill(0)  # the first node: the one the server and the writer are connected to
-            try:
-                await service.set_transfer(ADMIN, "15553000001", timeout=10 + i)
-                confirmed.append(10 + i)
-            except Exception:
-                failed_writes += 1
+                galera.kill(0)  # the first node: the one the server, the web and the CLI are on
+            code, _, err = await cli(env, "transfer", "set", DID, "--timeout", str(10 + i))
+            if code == 0:
+                cli_confirmed.append(10 + i)
+                timeouts.append(10 + i)
+            else:
+                refused.append(f"cli: {err.strip()}")
+            busy = f"+49305550{i:03d}"
+            page = await web.get(f"/dids/{DID}")
+            saved = await web.post(f"/dids/{DID}", data=_form(csrf_of(page.text), busy, 10 + i))
+            if saved.status_code == 303:
+                web_confirmed.append(f"pstn:{busy}")
+                timeouts.append(10 + i)
+            else:
+                refused.append(f"web: {saved.status_code}")
             caller = str(next(callers))
             started = time.monotonic()
-            call = await ami.originate("15553000001", caller)
+            call = await ami.originate(DID, caller)
             outcomes.append((await ami.wait_outcome(call, timeout=20)).result)
             seconds.append(time.monotonic() - started)
         await asyncio.to_thread(galera.start, 0)  # rejoins and catches up (IST or SST)
     finally:
+        await web.aclose()
         app.server.request_stop()
         await asyncio.wait_for(serving, 10)
         await repo.close()
     on_nodes = [
-        galera.query(n, "SELECT t.timeout FROM did_transfers t JOIN dids d ON d.id = t.did_id", cluster_db)
+        galera.query(
+            n,
+            "SELECT t.timeout, t.busy_destination FROM did_transfers t JOIN dids d ON d.id = t.did_id",
+            cluster_db,
+        )
         for n in range(3)
     ]
     changes = [
         galera.query(
-            n, "SELECT COUNT(*) FROM change_log WHERE field = 'timeout' AND action = 'set'", cluster_db
+            n,
+            "SELECT SUM(actor LIKE 'cli:%' AND field = 'timeout'), SUM(actor = 'web:root' AND field = 'busy')"
+            " FROM change_log",
+            cluster_db,
         )
         for n in range(3)
     ]
+    history = [galera.query(n, "SELECT COUNT(*) FROM call_log", cluster_db)[0][0] for n in range(3)]
     figures(
         calls=len(outcomes),
+        call_history_rows_per_node=history,
         answered=outcomes.count("ANSWERED"),
-        changes_confirmed=len(confirmed),
-        changes_refused=failed_writes,
+        cli_changes_confirmed=len(cli_confirmed),
+        web_saves_confirmed=len(web_confirmed),
+        refused=refused,
         call_seconds_before_kill_max=round(max(seconds[:8]), 2),
         call_seconds_at_kill=round(seconds[8], 2),
         call_seconds_after_kill_max=round(max(seconds[9:]), 2),
-        final_timeout_per_node=[rows[0][0] for rows in on_nodes],
-        change_rows_per_node=[rows[0][0] for rows in changes],
+        final_settings_per_node=[list(rows[0]) for rows in on_nodes],
+        change_rows_per_node=[[int(v) for v in rows[0]] for rows in changes],
     )
     assert outcomes == ["ANSWERED"] * 24
-    assert failed_writes <= 1  # only a change whose commit the dying node was answering
-    assert on_nodes == [[(confirmed[-1],)]] * 3
-    assert changes == [[(len(confirmed),)]] * 3
+    assert history == [24] * 3  # the rows queued while the node went away were written after
+    assert len(refused) <= 1, refused  # only a change whose commit the dying node was answering
+    assert on_nodes == [[(timeouts[-1], web_confirmed[-1])]] * 3
+    assert [[tuple(int(v) for v in rows[0])] for rows in changes] == [
+        [(len(cli_confirmed), len(web_confirmed))]
+    ] * 3
+
+
+def _form(csrf: str, busy: str, timeout: int) -> dict[str, str]:
+    """The DID page's form: a new busy destination, the timeout the CLI has just set."""
+    return {
+        "csrf": csrf,
+        "timeout": str(timeout),
+        "busy_type": "pstn",
+        "busy_destination": busy,
+        "no_answer_type": "none",
+        "unavailable_type": "none",
+        "always_type": "none",
+        "caller_id": "did",
+        "enabled": "on",
+    }
 
 
 async def test_write_conflicts_between_nodes_are_retried(
