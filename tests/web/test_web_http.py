@@ -339,3 +339,32 @@ async def test_forward_lists_after_hours_and_business_hours_from_the_did_page(si
         assert cleared.status_code == 303
         view = await _view(site.database_url, "15550001")
         assert (view["busy"], view["after_hours"], view["schedule"]) == ("pstn:+15557654321/20", None, None)
+
+
+async def test_two_web_processes_behind_a_load_balancer_share_every_session(
+    mysql_url: str, start_site: StartSite
+) -> None:
+    """Two `did-failover web` processes on one database, requests alternating between them as a
+    load balancer without sticky sessions sends them: a login form from one posts to the other, the
+    session and its CSRF token work on both, a save through one shows on the other, an API token
+    from one works on the other, and a logout on one ends the session on both."""
+    await world(mysql_url)
+    one, two = await start_site(mysql_url), await start_site(mysql_url)
+    async with one.client() as client:
+        form = {"csrf": await login_token(client), "username": "root", "password": PASSWORD}
+        login = await client.post(f"{two.url}/login", data=form)
+        assert (login.status_code, login.headers["location"]) == (303, "/dids")
+        assert (await client.get("/dids")).status_code == 200
+        token = csrf_of((await client.get(f"{two.url}/dids/15550001")).text)
+        switched = await client.post(
+            "/dids/15550001/switch", data={"csrf": token, "enabled": "off", "back": "/dids"}
+        )
+        assert switched.status_code == 303
+        assert (await _view(mysql_url, "15550001"))["transfer"] == "off"
+        assert "web:root" in (await client.get(f"{two.url}/dids/15550001")).text
+        issued = await client.post("/api/v1/tokens", json={"username": "res-a", "password": PASSWORD})
+        bearer = {"Authorization": f"Bearer {issued.json()['token']}"}
+        assert (await client.get(f"{two.url}/api/v1/dids", headers=bearer)).json()["total"] == 1
+        assert (await client.post("/logout", data={"csrf": token})).headers["location"] == "/login"
+        assert (await client.get(f"{two.url}/dids")).headers["location"] == "/login"
+    assert execute(mysql_url, "SELECT COUNT(*) FROM web_sessions") == [(0,)]
