@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from redis.asyncio import Redis
+
+from tests.plugins.redis import REDIS_PORT
 from tests.support.net import free_port
 from tests.support.ops import cli, serve_env
 from tests.support.serve import ServeProcess
@@ -97,3 +100,31 @@ async def test_database_url_comes_from_a_systemd_credential(tmp_path: Path) -> N
     (credentials / "database_url").write_text(env.pop("DID_FAILOVER_DATABASE_URL") + "\n")
     _, out, _ = await cli({**env, "CREDENTIALS_DIRECTORY": str(credentials)}, "check")
     assert f"OK    database: sqlite:///{tmp_path / 'db.sqlite'}, schema version 3" in out
+
+
+async def test_check_pings_redis_with_the_redis_limit_backend(tmp_path: Path, redis_prefix: str) -> None:
+    """With DID_FAILOVER_LIMIT_BACKEND=redis: an OK line naming the servers that hold calls in Redis,
+    and a FAIL line, password hidden, when Redis is not there."""
+    env = serve_env(
+        tmp_path,
+        free_port(),
+        DID_FAILOVER_LIMIT_BACKEND="redis",
+        DID_FAILOVER_REDIS_URL=f"redis://127.0.0.1:{REDIS_PORT}/0",
+        DID_FAILOVER_REDIS_PREFIX=redis_prefix,
+    )
+    assert (await cli(env, "db", "init"))[0] == 0
+    redis = Redis(port=REDIS_PORT)
+    await redis.hset(f"{redis_prefix}node:serve-1", "serve-1/call", f"{redis_prefix}did:1555")
+    await redis.aclose()
+    _, out, _ = await cli(env, "check")
+    line = next(line for line in out.splitlines() if "Redis" in line.split(":")[0])
+    assert line.startswith("OK    Redis: redis://127.0.0.1:6379/0: Redis ") and line.endswith(
+        "servers holding calls now: serve-1"
+    ), line
+    closed = free_port()
+    _, out, _ = await cli(
+        {**env, "DID_FAILOVER_REDIS_URL": f"redis://:hunter2@127.0.0.1:{closed}/0"}, "check"
+    )
+    line = next(line for line in out.splitlines() if "Redis" in line.split(":")[0])
+    assert line.startswith(f"FAIL  Redis: redis://:***@127.0.0.1:{closed}/0: ConnectionError"), line
+    assert "hunter2" not in out

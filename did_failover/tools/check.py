@@ -1,4 +1,5 @@
-"""`did-failover check`: settings, database schema, AMI login, the running server; one OK/FAIL line each."""
+"""`did-failover check`: settings, database schema, AMI login, Redis (with the redis channel-limit
+backend), the running server; one OK/FAIL line each."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from did_failover.errors import EXIT_FAILED, EXIT_INPUT, InputError, StorageUnavailable
 from did_failover.settings import (
@@ -61,6 +65,8 @@ async def _checks(settings: Settings, out: TextIO) -> list[Outcome]:
     checks: list[tuple[str, Callable[[Settings], Awaitable[str]]]] = [("database", check_database)]
     if settings.ami_url:
         checks.append(("AMI", check_ami))
+    if settings.limit_backend == "redis":
+        checks.append(("Redis", check_redis))
     checks.append(("FastAGI", check_fastagi))
     if settings.metrics_listen:
         checks.append(("metrics", check_metrics))
@@ -145,6 +151,25 @@ async def _ami_action(
             continue
         key, _, value = text.partition(":")
         response[key.strip()] = value.strip()
+
+
+async def check_redis(settings: Settings) -> str:
+    """PING the channel-limit Redis and name the servers that hold calls in it now."""
+    where = redact(settings.redis_url)
+    redis = Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+    try:
+        await redis.ping()
+        version = (await redis.info("server")).get("redis_version", "?")
+        prefix = f"{settings.redis_prefix}node:"
+        nodes = sorted(
+            [key.decode()[len(prefix) :] async for key in redis.scan_iter(f"{prefix}*", count=1000)]
+        )
+    except (RedisError, OSError) as exc:
+        raise CheckFailed(f"{where}: {type(exc).__name__}: {exc}") from None
+    finally:
+        await redis.aclose()
+    holding = ", ".join(nodes) if nodes else "none"
+    return f"{where}: Redis {version}, servers holding calls now: {holding}"
 
 
 async def check_fastagi(settings: Settings) -> str:
