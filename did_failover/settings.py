@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,8 +243,25 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ValueError(describe_error(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
+        assert config is not None
+        raise ValueError(describe_toml_error(config, exc)) from None
     finally:
         _config_file = None
+
+
+def describe_toml_error(config: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """One line naming the file, and the key when it is given twice (tomllib only says
+    "Cannot overwrite a value")."""
+    message = str(exc)
+    found = re.search(r"at line (\d+)", message)
+    if found and message.startswith("Cannot overwrite a value"):
+        lines = config.read_text(errors="replace").splitlines()
+        number = int(found.group(1))
+        key = lines[number - 1].partition("=")[0].strip() if number <= len(lines) else ""
+        if key:
+            return f"config file {config}: line {number}: {key} is set twice (keep one line for it)"
+    return f"config file {config}: not valid TOML: {message}"
 
 
 def load_settings_or_report(

@@ -417,6 +417,28 @@ def test_database_url_comes_from_the_config_file(
     assert err.count("\n") == 1
 
 
+def test_a_config_file_that_is_not_valid_toml_names_the_file_and_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key given twice (a block pasted below the shipped file) names the key and its line; other
+    TOML errors name the file. One line each, exit 2."""
+    monkeypatch.setenv("DID_FAILOVER_DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
+    config = tmp_path / "config.toml"
+    config.write_text('listen = "127.0.0.1:4573"\nlog_level = "info"\nlisten = "0.0.0.0:4573"\n')
+    capsys.readouterr()
+    assert main(["--config", str(config), "did", "list"]) == 2
+    assert capsys.readouterr().err == (
+        f"did-failover: error: config file {config}: line 3: listen is set twice (keep one line for it)\n"
+    )
+    config.write_text("listen = \n")
+    assert main(["--config", str(config), "did", "list"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"did-failover: error: config file {config}: not valid TOML: ")
+        and err.count("\n") == 1
+    )
+
+
 def _changes(run: Run, *args: str) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = json.loads(ok(run("changes", "--json", "--limit", "1000", *args)).out)
     return rows
