@@ -35,6 +35,8 @@ _ER_CONFLICT = (1213,)
 """ER_LOCK_DEADLOCK: what Galera answers when a transaction fails certification at commit."""
 _ER_NOT_READY = (1047,)
 """WSREP has not yet prepared node for application use: the node left the cluster."""
+_ER_TRIGGER_NEEDS_SUPER = 1419
+"""ER_BINLOG_CREATE_ROUTINE_NEED_SUPER: CREATE TRIGGER with binary logging on and no SUPER."""
 _ER_LOST = (2003, 2006, 2013)
 """Can't connect, server has gone away, lost connection during query."""
 
@@ -58,6 +60,12 @@ def _translate(exc: BaseException, timeout: float) -> Exception:
     if isinstance(exc, pymysql.err.MySQLError) and exc.args and exc.args[0] == _ER_NO_SUCH_TABLE:
         return StorageUnavailable(NO_SCHEMA)
     detail = exc.args[1] if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) > 1 else exc
+    if isinstance(exc, pymysql.err.MySQLError) and exc.args and exc.args[0] == _ER_TRIGGER_NEEDS_SUPER:
+        return StorageUnavailable(
+            "the database refused to create the change-log triggers: binary logging is on (as on every"
+            " Galera node) and this user lacks SUPER; set log_bin_trust_function_creators = 1 on the"
+            " server (every node), or run 'did-failover db init' as a user with SUPER"
+        )
     return StorageUnavailable(f"database unavailable: {detail}")
 
 
@@ -287,7 +295,10 @@ class MySQLRepository(SQLRepository):
         code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
         if code in _ER_CONFLICT:
             return Retry(f"write conflict on {self.host}:{self.port}: {error}")
-        if code in _ER_NOT_READY or isinstance(exc, _DRIVER_ERRORS) or code in _ER_LOST:
+        # A node is lost when the connection is (no server error code), or the server says it left
+        # the cluster or went away; any other error (a privilege, say) is the statement's own.
+        lost = code in _ER_NOT_READY or code in _ER_LOST or not isinstance(exc, pymysql.err.MySQLError)
+        if lost or isinstance(exc, pymysql.err.InterfaceError):
             await self._drop_pool()
             if committing:
                 return StorageUnavailable(

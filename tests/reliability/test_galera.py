@@ -165,3 +165,29 @@ async def test_write_conflicts_between_nodes_are_retried(
     retried = sum(RETRIES.values()) - before
     figures(changes=sum(done), retried=retried)
     assert done == [40, 40]
+
+
+async def test_db_init_as_a_plain_user_says_what_the_cluster_needs(galera: Galera, cluster_db: str) -> None:
+    """The user of docs/scaling.md (ALL on its database, no SUPER) on nodes with binary logging:
+    `db init` is refused once, with the setting that fixes it, leaves no version behind (so nothing
+    takes the half-made schema for a finished one), and works once that setting is on."""
+    galera.query(0, "CREATE USER IF NOT EXISTS 'dfplain'@'127.0.0.1' IDENTIFIED BY 'plain-secret'")
+    galera.query(0, f"GRANT ALL PRIVILEGES ON {cluster_db}.* TO 'dfplain'@'127.0.0.1'")
+    url = galera.url(cluster_db).replace("mysql://root@", "mysql://dfplain:plain-secret@")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DID_FAILOVER_")}
+    env["DID_FAILOVER_DATABASE_URL"] = url
+    try:
+        code, _, err = await cli(env, "db", "init")
+        assert code != 0 and err.count("\n") == 1
+        assert "log_bin_trust_function_creators = 1" in err, err
+        assert "database node" not in err  # the statement's own error, not taken for a lost node
+        assert galera.query(0, f"SELECT COUNT(*) FROM {cluster_db}.schema_version") == [(0,)]
+        assert (await cli(env, "check"))[1].splitlines()[1].endswith("run 'did-failover db init'")
+        for node in range(3):
+            galera.query(node, "SET GLOBAL log_bin_trust_function_creators = 1")
+        code, out, err = await cli(env, "db", "init")
+        assert (code, out.strip()) == (0, "database schema version 3 ready"), err
+    finally:
+        for node in range(3):
+            galera.query(node, "SET GLOBAL log_bin_trust_function_creators = 0")
+        galera.query(0, "DROP USER IF EXISTS 'dfplain'@'127.0.0.1'")
