@@ -8,7 +8,6 @@ import itertools
 import os
 import random
 import signal
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -26,8 +25,8 @@ from fastagi.session import AGISession
 from tests.plugins.logs import LogCapture
 from tests.plugins.servers import StartServe
 from tests.reliability.conftest import CUSTOMER, HOST, add_did
-from tests.routing.test_asterisk_routing import _start_mariadb, _stop_mariadb
 from tests.support.channels import channel, timed_call
+from tests.support.db import signal_mariadb, start_mariadb, stop_mariadb
 from tests.testbed.asterisk import AGI_BACKUP_PORT, AGI_PORT, Ami, AsteriskTestbed, Call
 
 _callers = itertools.count(15553800000)
@@ -94,17 +93,17 @@ async def test_database_down_calls_wait_at_most_the_timeout_and_the_pool_recover
     await asyncio.sleep(0.6)  # the entry is stale now: a lookup has to ask the database
     mysql_server.observers.append(observe)
     if how == "killed":
-        _stop_mariadb()
+        stop_mariadb()
     else:
-        subprocess.run(["pkill", "-STOP", "-x", "mariadbd"], check=True)
+        signal_mariadb(signal.SIGSTOP)
     try:
         during = await asyncio.gather(*(_place(ami, did) for did in ["15553800001", "15553800002"] * 3))
         down_flag, errors = cache.database_down, cache.errors
     finally:
         if how == "killed":
-            _start_mariadb()
+            start_mariadb()
         else:
-            subprocess.run(["pkill", "-CONT", "-x", "mariadbd"], check=True)
+            signal_mariadb(signal.SIGCONT)
     mysql_server.observers.remove(observe)
     wrong = []
     for (_, outcome), did in zip(during, ["15553800001", "15553800002"] * 3, strict=True):

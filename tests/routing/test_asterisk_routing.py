@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 
 import pytest
 
 from tests.routing.bed import ACCOUNT, Start, callers
+from tests.support.db import start_mariadb, stop_mariadb
 
 # -- lookups that dial nothing --------------------------------------------------------------------
 
@@ -234,7 +234,7 @@ async def test_database_stopped_during_a_run(bed: Start) -> None:
     _, seen = await b.place("15551000018")
     assert (seen.result, seen.leg) == ("ANSWERED", "BUSY")
     await asyncio.sleep(0.6)  # the cache entry is now stale: a lookup must ask the database
-    _stop_mariadb()
+    stop_mariadb()
     try:
         started = asyncio.get_running_loop().time()
         _, cached = await b.place("15551000018")
@@ -243,29 +243,6 @@ async def test_database_stopped_during_a_run(bed: Start) -> None:
         assert (unseen.result, unseen.agistatus) == ("ERROR", "FAILURE")
         assert asyncio.get_running_loop().time() - started < 15
     finally:
-        _start_mariadb()
+        start_mariadb()
     _, recovered = await b.place("15551000019")
     assert (recovered.result, recovered.leg) == ("ANSWERED", "PRIMARY")
-
-
-def _stop_mariadb() -> None:
-    subprocess.run(["pkill", "-KILL", "-x", "mariadbd"], check=False)
-    for _ in range(100):
-        if subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True).returncode != 0:
-            return
-        subprocess.run(["sleep", "0.1"], check=True)
-
-
-def _start_mariadb() -> None:
-    subprocess.run(
-        ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
-        check=True,
-    )
-    for _ in range(200):
-        probe = subprocess.run(
-            ["mysqladmin", "--protocol=tcp", "-h127.0.0.1", "-uroot", "status"], capture_output=True
-        )
-        if probe.returncode == 0:
-            return
-        subprocess.run(["sleep", "0.1"], check=True)
-    raise RuntimeError("MariaDB did not come back")

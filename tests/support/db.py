@@ -3,7 +3,13 @@ and `add_did`, a DID with its transfer settings through the repository."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sqlite3
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -89,3 +95,61 @@ async def add_did(
             schedule=settings.get("schedule"),
         )
     )
+
+
+# -- the machine's own MariaDB, stopped and started by the fault tests ---------------------------------
+
+
+def mariadb_pids() -> list[int]:
+    """The machine's own MariaDB: every `mariadbd` but the Galera test nodes, which run with a
+    `--defaults-file` of their own (tests/plugins/galera.py) and must not be touched."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        own_config = any(arg.startswith(b"--defaults-file=") for arg in cmdline)
+        if cmdline and Path(cmdline[0].decode(errors="replace")).name == "mariadbd" and not own_config:
+            pids.append(int(entry.name))
+    return pids
+
+
+def signal_mariadb(sig: int) -> None:
+    """Send `sig` to the machine's MariaDB (SIGSTOP freezes it, SIGCONT thaws it)."""
+    for pid in mariadb_pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def stop_mariadb() -> None:
+    """SIGKILL the machine's MariaDB and wait until it is gone."""
+    signal_mariadb(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while mariadb_pids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def start_mariadb() -> None:
+    """Start the machine's MariaDB again, in the background as the test command does, and wait until it
+    answers. Not through `start-stop-daemon --oknodo`: it would take a running Galera test node for it."""
+    subprocess.Popen(
+        ["/usr/sbin/mariadbd"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        probe = subprocess.run(
+            ["mysqladmin", "--protocol=tcp", "-h127.0.0.1", "-uroot", "status"],
+            capture_output=True,
+            check=False,
+        )
+        if probe.returncode == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("MariaDB did not come back")
