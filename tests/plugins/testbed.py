@@ -25,10 +25,11 @@ def asterisk() -> Iterator[AsteriskTestbed]:
     testbed.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def asterisk_b(asterisk: AsteriskTestbed) -> Iterator[AsteriskTestbed]:
     """A second running Asterisk (instance B: AMI 15039, SIP 15061) in the chroot that `asterisk`
-    has mounted, for the tests of two Asterisk boxes; stopped before A."""
+    has mounted, for the tests of two Asterisk boxes; stopped at the end of their module, so that it
+    takes no CPU from the rest of the suite."""
     testbed = AsteriskTestbed(asterisk.root, INSTANCE_B)
     try:
         testbed.start()
