@@ -15,14 +15,7 @@ from tests.testbed.asterisk import INSTANCE_B, Ami, AsteriskTestbed, TestbedErro
 def asterisk() -> Iterator[AsteriskTestbed]:
     """The running Asterisk test bed for the whole session; fails (never skips) when it
     cannot be provisioned or started."""
-    testbed = AsteriskTestbed()
-    try:
-        testbed.start()
-    except TestbedError as exc:
-        testbed.shutdown()
-        pytest.fail(f"Asterisk test bed unavailable: {exc}", pytrace=False)
-    yield testbed
-    testbed.shutdown()
+    yield from _running(AsteriskTestbed(), "Asterisk test bed")
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +23,16 @@ def asterisk_b(asterisk: AsteriskTestbed) -> Iterator[AsteriskTestbed]:
     """A second running Asterisk (instance B: AMI 15039, SIP 15061) in the chroot that `asterisk`
     has mounted, for the tests of two Asterisk boxes; stopped at the end of their module, so that it
     takes no CPU from the rest of the suite."""
-    testbed = AsteriskTestbed(asterisk.root, INSTANCE_B)
+    yield from _running(AsteriskTestbed(asterisk.root, INSTANCE_B), "Asterisk test bed B")
+
+
+def _running(testbed: AsteriskTestbed, name: str) -> Iterator[AsteriskTestbed]:
+    """Start `testbed`, yield it, shut it down; fail (never skip) when it does not start."""
     try:
         testbed.start()
     except TestbedError as exc:
         testbed.shutdown()
-        pytest.fail(f"Asterisk test bed B unavailable: {exc}", pytrace=False)
+        pytest.fail(f"{name} unavailable: {exc}", pytrace=False)
     yield testbed
     testbed.shutdown()
 
