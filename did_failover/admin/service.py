@@ -31,6 +31,10 @@ from did_failover.storage.base import (
 )
 
 ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
+ACCOUNT_FIELDS = frozenset({"account", "reseller"})
+"""Change-log fields whose values are account numbers."""
+OUTSIDE = "(another tenant)"
+"""What a change-log value shows in place of an account number outside the viewer's scope."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,14 +300,33 @@ class Service:
             raise InputError("--actor: give a name of 1..64 characters")
         if not 1 <= limit <= 100_000:
             raise InputError(f"--limit: {limit} is not a number of changes 1..100000")
-        return await self.repo.list_changes(
+        rows = await self.repo.list_changes(
             did=did_number(did, "--did") if did is not None else None,
-            account=account,
+            account=account or scope.customer,
             reseller=scope.reseller,
             actor=actor,
             since=valid.parse_since(since) if since is not None else None,
             limit=limit,
         )
+        return await self._outside_hidden(scope, rows)
+
+    async def _outside_hidden(self, scope: Scope, rows: list[ChangeRow]) -> list[ChangeRow]:
+        """The rows with every account number the scope may not see replaced by OUTSIDE: a DID
+        moved in from another tenant shows where it came from to no one who could not see it there."""
+        if scope.reseller is None and scope.customer is None:
+            return rows
+        accounts = await self.list_accounts(scope)
+        visible = {scope.reseller} | {a.number for a in accounts} | {a.reseller for a in accounts}
+
+        def shown(value: str | None) -> str | None:
+            return value if value is None or value in visible else OUTSIDE
+
+        return [
+            dataclasses.replace(row, old=shown(row.old), new=shown(row.new))
+            if row.field in ACCOUNT_FIELDS
+            else row
+            for row in rows
+        ]
 
     # Call transfer
 

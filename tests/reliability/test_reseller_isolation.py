@@ -129,6 +129,24 @@ def _foreign_attempts(
     return attempts
 
 
+async def _customer_sees_only_its_own(service: Service, tree: Tree, customer: str) -> None:
+    """Every listing a customer scope reads, CSV export included, holds its own DIDs and rows only."""
+    scope = Scope(customer=customer)
+    own = {d for r in tree.resellers.values() for d in r.get(customer, [])} | set(
+        tree.direct.get(customer, [])
+    )
+    assert {a.number for a in await service.list_accounts(scope)} == {customer}
+    assert {d.number for d in await service.list_dids(scope)} == own
+    assert {v.did for v in await service.list_transfers(scope)} == own
+    out = io.StringIO()
+    await service.export_csv(scope, out)
+    assert {line.split(",")[0] for line in out.getvalue().splitlines()[1:]} == own
+    changes = await service.list_changes(scope, limit=100_000)
+    assert {c.account for c in changes} <= {customer}
+    assert {c.did for c in changes if c.subject == "did"} == own
+    assert {c.account_number for c in await service.list_calls(scope, limit=100_000)} <= {customer}
+
+
 async def _check(tree: Tree, pick: int) -> tuple[int, int, list[str]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'db.sqlite'}"
@@ -136,6 +154,8 @@ async def _check(tree: Tree, pick: int) -> tuple[int, int, list[str]]:
         service = Service(repo)
         try:
             await _build(service, tree)
+            for customer in tree.all_customers():
+                await _customer_sees_only_its_own(service, tree, customer)
             before = dump(url)
             checked, refused, leaked = 0, 0, []
             for reseller in tree.resellers:

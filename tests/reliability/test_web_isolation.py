@@ -10,15 +10,18 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from did_failover.admin.service import Scope, Service
+from did_failover.admin.service import OUTSIDE, Scope, Service
 from did_failover.admin.users import hash_password
-from did_failover.storage import open_repository
+from did_failover.storage import CallRecord, ChangeRow, open_repository
 from tests.reliability.test_reseller_isolation import Tree, _build, trees
 from tests.support.db import TABLES, execute
 from tests.support.net import free_port
@@ -61,7 +64,16 @@ async def _init(url: str) -> None:
 
 
 async def _refill(url: str, tree: Tree) -> None:
-    for table in ("web_sessions", "api_tokens", "users", "did_transfers", "dids", "accounts", "change_log"):
+    for table in (
+        "web_sessions",
+        "api_tokens",
+        "users",
+        "did_transfers",
+        "dids",
+        "accounts",
+        "change_log",
+        "call_log",
+    ):
         execute(url, f"DELETE FROM {table}")
     async with open_repository(url, 5.0) as repo:
         await _build(Service(repo), tree)
@@ -256,3 +268,217 @@ def test_no_api_token_reaches_outside_its_own(
         leaked=sum(len(run[2]) for run in _API_RUNS),
     )
     assert not leaked and refused == attempts, leaked
+
+
+# -- every listing and page, for every role ----------------------------------------------------------------
+
+
+@dataclass
+class History:
+    """A tree with history: a call and a change per DID, and DIDs that moved between tenants."""
+
+    tree: Tree
+    owner: dict[str, str] = field(default_factory=dict)
+    """Each DID's customer now."""
+    calls: set[tuple[str, str]] = field(default_factory=set)
+    """(DID, account recorded) of every call in the history."""
+
+    def reseller_of(self, customer: str) -> str | None:
+        return next((r for r, cs in self.tree.resellers.items() if customer in cs), None)
+
+    def visible(self, username: str) -> set[str] | None:
+        """The accounts a user may see (None: the admin, every one)."""
+        if username == "admin":
+            return None
+        number = username[1:]
+        return self.tree.customers_of(number) if username.startswith("r") else {number}
+
+    def nameable(self, username: str) -> set[str] | None:
+        """The account numbers a user may read on a row: those it sees, and its own reseller."""
+        accounts = self.visible(username)
+        if accounts is None:
+            return None
+        number = username[1:]
+        reseller = number if username.startswith("r") else self.reseller_of(number)
+        return accounts | ({reseller} if reseller else set())
+
+    def dids_seen(self, username: str) -> set[str]:
+        accounts = self.visible(username)
+        return {d for d, c in self.owner.items() if accounts is None or c in accounts}
+
+
+async def _history(url: str, tree: Tree) -> History:
+    """The tree, then per DID a change marked with its owner (`endpoint:owner-N`) and a call from
+    77N; then one DID moved to another customer and one removed and added again for another."""
+    await _refill(url, tree)
+    history = History(tree, {d: c for r in tree.resellers.values() for c, ds in r.items() for d in ds})
+    history.owner.update({d: c for c, ds in tree.direct.items() for d in ds})
+    admin = Scope(actor="cli:root")
+    async with open_repository(url, 5.0) as repo:
+        service = Service(repo)
+
+        async def mark(did: str) -> None:
+            customer = history.owner[did]
+            await service.set_transfer(admin, did, no_answer=f"endpoint:owner-{customer}")
+            started = datetime.now(UTC) - timedelta(minutes=len(history.calls) + 1)
+            await repo.insert_call(CallRecord(started, did, "ANSWERED", customer, f"77{customer}"))
+            history.calls.add((did, customer))
+
+        for did in sorted(history.owner):
+            await mark(did)
+        customers = sorted(tree.all_customers())
+        for position, did in enumerate(sorted(history.owner)[:2]):
+            others = [c for c in customers if c != history.owner[did]]
+            if not others:
+                break
+            target = others[-1 - position % len(others)]
+            if position == 0:  # its settings go with it: cleared first, so that any owner-N seen is a leak
+                await service.set_transfer(admin, did, no_answer="none")
+                await service.set_did(admin, did, account=target)
+            else:
+                await service.remove_did(admin, did)
+                await service.add_did(admin, did, target, "endpoint:alice")
+            history.owner[did] = target
+            await mark(did)
+        await repo.add_user("admin", "admin", None, _HASH[0])
+    return history
+
+
+def _token(client: httpx.Client, username: str) -> dict[str, str]:
+    login = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
+    assert login.status_code == 201, login.text
+    return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+def _outside(values: set[str], accounts: set[str] | None) -> set[str]:
+    return set() if accounts is None else values - accounts
+
+
+def _listing_leaks(site: str, url: str, history: History, username: str) -> tuple[int, list[str]]:
+    """Every listing of the API and every page for one user: what it shows outside its scope, and
+    what of its own it does not show. Returns (listings read, problems)."""
+    accounts, own_dids = history.visible(username), history.dids_seen(username)
+    nameable = history.nameable(username)
+    every = asyncio.run(_all_changes(url))
+    expected_changes = {c.id for c in every if accounts is None or c.account in accounts}
+    expected_calls = {c for c in history.calls if accounts is None or c[1] in accounts}
+    read, problems = 0, []
+    with httpx.Client(base_url=site, timeout=10.0) as client:
+        headers = _token(client, username)
+
+        def get(path: str, **params: object) -> dict[str, Any]:
+            nonlocal read
+            read += 1
+            response = client.get(
+                path, headers=headers, params={"limit": 1000 if path.endswith("/dids") else 100_000, **params}
+            )
+            assert response.status_code == 200, (path, params, response.text)
+            return dict(response.json())
+
+        def check_changes(items: list[dict[str, Any]], wanted: set[int], what: str) -> None:
+            shown = {item["id"] for item in items}
+            if shown != wanted:
+                problems.append(
+                    f"{username} {what}: {len(shown - wanted)} foreign, {len(wanted - shown)} missing"
+                )
+            for item in items:
+                values = {v for v in (item["old"], item["new"]) if v}
+                marked = {m for v in values for m in re.findall(r"owner-(\d+)", v)}
+                named = values if item["field"] in ("account", "reseller") else set()
+                leaked = _outside(marked, accounts) | _outside(named - {OUTSIDE}, nameable)
+                if leaked:
+                    problems.append(f"{username} {what}: change {item['id']} names {sorted(leaked)}")
+
+        check_changes(get("/api/v1/changes")["items"], expected_changes, "changes")
+        check_changes(get("/api/v1/changes", since="1d")["items"], expected_changes, "changes since 1d")
+        check_changes(
+            get("/api/v1/changes", actor="cli:root")["items"],
+            {c.id for c in every if c.id in expected_changes and c.actor == "cli:root"},
+            "changes by cli:root",
+        )
+        for did in sorted(history.owner):
+            wanted = {c.id for c in every if c.id in expected_changes and c.did == did}
+            check_changes(get("/api/v1/changes", did=did)["items"], wanted, f"changes of {did}")
+            calls = {(c["did"], c["account_number"]) for c in get("/api/v1/calls", did=did)["items"]}
+            if calls != {c for c in expected_calls if c[0] == did}:
+                problems.append(f"{username} calls of {did}: {sorted(calls)}")
+        for account in sorted(accounts if accounts is not None else history.tree.all_customers()):
+            wanted = {c.id for c in every if c.id in expected_changes and c.account == account}
+            check_changes(get("/api/v1/changes", account=account)["items"], wanted, f"changes of {account}")
+            calls = {(c["did"], c["account_number"]) for c in get("/api/v1/calls", account=account)["items"]}
+            if calls != {c for c in expected_calls if c[1] == account}:
+                problems.append(f"{username} calls of {account}: {sorted(calls)}")
+        for params in ({}, {"since": "1d"}):
+            calls = {(c["did"], c["account_number"]) for c in get("/api/v1/calls", **params)["items"]}
+            if calls != expected_calls:
+                problems.append(f"{username} calls {params}: {sorted(calls ^ expected_calls)} differ")
+        for params in ({}, {"search": "1555"}, {"order": "account", "direction": "desc"}):
+            dids = {d["did"] for d in get("/api/v1/dids", **params)["items"]}
+            if dids != own_dids:
+                problems.append(f"{username} DIDs {params}: {sorted(dids ^ own_dids)} differ")
+        listed = {a["number"] for a in get("/api/v1/accounts")["items"]}
+        if _outside(listed, accounts):
+            problems.append(f"{username} accounts: {sorted(_outside(listed, accounts))} foreign")
+
+    client, _ = _login(site, username)
+    try:
+        pages = ["/dids", "/dids?search=1555", "/dids?order=account&direction=desc", "/accounts"]
+        pages += [f"/dids/{did}" for did in sorted(own_dids)]
+        for path in pages:
+            read += 1
+            page = client.get(path)
+            if page.status_code == 404 and path == "/accounts" and username.startswith("c"):
+                continue  # a customer has no accounts page
+            assert page.status_code == 200, (username, path, page.status_code)
+            if path.startswith("/dids?") or path == "/dids":
+                shown = set(re.findall(r'<a href="/dids/(\d+)">', page.text))
+                if shown != own_dids:
+                    problems.append(f"{username} {path}: {sorted(shown ^ own_dids)} differ")
+            marked = set(re.findall(r"owner-(\d+)", page.text))
+            marked |= set(re.findall(r"<td>77(\d+)</td>", page.text))
+            marked |= set(re.findall(r'action="/accounts/([^"]+)"', page.text))
+            named = set(re.findall(r"<td>(\d{3})</td>", page.text))
+            leaked = _outside(marked, accounts) | _outside(named, nameable)
+            if leaked:
+                problems.append(f"{username} {path}: shows {sorted(leaked)}")
+    finally:
+        client.close()
+    return read, problems
+
+
+async def _all_changes(url: str) -> list[ChangeRow]:
+    async with open_repository(url, 5.0) as repo:
+        return await Service(repo).list_changes(Scope(), limit=100_000)
+
+
+_LISTING_RUNS: list[tuple[int, int]] = []
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(tree=trees())
+def test_every_listing_and_page_shows_each_role_only_its_own(
+    tree: Tree, web: tuple[str, str], figures: Callable[..., None]
+) -> None:
+    """The admin, each reseller and each customer, through the API and the pages: calls and changes
+    (with and without each filter), DIDs (search, order), accounts, each own DID's page with its
+    recent calls and changes. Each holds exactly the rows of the accounts the user may see, also for
+    a DID that moved between tenants or was removed and added again for another; a moved DID's
+    former account shows as "(another tenant)"."""
+    site, url = web
+    history = asyncio.run(_history(url, tree))
+    users = ["admin", *(f"r{r}" for r in tree.resellers), *(f"c{c}" for c in sorted(tree.all_customers()))]
+    read, problems = 0, []
+    for username in users:
+        count, found = _listing_leaks(site, url, history, username)
+        read, problems = read + count, problems + found
+    _LISTING_RUNS.append((read, len(problems)))
+    figures(
+        trees=len(_LISTING_RUNS),
+        listings_read=sum(r for r, _ in _LISTING_RUNS),
+        leaks=sum(p for _, p in _LISTING_RUNS),
+    )
+    assert not problems, problems
