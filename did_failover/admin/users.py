@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from did_failover.admin.service import Scope, Service
 from did_failover.errors import InputError
 from did_failover.numbers import account_number
-from did_failover.storage.base import Repository, Role, TokenRow, UserRow, acting_as
+from did_failover.storage.base import LOGIN_TOKEN, Repository, Role, TokenRow, UserRow, acting_as
 
 ROLES: tuple[Role, ...] = get_args(Role)
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}", re.ASCII)
@@ -136,7 +136,9 @@ class Users:
     async def set_user(
         self, scope: Scope, name: str, *, password: str | None = None, active: bool | None = None
     ) -> UserRow:
-        """Change a user's password or status; either ends every session of that user."""
+        """Change a user's password or status; either ends every session of that user, and a new
+        password every token a password login handed out (long-lived tokens are kept: the
+        operator made them, not the password)."""
         if password is None and active is None:
             raise InputError("nothing to change: give --password-stdin, --active or --inactive")
         if password is not None:
@@ -168,6 +170,10 @@ class Users:
             raise InputError(f"--expires: {days} is not a number of days 1..3650")
         if not 1 <= len(label) <= 64:
             raise InputError("--name: give a label of 1..64 characters")
+        if label == LOGIN_TOKEN:
+            raise InputError(
+                f"--name: {LOGIN_TOKEN!r} names the tokens a password login hands out; choose another"
+            )
         value = secrets.token_urlsafe(32)
         expires = None if days is None else datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
         row = await self.repo.add_token(

@@ -38,8 +38,17 @@ async def user_add(service: Service, scope: Scope, args: argparse.Namespace) -> 
 async def user_set(service: Service, scope: Scope, args: argparse.Namespace) -> None:
     """`user set`."""
     password = read_password(args, "New password") if args.password_stdin or args.active is None else None
-    user = await Users(service.repo).set_user(scope, args.username, password=password, active=args.active)
-    print(f"user {user.username} updated: {active_word(user.active)}; its sessions ended")
+    users = Users(service.repo)
+    user = await users.set_user(scope, args.username, password=password, active=args.active)
+    ended = "its sessions and login tokens ended" if password is not None else "its sessions ended"
+    print(f"user {user.username} updated: {active_word(user.active)}; {ended}")
+    kept = await users.list_tokens(scope, user.username) if password is not None else []
+    if kept:
+        ids = ", ".join(str(t.id) for t in kept)
+        print(
+            f"kept: {len(kept)} long-lived API token{'s' if len(kept) > 1 else ''} ({ids}), not made"
+            f" from the password; end with 'did-failover token remove ID'"
+        )
 
 
 async def user_remove(service: Service, scope: Scope, args: argparse.Namespace) -> None:

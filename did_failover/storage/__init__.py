@@ -6,6 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 from did_failover.errors import InputError
 from did_failover.storage.base import (
+    LOGIN_TOKEN,
     SCHEMA_VERSION,
     AccountRow,
     CallRecord,
@@ -24,6 +25,7 @@ from did_failover.storage.base import (
 )
 
 __all__ = [
+    "LOGIN_TOKEN",
     "SCHEMA_VERSION",
     "AccountRow",
     "CallRecord",

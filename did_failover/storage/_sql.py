@@ -23,6 +23,7 @@ from did_failover.numbers import strip_plus
 from did_failover.storage.base import (
     DEFAULT_CALLER_ID,
     DEFAULT_TRANSFER_TIMEOUT,
+    LOGIN_TOKEN,
     SCHEMA_VERSION,
     AccountRow,
     AccountType,
@@ -824,7 +825,8 @@ class SQLRepository(Repository):
     async def update_user(
         self, username: str, *, password_hash: str | None = None, active: bool | None = None
     ) -> UserRow:
-        """Change a user's password or status; either ends every session of that user."""
+        """Change a user's password or status; either ends every session of that user, a new
+        password also every token taken with the old one (`POST /api/v1/tokens`)."""
         sets: dict[str, Any] = {"password_hash": password_hash, "active": active}
         sets = {column: value for column, value in sets.items() if value is not None}
         sets["updated_at"] = self._now()
@@ -841,6 +843,12 @@ class SQLRepository(Repository):
                 "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)",
                 (username,),
             )
+            if password_hash is not None:  # what the old password let in: sessions and login tokens
+                await db.execute(
+                    "DELETE FROM api_tokens WHERE name = ? AND user_id IN"
+                    " (SELECT id FROM users WHERE username = ?)",
+                    (LOGIN_TOKEN, username),
+                )
         user = await self.get_user(username)
         if user is None:
             raise InputError(f"user {username} not found")

@@ -232,6 +232,11 @@ class SessionRow:
     last_seen_at: datetime
 
 
+LOGIN_TOKEN = "login"  # noqa: S105 (a token name, not a secret)
+"""The name of the API tokens `POST /api/v1/tokens` hands out for a password: a new password ends
+them. No long-lived token (`token add`) may take it."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenRow:
     """An API token (never the token itself: it is shown once, when made)."""

@@ -24,6 +24,7 @@ from did_failover.admin.service import Scope
 from did_failover.admin.views import TransferView
 from did_failover.cli.render import account_dict, call_dict, change_dict, did_dict
 from did_failover.errors import InputError, InvalidDestination, StorageUnavailable
+from did_failover.storage import LOGIN_TOKEN
 from did_failover.web import auth
 from did_failover.web.api_errors import ApiError, body, checked, error, query_int, refusal
 from did_failover.web.openapi import FORWARD_KINDS, OPTIONAL_KINDS, SPEC
@@ -97,7 +98,8 @@ async def tokens(request: Request, api: Api) -> Response:
         raise ApiError(401, "authentication: wrong username or password")
     value = auth.token()
     expires = datetime.now(UTC).replace(microsecond=0) + LOGIN_TOKEN_LIFETIME
-    await api.web.repo.add_token(user.username, "login", hashlib.sha256(value.encode()).hexdigest(), expires)
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    await api.web.repo.add_token(user.username, LOGIN_TOKEN, digest, expires)
     return JSONResponse({"token": value, "expires_at": expires.isoformat()}, 201)
 
 
