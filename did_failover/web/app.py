@@ -74,25 +74,6 @@ def not_found(request: Request) -> HTMLResponse:
     return error_page(request, 404, "Not found", "There is nothing here.")
 
 
-def https(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
-def set_cookie(response: Response, request: Request, base: str, value: str) -> None:
-    response.set_cookie(
-        auth.cookie_name(base, https(request)),
-        value,
-        httponly=True,
-        samesite="strict",
-        secure=https(request),
-        path="/",
-    )
-
-
-def cookie(request: Request, base: str) -> str | None:
-    return request.cookies.get(auth.cookie_name(base, https(request)))
-
-
 Page = Callable[[Request, Web], Awaitable[Response]]
 
 
@@ -101,14 +82,14 @@ def page(handler: Page, *, public: bool = False) -> Callable[[Request], Awaitabl
 
     async def endpoint(request: Request) -> Response:
         web: Web = request.app.state.web
-        request.state.login = await web.sessions.find(cookie(request, auth.SESSION_COOKIE))
+        request.state.login = await web.sessions.find(auth.cookie(request, auth.SESSION_COOKIE))
         if request.method == "POST":
             form = await request.form()
             request.state.form = form
             sent = form.get("csrf")
             sent_text = sent if isinstance(sent, str) else ""
             if public:
-                valid = web.login_form.valid(cookie(request, auth.LOGIN_COOKIE), sent_text)
+                valid = web.login_form.valid(auth.cookie(request, auth.LOGIN_COOKIE), sent_text)
             else:
                 login = request.state.login
                 valid = login is not None and auth.same(login.csrf, sent_text)
@@ -139,10 +120,10 @@ async def home(request: Request, web: Web) -> Response:
 async def login_page(request: Request, web: Web) -> Response:
     if request.method == "GET" and request.state.login is not None:
         return RedirectResponse("/dids", status_code=303)
-    pre = cookie(request, auth.LOGIN_COOKIE) or auth.token()
+    pre = auth.cookie(request, auth.LOGIN_COOKIE) or auth.token()
     if request.method == "GET":
         response = render(request, "login.html", csrf=web.login_form.token_for(pre), username="", error="")
-        set_cookie(response, request, auth.LOGIN_COOKIE, pre)
+        auth.set_cookie(response, request, auth.LOGIN_COOKIE, pre)
         return response
     username, password = form_text(request, "username").strip(), form_text(request, "password")
     address = request.client.host if request.client else "-"
@@ -170,15 +151,15 @@ async def login_page(request: Request, web: Web) -> Response:
         await web.sessions.end(request.state.login)
     value, _ = await web.sessions.start(user)
     done: Response = RedirectResponse("/dids", status_code=303)
-    set_cookie(done, request, auth.SESSION_COOKIE, value)
-    done.delete_cookie(auth.cookie_name(auth.LOGIN_COOKIE, https(request)), path="/")
+    auth.set_cookie(done, request, auth.SESSION_COOKIE, value)
+    done.delete_cookie(auth.cookie_name(auth.LOGIN_COOKIE, auth.https(request)), path="/")
     return done
 
 
 async def logout(request: Request, web: Web) -> Response:
     await web.sessions.end(request.state.login)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(auth.cookie_name(auth.SESSION_COOKIE, https(request)), path="/")
+    response.delete_cookie(auth.cookie_name(auth.SESSION_COOKIE, auth.https(request)), path="/")
     return response
 
 

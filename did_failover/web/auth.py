@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.requests import Request
+from starlette.responses import Response
 
 from did_failover.admin.service import Scope
 from did_failover.admin.users import burn_a_hash, verify_password
@@ -52,6 +54,28 @@ def session_key(cookie: str) -> str:
 def cookie_name(base: str, https: bool) -> str:
     """`__Host-` names where the scheme allows them (HTTPS: Secure, Path=/, no Domain)."""
     return f"__Host-{base}" if https else base
+
+
+def https(request: Request) -> bool:
+    """True when the request came over HTTPS (directly or through a trusted proxy)."""
+    return request.url.scheme == "https"
+
+
+def set_cookie(response: Response, request: Request, base: str, value: str) -> None:
+    """Set one of our cookies: HttpOnly, SameSite=Strict, and `__Host-` and Secure over HTTPS."""
+    response.set_cookie(
+        cookie_name(base, https(request)),
+        value,
+        httponly=True,
+        samesite="strict",
+        secure=https(request),
+        path="/",
+    )
+
+
+def cookie(request: Request, base: str) -> str | None:
+    """The value of one of our cookies, by the name the scheme gives it."""
+    return request.cookies.get(cookie_name(base, https(request)))
 
 
 def same(a: str, b: str) -> bool:
