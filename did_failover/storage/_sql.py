@@ -212,6 +212,9 @@ class SQLRepository(Repository):
     """A row when table (first argument) has column (second)."""
     _VERSION_3_COLUMNS: tuple[tuple[str, str, str], ...]
     """(table, column, statement that adds it): what turns a version 1 or 2 schema into 3."""
+    _VERSION_4_STATEMENTS: tuple[tuple[str, str], ...] = ()
+    """(table, statement): column changes (idempotent) that turn a schema older than 4 into 4, where
+    the table exists (the schema file creates a missing one as it is in 4)."""
 
     @abc.abstractmethod
     def _read(self) -> AbstractAsyncContextManager[Executor]:
@@ -257,6 +260,10 @@ class SQLRepository(Repository):
             if version is not None and version < 3:
                 for table, column, statement in self._VERSION_3_COLUMNS:
                     if await db.fetch_one(self._COLUMN_EXISTS, (table, column)) is None:
+                        await db.execute(statement)
+            if version is not None and version < 4:
+                for table, statement in self._VERSION_4_STATEMENTS:
+                    if await db.fetch_one(self._TABLE_EXISTS, (table,)) is not None:
                         await db.execute(statement)
             for statement in read_schema(self._SCHEMA_RESOURCE):
                 await db.execute(statement)
@@ -863,6 +870,28 @@ class SQLRepository(Repository):
                     (username,),
                 )
             return await db.execute("DELETE FROM users WHERE username = ?", (username,)) > 0
+
+    async def login_failures(
+        self, buckets: Sequence[str], since: datetime
+    ) -> dict[str, tuple[int, datetime]]:
+        """Per bucket that has any, the failed logins since `since`: how many, and the oldest's time."""
+        marks = ", ".join("?" for _ in buckets)
+        async with self._read() as db:
+            rows = await db.fetch_all(
+                "SELECT bucket, COUNT(*), MIN(failed_at) FROM login_failures"
+                f" WHERE bucket IN ({marks}) AND failed_at >= ? GROUP BY bucket",
+                (*buckets, self._ts(since)),
+            )
+        return {row[0]: (int(row[1]), _dt(row[2])) for row in rows}
+
+    async def add_login_failure(self, buckets: Sequence[str], at: datetime, forget_before: datetime) -> None:
+        """Record a failed login at `at` in each bucket, and forget every failure before `forget_before`."""
+        async with self._write() as db:
+            await db.execute("DELETE FROM login_failures WHERE failed_at < ?", (self._ts(forget_before),))
+            for bucket in buckets:
+                await db.execute(
+                    "INSERT INTO login_failures (bucket, failed_at) VALUES (?, ?)", (bucket, self._ts(at))
+                )
 
     async def add_session(self, key: str, username: str, csrf_token: str) -> None:
         """Store a new session under `key` (the SHA-256 of its token) for an existing user."""

@@ -15,12 +15,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal, NamedTuple, Self
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of the schema this code reads and writes (the `schema_version` row).
 
 1: accounts, DIDs, transfer settings, call log. 2: the change log and its triggers, web users and
 their sessions, API tokens. 3: forward lists (destination columns hold up to 5), after-hours
-destinations and business-hours schedules, every leg of a call in the call log."""
+destinations and business-hours schedules, every leg of a call in the call log. 4: failed logins
+(the throttle every web process shares), usernames compared exactly on MySQL too."""
 
 _ACTOR: ContextVar[str] = ContextVar("did_failover_actor", default="did-failover")
 
@@ -444,6 +445,16 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     async def remove_user(self, username: str) -> bool:
         """Delete a user and every session of theirs; False when there was none."""
+
+    @abc.abstractmethod
+    async def login_failures(
+        self, buckets: Sequence[str], since: datetime
+    ) -> dict[str, tuple[int, datetime]]:
+        """Per bucket that has any, the failed logins since `since`: how many, and the oldest's time."""
+
+    @abc.abstractmethod
+    async def add_login_failure(self, buckets: Sequence[str], at: datetime, forget_before: datetime) -> None:
+        """Record a failed login at `at` in each bucket, and forget every failure before `forget_before`."""
 
     @abc.abstractmethod
     async def add_session(self, key: str, username: str, csrf_token: str) -> None:

@@ -144,6 +144,13 @@ class MySQLRepository(SQLRepository):
         ),
         ("call_log", "legs", "ALTER TABLE call_log ADD COLUMN legs VARCHAR(2000) NULL"),
     )
+    _VERSION_4_STATEMENTS = (
+        (
+            "users",
+            "ALTER TABLE users MODIFY username VARCHAR(64)"
+            " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+        ),
+    )
 
     def __init__(
         self,

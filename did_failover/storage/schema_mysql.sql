@@ -88,7 +88,7 @@ CREATE TABLE IF NOT EXISTS call_log (
 -- that type; an admin user to none. Passwords only as argon2id hashes.
 CREATE TABLE IF NOT EXISTS users (
     id INT UNSIGNED NOT NULL AUTO_INCREMENT,
-    username VARCHAR(64) NOT NULL,
+    username VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
     role ENUM('admin', 'reseller', 'customer') NOT NULL,
     account_id INT UNSIGNED NULL,
     password_hash VARCHAR(255) NOT NULL,
@@ -131,6 +131,18 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     KEY ix_api_tokens_user (user_id),
     CONSTRAINT fk_api_tokens_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Failed logins of the web page and the API, for the throttle every web process shares: a row per
+-- failure and bucket, the bucket being the SHA-256 of `user:NAME` or `addr:ADDRESS` (never the name
+-- itself). Rows older than the throttle's window are deleted as new failures come.
+CREATE TABLE IF NOT EXISTS login_failures (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    bucket CHAR(64) NOT NULL,
+    failed_at DATETIME(3) NOT NULL,
+    PRIMARY KEY (id),
+    KEY ix_login_failures_bucket (bucket, failed_at),
+    KEY ix_login_failures_failed_at (failed_at)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin;
 
 -- Secrets the web process generates once (e.g. the key that signs the login form's CSRF token).
 CREATE TABLE IF NOT EXISTS web_secrets (
@@ -533,9 +545,10 @@ INSERT INTO change_log (changed_at, actor, action, subject, account, did, userna
 
 -- The version last: a schema whose triggers could not be created (no TRIGGER privilege, or binary
 -- logging without SUPER) is not taken for a finished one; `db init` then says why and runs again.
-INSERT IGNORE INTO schema_version (id, version) VALUES (1, 3);
--- Versions 1 and 2 become 3 in place. 2 added users, web sessions, API tokens and the change log;
+INSERT IGNORE INTO schema_version (id, version) VALUES (1, 4);
+-- Versions 1 to 3 become 4 in place. 2 added users, web sessions, API tokens and the change log;
 -- 3 widened the destination columns to forward lists and added after_hours_destination, schedule
--- and call_log.legs (`did-failover db init` adds those columns before it runs this file; by hand:
--- the ALTER TABLE statements in CHANGELOG.md).
-UPDATE schema_version SET version = 3 WHERE id = 1 AND version < 3;
+-- and call_log.legs; 4 added login_failures and made users.username utf8mb4_bin (compared exactly:
+-- no case, accent or trailing-space folding). `did-failover db init` makes those column changes
+-- before it runs this file; by hand: the ALTER TABLE statements in CHANGELOG.md.
+UPDATE schema_version SET version = 4 WHERE id = 1 AND version < 4;

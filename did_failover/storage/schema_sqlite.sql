@@ -105,6 +105,17 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 );
 CREATE INDEX IF NOT EXISTS ix_api_tokens_user ON api_tokens (user_id);
 
+-- Failed logins of the web page and the API, for the throttle every web process shares: a row per
+-- failure and bucket, the bucket being the SHA-256 of `user:NAME` or `addr:ADDRESS` (never the name
+-- itself). Rows older than the throttle's window are deleted as new failures come.
+CREATE TABLE IF NOT EXISTS login_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    bucket TEXT NOT NULL,
+    failed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_login_failures_bucket ON login_failures (bucket, failed_at);
+CREATE INDEX IF NOT EXISTS ix_login_failures_failed_at ON login_failures (failed_at);
+
 -- Secrets the web process generates once (e.g. the key that signs the login form's CSRF token).
 CREATE TABLE IF NOT EXISTS web_secrets (
     name TEXT PRIMARY KEY,
@@ -532,8 +543,8 @@ END;
 
 -- The version last: a schema whose triggers could not be created (no TRIGGER privilege, or binary
 -- logging without SUPER) is not taken for a finished one; `db init` then says why and runs again.
-INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 3);
--- Versions 1 and 2 become 3 in place. 2 added users, web sessions, API tokens and the change log;
+INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 4);
+-- Versions 1 to 3 become 4 in place. 2 added users, web sessions, API tokens and the change log;
 -- 3 added after_hours_destination, schedule and call_log.legs (`did-failover db init` adds those
--- columns before it runs this file).
-UPDATE schema_version SET version = 3 WHERE id = 1 AND version < 3;
+-- columns before it runs this file); 4 added login_failures.
+UPDATE schema_version SET version = 4 WHERE id = 1 AND version < 4;

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from did_failover.errors import InputError
-from did_failover.storage import Repository, TransferRow, acting_as, open_repository
+from did_failover.storage import SCHEMA_VERSION, Repository, TransferRow, acting_as, open_repository
 from did_failover.storage._sql import split_statements
 from tests.support.db import dump, execute
 
@@ -212,18 +212,18 @@ def _create_old(url: str, version: int) -> None:
         execute(url, row)
 
 
-@pytest.mark.parametrize("old", [1, 2])
+@pytest.mark.parametrize("old", [1, 2, 3])
 async def test_db_init_upgrades_an_older_database_in_place(repo_url: str, old: int) -> None:
-    """Every row and every route of a v1 or v2 database survive `init_schema`; writes are logged
+    """Every row and every route of a v1, v2 or v3 database survive `init_schema`; writes are logged
     after it, the new fields too."""
     _create_old(repo_url, old)
     before = {table: rows for table, rows in dump_v1(repo_url).items()}
     dids = ("15550001", "15550002", "15550003", "15559999")
     async with open_repository(repo_url, 5.0) as repo:
         assert await repo.schema_version() == old
-        # Version 2 already logs the raw inserts (as `sql`); the upgrade itself logs nothing.
-        known = [c.id for c in await repo.list_changes(limit=1000)] if old == 2 else []
-        assert await repo.init_schema() == 3
+        # Versions 2 and 3 already log the raw inserts (as `sql`); the upgrade itself logs nothing.
+        known = [c.id for c in await repo.list_changes(limit=1000)] if old >= 2 else []
+        assert await repo.init_schema() == SCHEMA_VERSION
         assert dump_v1(repo_url) == before
         routes = [await repo.get_route(did) for did in dids]
         assert routes[0] is not None and (
@@ -246,7 +246,7 @@ async def test_db_init_upgrades_an_older_database_in_place(repo_url: str, old: i
         )
         assert routes[3] is None
         assert [c.id for c in await repo.list_changes(limit=1000)] == known
-        assert await repo.init_schema() == 3  # and again: idempotent
+        assert await repo.init_schema() == SCHEMA_VERSION  # and again: idempotent
         assert [await repo.get_route(did) for did in dids] == routes
         with acting_as("cli:alice"):
             await repo.update_did("15550003", primary="endpoint:desk-3")
@@ -319,3 +319,18 @@ def dump_v1(url: str) -> dict[str, list[tuple[object, ...]]]:
         table: execute(url, f"SELECT {columns} FROM {table} ORDER BY 1")
         for table, columns in V1_COLUMNS.items()
     }
+
+
+async def test_usernames_are_compared_exactly_after_the_upgrade_to_4(repo_url: str) -> None:
+    """A version-3 database's users are found by their exact name only after `init_schema` (MySQL's
+    users.username was case- and accent-insensitive), and a name differing in case can be added."""
+    _create_old(repo_url, 3)
+    execute(repo_url, "INSERT INTO users (username, role, password_hash) VALUES ('Res2000', 'admin', 'x')")
+    async with open_repository(repo_url, 5.0) as repo:
+        assert await repo.init_schema() == SCHEMA_VERSION
+        for spelling in ("res2000", "RES2000", "Rés2000"):
+            assert await repo.get_user(spelling) is None, spelling
+        found = await repo.get_user("Res2000")
+        assert found is not None and found.username == "Res2000"
+        await repo.add_user("res2000", "admin", None, "y")
+        assert {u.username for u in await repo.list_users()} == {"Res2000", "res2000"}

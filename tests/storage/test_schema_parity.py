@@ -61,4 +61,4 @@ def test_schema_sql_run_twice_by_hand_with_the_mysql_client(mysql_url: str) -> N
             capture_output=True,
         )
     assert sorted(_mysql_columns(mysql_url)) == sorted(TABLES)
-    assert execute(mysql_url, "SELECT version FROM schema_version") == [(3,)]
+    assert execute(mysql_url, "SELECT version FROM schema_version") == [(4,)]

@@ -27,6 +27,7 @@ TABLES = (
     "web_sessions",
     "web_secrets",
     "api_tokens",
+    "login_failures",
     "schema_version",
 )
 SQLITE_ONLY = ("change_actor",)
