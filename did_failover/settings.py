@@ -118,8 +118,10 @@ class Settings(BaseSettings):
 
     web_listen: str = f"127.0.0.1:{WEB_PORT}"
     web_session_idle: float = Field(default=1800.0, gt=0, le=86400)
+    web_session_lifetime: float = Field(default=43200.0, gt=0, le=2592000)
+    web_trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
 
-    @field_validator("allow", mode="before")
+    @field_validator("allow", "web_trusted_proxies", mode="before")
     @classmethod
     def _parse_allow(cls, value: Any) -> Any:
         if isinstance(value, str):

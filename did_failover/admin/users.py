@@ -54,10 +54,14 @@ def check_password(password: str) -> str:
     return password
 
 
+USERNAME_RULE = "1 to 64 letters, digits, _ . @ or -"
+"""The username rule in words. Names are compared exactly, byte for byte, on both back ends."""
+
+
 def username(text: str) -> str:
     """A username; InputError unless 1..64 letters, digits, _ . @ or -."""
     if not USERNAME.fullmatch(text):
-        raise InputError(f"USERNAME: {text!r} is not a valid username: 1 to 64 letters, digits, _ . @ or -")
+        raise InputError(f"USERNAME: {text[:80]!r} is not a valid username: {USERNAME_RULE}")
     return text
 
 

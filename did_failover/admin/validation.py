@@ -43,10 +43,14 @@ def seconds(value: int, field: str) -> int:
     return value
 
 
+MAX_CHANNELS = 1_000_000
+"""The largest channel limit a DID takes (the column is a 32-bit integer)."""
+
+
 def max_channels(value: int) -> int:
-    """A DID's concurrent-call limit: 0 (unlimited) or more."""
-    if value < 0:
-        raise InputError(f"--max-channels: must be 0 (unlimited) or more, got {value}")
+    """A DID's concurrent-call limit: 0 (unlimited) to MAX_CHANNELS."""
+    if not 0 <= value <= MAX_CHANNELS:
+        raise InputError(f"--max-channels: must be 0 (unlimited) to {MAX_CHANNELS}, got {value}")
     return value
 
 
@@ -122,11 +126,20 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     """`--since`: a relative age (30m, 2h, 7d, 1w) or an ISO date/time (UTC unless it says otherwise)."""
     if match := _RELATIVE.fullmatch(text.strip()):
         amount, unit = match.groups()
-        return (now or datetime.now(UTC)) - timedelta(**{_UNIT[unit]: int(amount)})
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            f"--since: {text!r} is neither an age (30m, 2h, 7d, 1w) nor a date/time (2026-11-27T08:00)"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        try:
+            moment = (now or datetime.now(UTC)) - timedelta(**{_UNIT[unit]: int(amount)})
+        except OverflowError:
+            moment = _EPOCH
+    else:
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise InputError(
+                f"--since: {text[:40]!r} is neither an age (30m, 2h, 7d, 1w)"
+                " nor a date/time (2026-11-27T08:00)"
+            ) from None
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return max(moment, _EPOCH)  # nothing is older; earlier years are not every database's dates
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

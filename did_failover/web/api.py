@@ -21,6 +21,7 @@ from starlette.types import Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from did_failover.admin.service import Scope
+from did_failover.admin.users import USERNAME_RULE
 from did_failover.admin.views import TransferView
 from did_failover.cli.render import account_dict, call_dict, change_dict, did_dict
 from did_failover.errors import InputError, InvalidDestination, StorageUnavailable
@@ -84,17 +85,20 @@ async def _authenticate(request: Request, api: Api) -> Scope:
 
 async def tokens(request: Request, api: Api) -> Response:
     data = await body(request, {"username": str, "password": str}, {"username", "password"})
+    name = auth.login_name(data["username"])
+    if name is None:
+        raise ApiError(422, f"username: not a valid username: {USERNAME_RULE}", "username")
     address = request.client.host if request.client else "-"
-    wait = api.web.throttle.retry_after(data["username"], address)
+    wait = await api.web.throttle.retry_after(name, address)
     if wait:
         return error(
             429, f"too many failed logins: try again in {wait} seconds", None, {"Retry-After": str(wait)}
         )
-    user = await api.web.repo.get_user(data["username"]) if len(data["username"]) <= 64 else None
+    user = await api.web.repo.get_user(name)
     usable = user is not None and auth.may_log_in(user)
     ok = await auth.verify_password_or_burn(user.password_hash if usable and user else None, data["password"])
     if not ok or user is None:
-        api.web.throttle.failed(data["username"], address)
+        await api.web.throttle.failed(name, address)
         raise ApiError(401, "authentication: wrong username or password")
     value = auth.token()
     expires = datetime.now(UTC).replace(microsecond=0) + LOGIN_TOKEN_LIFETIME

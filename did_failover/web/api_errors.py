@@ -56,6 +56,8 @@ async def body(
         data = json.loads(await request.body() or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "body: not valid JSON") from None
+    except RecursionError:
+        raise ApiError(400, "body: nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "body: must be a JSON object")
     return checked(data, fields, required)
@@ -87,9 +89,10 @@ _JSON_TYPE = {bool: "a boolean", int: "an integer", str: "a string", dict: "an o
 
 
 def query_int(request: Request, name: str, default: int) -> int:
+    """A whole-number query parameter: ASCII digits, at most 9 of them (no number here is larger)."""
     text = request.query_params.get(name)
     if text is None:
         return default
-    if not text.isdigit():
-        raise ApiError(422, f"{name}: must be a whole number", name)
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise ApiError(422, f"{name}: must be a whole number 0..999999999", name)
     return int(text)

@@ -22,13 +22,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
+from starlette.types import Scope as AsgiScope
 
 from did_failover.admin.service import Service
+from did_failover.admin.users import USERNAME_RULE
 from did_failover.calls.tracker import forwarded_to
 from did_failover.errors import InputError, InvalidSchedule
 from did_failover.routing.schedule import parse_schedule
 from did_failover.storage.base import PAGE_ORDERS, Repository
 from did_failover.web import api, api_errors, auth
+from did_failover.web.bodies import MAX_BODY, BodyLimit
 from did_failover.web.forms import CONDITIONS, TYPES, TransferForm
 from did_failover.web.headers import SecurityHeaders
 
@@ -52,12 +55,20 @@ _templates.globals["legs"] = lambda call: " → ".join(forwarded_to(call)) or "-
 class Web:
     """What every request uses: the repository, the service layer, sessions and the login throttle."""
 
-    def __init__(self, repo: Repository, session_idle: float, login_key: str, max_ring: int = 180) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        login_key: str,
+        *,
+        session_idle: float = 1800.0,
+        session_lifetime: float = 43200.0,
+        max_ring: int = 180,
+    ) -> None:
         self.repo = repo
         self.service = Service(repo, max_ring)
-        self.sessions = auth.Sessions(repo, session_idle)
+        self.sessions = auth.Sessions(repo, session_idle, session_lifetime)
         self.login_form = auth.LoginForm(login_key)
-        self.throttle = auth.Throttle()
+        self.throttle = auth.Throttle(repo)
 
 
 def render(request: Request, name: str, code: int = 200, **values: Any) -> HTMLResponse:
@@ -103,7 +114,7 @@ def page(handler: Page, *, public: bool = False) -> Callable[[Request], Awaitabl
         except InputError as exc:
             if "not found" in str(exc) or "may change only" in str(exc):
                 return not_found(request)
-            raise
+            return error_page(request, 400, "Bad request", str(exc).splitlines()[0])
 
     return endpoint
 
@@ -129,37 +140,41 @@ async def login_page(request: Request, web: Web) -> Response:
     address = request.client.host if request.client else "-"
 
     def refused(status: int, error: str) -> HTMLResponse:
+        shown = username[:64]
         return render(
-            request, "login.html", status, csrf=web.login_form.token_for(pre), username=username, error=error
+            request, "login.html", status, csrf=web.login_form.token_for(pre), username=shown, error=error
         )
 
-    wait = web.throttle.retry_after(username, address)
+    name = auth.login_name(username)
+    if name is None:
+        return refused(400, f"Username: {USERNAME_RULE}.")
+    wait = await web.throttle.retry_after(name, address)
     if wait:
         response = refused(429, f"Too many failed logins. Try again in {wait} seconds.")
         response.headers["Retry-After"] = str(wait)
         return response
-    user = await web.repo.get_user(username) if username and len(username) <= 64 else None
+    user = await web.repo.get_user(name)
     if user is None or not auth.may_log_in(user):
         await auth.verify_password_or_burn(None, password)
         ok = False
     else:
         ok = await auth.verify_password_or_burn(user.password_hash, password)
     if not ok or user is None:
-        web.throttle.failed(username, address)
+        await web.throttle.failed(name, address)
         return refused(401, "Wrong username or password.")
     if request.state.login is not None:
         await web.sessions.end(request.state.login)
     value, _ = await web.sessions.start(user)
     done: Response = RedirectResponse("/dids", status_code=303)
     auth.set_cookie(done, request, auth.SESSION_COOKIE, value)
-    done.delete_cookie(auth.cookie_name(auth.LOGIN_COOKIE, auth.https(request)), path="/")
+    auth.delete_cookie(done, request, auth.LOGIN_COOKIE)
     return done
 
 
 async def logout(request: Request, web: Web) -> Response:
     await web.sessions.end(request.state.login)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(auth.cookie_name(auth.SESSION_COOKIE, auth.https(request)), path="/")
+    auth.delete_cookie(response, request, auth.SESSION_COOKIE)
     return response
 
 
@@ -170,7 +185,8 @@ def _listing(request: Request) -> tuple[str, str, str, int]:
     order = order if order in PAGE_ORDERS else "did"
     direction = "desc" if query.get("direction") == "desc" else "asc"
     number = query.get("page", "1")
-    return search, order, direction, int(number) if number.isdigit() and 0 < int(number) < 10**6 else 1
+    page = int(number) if number.isascii() and number.isdigit() and len(number) <= 6 else 1
+    return search, order, direction, max(page, 1)
 
 
 async def dids(request: Request, web: Web) -> Response:
@@ -308,9 +324,16 @@ def create_app(web_factory: Callable[[], Awaitable[Web]], on_close: Callable[[],
         Mount("/static", StaticFiles(packages=[("did_failover.web", "static")]), name="static"),
         Mount("/api/v1", app=api.router()),
     ]
-    return SecurityHeaders(
-        Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _no_route, 405: _no_route})
-    )
+    site = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _no_route, 405: _no_route})
+    return SecurityHeaders(BodyLimit(site, _too_large))
+
+
+def _too_large(scope: AsgiScope) -> Response:
+    """A body over the cap: the JSON error under /api/, a short page otherwise."""
+    message = f"body: larger than {MAX_BODY} bytes"
+    if str(scope.get("path", "")).startswith("/api/"):
+        return api_errors.error(413, message)
+    return HTMLResponse(f"<!doctype html><title>Too large</title><p>Request too large: {message}.</p>", 413)
 
 
 async def _no_route(request: Request, exc: Exception) -> Response:

@@ -6,28 +6,29 @@
 - Every form carries the session's CSRF token (synchronizer token). The login form, before there
   is a session, carries an HMAC of a random pre-login cookie under a key generated once and kept
   in the database (double submit, signed).
-- Failed logins are counted per username and per client address in a moving window (the `limits`
-  package); over the limit the login answers 429 with Retry-After, and the count decays: it backs
-  off, it never locks the account.
+- Failed logins are counted per username and per client address in a moving window of a minute,
+  in the database, so that every web process behind a load balancer counts the same failures and a
+  restart forgets none. Buckets are SHA-256 digests (of the exact username, which passed the
+  username rule first, and of the address), so no input grows a key; expired rows are deleted as
+  new failures come. Over the limit the login answers 429 with Retry-After, and the count decays:
+  it backs off, it never locks the account.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import math
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from did_failover.admin.service import Scope
-from did_failover.admin.users import burn_a_hash, verify_password
+from did_failover.admin.users import USERNAME, burn_a_hash, verify_password
 from did_failover.storage.base import Repository, SessionRow, UserRow
 
 SESSION_COOKIE = "did_failover_session"
@@ -37,8 +38,11 @@ KEY_ROW = "login_csrf_key"
 TOUCH_EVERY = timedelta(seconds=60)
 """A session's last use is written at most this often (not on every request)."""
 
-PER_USERNAME = RateLimitItemPerMinute(5)
-PER_ADDRESS = RateLimitItemPerMinute(20)
+PER_USERNAME = 5
+"""Failed logins a minute for one username before it is throttled."""
+PER_ADDRESS = 20
+"""Failed logins a minute from one client address before it is throttled."""
+WINDOW = timedelta(minutes=1)
 
 
 def token() -> str:
@@ -70,6 +74,14 @@ def set_cookie(response: Response, request: Request, base: str, value: str) -> N
         samesite="strict",
         secure=https(request),
         path="/",
+    )
+
+
+def delete_cookie(response: Response, request: Request, base: str) -> None:
+    """Delete one of our cookies with the attributes it was set with: browsers ignore the deletion
+    of a `__Host-` cookie that lacks Secure."""
+    response.delete_cookie(
+        cookie_name(base, https(request)), path="/", secure=https(request), httponly=True, samesite="strict"
     )
 
 
@@ -121,11 +133,12 @@ class Login:
 
 
 class Sessions:
-    """Sessions in the database, with their idle time-out."""
+    """Sessions in the database, with their idle time-out and their absolute lifetime."""
 
-    def __init__(self, repo: Repository, idle: float) -> None:
+    def __init__(self, repo: Repository, idle: float, lifetime: float = 43200.0) -> None:
         self.repo = repo
         self.idle = timedelta(seconds=idle)
+        self.lifetime = timedelta(seconds=lifetime)
 
     async def start(self, user: UserRow) -> tuple[str, Login]:
         """A new session for `user`: the cookie value and the login."""
@@ -135,7 +148,7 @@ class Sessions:
         return cookie, Login(user, csrf, key)
 
     async def find(self, cookie: str | None) -> Login | None:
-        """The live session of a cookie; an idle, orphaned or deactivated one is ended here."""
+        """The live session of a cookie; an idle, too old, orphaned or deactivated one is ended here."""
         if not cookie or len(cookie) > 100:
             return None
         key = session_key(cookie)
@@ -143,7 +156,8 @@ class Sessions:
         if row is None:
             return None
         now = datetime.now(UTC)
-        if not may_log_in(row.user) or now - row.last_seen_at > self.idle:
+        too_old = now - row.created_at > self.lifetime
+        if not may_log_in(row.user) or now - row.last_seen_at > self.idle or too_old:
             await self.repo.remove_session(key)
             return None
         if now - row.last_seen_at > TOUCH_EVERY:
@@ -175,18 +189,41 @@ class LoginForm:
 class Throttle:
     """Failed logins per username and per client address; `retry_after` > 0 while over the limit."""
 
-    def __init__(self) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
 
-    def retry_after(self, username: str, address: str) -> int:
+    async def retry_after(self, username: str, address: str) -> int:
         """Seconds to wait before the next attempt is looked at, 0 when it may go ahead."""
-        waits = []
-        for item, key in ((PER_USERNAME, f"user:{username.lower()}"), (PER_ADDRESS, f"addr:{address}")):
-            if not self._limiter.test(item, key):
-                reset = self._limiter.get_window_stats(item, key).reset_time
-                waits.append(max(1, int(reset - time.time()) + 1))
+        limits = _buckets(username, address)
+        now = datetime.now(UTC)
+        found = await self.repo.login_failures(list(limits), now - WINDOW)
+        waits = [
+            max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
+            for bucket, (count, oldest) in found.items()
+            if count >= limits[bucket]
+        ]
         return max(waits, default=0)
 
-    def failed(self, username: str, address: str) -> None:
-        self._limiter.hit(PER_USERNAME, f"user:{username.lower()}")
-        self._limiter.hit(PER_ADDRESS, f"addr:{address}")
+    async def failed(self, username: str, address: str) -> None:
+        """Count one failed login of `username` from `address`."""
+        now = datetime.now(UTC)
+        await self.repo.add_login_failure(list(_buckets(username, address)), now, now - WINDOW)
+
+
+def _buckets(username: str, address: str) -> dict[str, int]:
+    """The throttle's buckets of a login and the limit of each: digests, so no input sizes a key."""
+    try:
+        address = ipaddress.ip_address(address).compressed
+    except ValueError:
+        pass  # not an address (a test client's name): its digest is its bucket
+    return {_digest(f"user:{username}"): PER_USERNAME, _digest(f"addr:{address}"): PER_ADDRESS}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def login_name(text: str) -> str | None:
+    """The username a login form or POST /tokens sent, when it follows the username rule; None
+    otherwise (refused before the throttle or the database sees it)."""
+    return text if USERNAME.fullmatch(text) else None

@@ -15,6 +15,9 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 ]
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+"""Sent only on responses served over HTTPS (directly or through a trusted proxy's X-Forwarded-Proto):
+browsers then refuse plain HTTP to this host for a year."""
 
 
 class SecurityHeaders:
@@ -24,9 +27,11 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extra = [*HEADERS, HSTS] if scope.get("scheme") == "https" else HEADERS
+
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, sending if scope["type"] == "http" else send)

@@ -45,7 +45,13 @@ async def _serve(settings: Settings) -> int:
     # Generated once and kept in the database, so that every web process behind one load balancer
     # signs login forms with the same key and no fixed default exists.
     login_key = await repo.web_secret(auth.KEY_ROW, secrets.token_urlsafe(32))
-    web = Web(repo, settings.web_session_idle, login_key, settings.max_ring_total)
+    web = Web(
+        repo,
+        login_key,
+        session_idle=settings.web_session_idle,
+        session_lifetime=settings.web_session_lifetime,
+        max_ring=settings.max_ring_total,
+    )
     sweeper: asyncio.Task[None] | None = None
 
     async def start() -> Web:
@@ -65,8 +71,10 @@ async def _serve(settings: Settings) -> int:
         create_app(start, close),
         host=host,
         port=port,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        # X-Forwarded-For and -Proto only from the proxies named; the client is the right-most hop
+        # that is not one of them. None named: the headers are ignored.
+        proxy_headers=bool(settings.web_trusted_proxies),
+        forwarded_allow_ips=[str(network) for network in settings.web_trusted_proxies],
         server_header=False,
         access_log=False,
         log_level="warning",

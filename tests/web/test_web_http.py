@@ -254,25 +254,58 @@ def test_a_reseller_or_customer_user_cannot_lose_its_account_by_hand(sqlite_url:
         assert execute(url, "SELECT COUNT(*) FROM users WHERE account_id IS NULL") == [(1,)]  # root only
 
 
-async def test_behind_https_the_cookies_are_host_prefixed_and_secure(site: Site) -> None:
-    """Behind a TLS proxy on the same host (X-Forwarded-Proto: https from 127.0.0.1) the cookies are
-    `__Host-`, Secure, HttpOnly, SameSite=Strict; each login issues a new session."""
+async def test_behind_https_the_cookies_are_host_prefixed_and_secure(
+    repo_url: str, start_site: StartSite
+) -> None:
+    """Behind a TLS proxy named in DID_FAILOVER_WEB_TRUSTED_PROXIES (X-Forwarded-Proto: https from
+    127.0.0.1) the cookies are `__Host-`, Secure, HttpOnly, SameSite=Strict, HSTS is sent, each login
+    issues a new session, and the deletions at login and logout carry Secure too (browsers ignore a
+    `__Host-` deletion without it)."""
+    await world(repo_url)
+    site = await start_site(repo_url, web_trusted_proxies="127.0.0.1")
     issued = []
     for _ in range(2):
         # httpx keeps Secure cookies for https:// only: this client hands them back by hand.
         async with httpx.AsyncClient(base_url=site.url, headers={"x-forwarded-proto": "https"}) as client:
             page = await client.get("/login")
+            assert page.headers["strict-transport-security"] == "max-age=31536000"
             pre = page.headers["set-cookie"]
             assert pre.startswith("__Host-did_failover_login=") and "Secure" in pre and "HttpOnly" in pre
             client.cookies.set("__Host-did_failover_login", pre.split(";")[0].split("=", 1)[1])
             data = {"csrf": csrf_of(page.text), "username": "root", "password": PASSWORD}
             done = await client.post("/login", data=data)
-            cookie = next(c for c in done.headers.get_list("set-cookie") if "did_failover_session" in c)
+            cookies = done.headers.get_list("set-cookie")
+            cookie = next(c for c in cookies if "did_failover_session" in c)
             assert cookie.startswith("__Host-did_failover_session=") and "Secure" in cookie
             assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+            deleted = next(c for c in cookies if c.startswith("__Host-did_failover_login="))
+            assert "Max-Age=0" in deleted and "Secure" in deleted
             issued.append(cookie.split(";")[0])
+            client.cookies.set("__Host-did_failover_session", cookie.split(";")[0].split("=", 1)[1])
+            listing = await client.get("/dids")
+            out = await client.post("/logout", data={"csrf": csrf_of(listing.text)})
+            gone = next(c for c in out.headers.get_list("set-cookie") if "did_failover_session" in c)
+            assert (
+                gone.startswith("__Host-did_failover_session=") and "Max-Age=0" in gone and "Secure" in gone
+            )
     assert issued[0] != issued[1]
-    assert execute(site.database_url, "SELECT COUNT(*) FROM web_sessions") == [(2,)]
+    assert execute(site.database_url, "SELECT COUNT(*) FROM web_sessions") == [(0,)]
+
+
+async def test_forwarded_headers_from_a_proxy_not_named_are_ignored(site: Site) -> None:
+    """With no trusted proxy (the default) X-Forwarded-Proto and X-Forwarded-For change nothing: no
+    `__Host-` cookie, no HSTS, and a made-up client address gets no throttle bucket of its own."""
+    async with httpx.AsyncClient(base_url=site.url, headers={"x-forwarded-proto": "https"}) as client:
+        page = await client.get("/login")
+        assert page.headers["set-cookie"].startswith("did_failover_login=")
+        assert "strict-transport-security" not in page.headers
+    async with site.client() as client:
+        for number in range(21):
+            spoofed = {"x-forwarded-for": f"198.51.100.{number}"}
+            answer = await client.post(
+                "/api/v1/tokens", json={"username": f"nobody{number}", "password": "wrong"}, headers=spoofed
+            )
+            assert answer.status_code == (401 if number < 20 else 429), (number, answer.text)
 
 
 async def test_forward_lists_after_hours_and_business_hours_from_the_did_page(site: Site) -> None:
