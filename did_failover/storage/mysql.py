@@ -28,6 +28,7 @@ log = get_logger("fastagi.storage")
 # the network has silently dropped; a fresh connection costs a few milliseconds every ~5 min.
 POOL_RECYCLE = 280
 POOL_MAX = 10
+_EXACT_NAME = "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"  # users.username, schema 4
 _ER_NO_SUCH_TABLE = 1146
 _ER_CHECK_FAILED = (4025, 3819)  # CHECK constraint violated: MariaDB, MySQL 8
 _IDEMPOTENT_DDL = ("CREATE TABLE IF NOT EXISTS", "INSERT IGNORE", "DROP TRIGGER IF EXISTS")
@@ -144,13 +145,7 @@ class MySQLRepository(SQLRepository):
         ),
         ("call_log", "legs", "ALTER TABLE call_log ADD COLUMN legs VARCHAR(2000) NULL"),
     )
-    _VERSION_4_STATEMENTS = (
-        (
-            "users",
-            "ALTER TABLE users MODIFY username VARCHAR(64)"
-            " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
-        ),
-    )
+    _VERSION_4_STATEMENTS = (("users", f"ALTER TABLE users MODIFY username {_EXACT_NAME}"),)
 
     def __init__(
         self,
