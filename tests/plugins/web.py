@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -47,6 +48,32 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, html
     return found.group(1)
+
+
+def log_in(url: str, username: str, password: str = PASSWORD) -> tuple[httpx.Client, str]:
+    """A synchronous client logged in to the page at `url`, and the CSRF token its forms carry."""
+    client = httpx.Client(base_url=url, timeout=10.0)
+    done = client.post(
+        "/login",
+        data={"csrf": csrf_of(client.get("/login").text), "username": username, "password": password},
+    )
+    assert done.status_code == 303, done.text
+    return client, csrf_of(client.get("/dids").text)
+
+
+async def api_token(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """The Authorization header of a token from `POST /api/v1/tokens`."""
+    response = await client.post("/api/v1/tokens", json={"username": username, "password": password})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def api_error(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The API's error object, after checking the status and its shape (one line, a field or null)."""
+    assert response.status_code == status, (response.status_code, response.text)
+    body: dict[str, Any] = response.json()["error"]
+    assert set(body) == {"message", "field"} and "\n" not in body["message"]
+    return body
 
 
 StartSite = Callable[..., Awaitable[Site]]

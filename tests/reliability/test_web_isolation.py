@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from did_failover.admin.service import OUTSIDE, Scope, Service
 from did_failover.admin.users import hash_password
 from did_failover.storage import CallRecord, ChangeRow, open_repository
+from tests.plugins.web import log_in
 from tests.reliability.test_reseller_isolation import Tree, _build, trees
 from tests.support.db import TABLES, execute
 from tests.support.net import free_port
@@ -94,16 +95,7 @@ def _dump(url: str) -> dict[str, list[tuple[object, ...]]]:
 
 
 def _login(site: str, username: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=site, timeout=10.0)
-    page = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token
-    done = client.post("/login", data={"csrf": token.group(1), "username": username, "password": PASSWORD})
-    assert done.status_code == 303, done.text
-    listing = client.get("/dids", params={"limit": "1000"})
-    csrf = re.search(r'name="csrf" value="([^"]+)"', listing.text)
-    assert csrf
-    return client, csrf.group(1)
+    return log_in(site, username, PASSWORD)
 
 
 def _shown_dids(client: httpx.Client) -> set[str]:

@@ -4,39 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
-import httpx
-
-from tests.plugins.web import PASSWORD, Site
+from tests.plugins.web import PASSWORD, Site, api_error, api_token
 from tests.support.db import dump, execute
 from tests.support.ops import cli
-
-
-async def _token(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    response = await client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
-def _error(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, (response.status_code, response.text)
-    body: dict[str, Any] = response.json()["error"]
-    assert set(body) == {"message", "field"} and "\n" not in body["message"]
-    return body
 
 
 async def test_tokens_from_a_login_and_from_the_cli_and_how_they_end(site: Site) -> None:
     """POST /tokens, a CLI token, no token, a removed one, an expired one, a deactivated user's."""
     env = {**os.environ, "DID_FAILOVER_DATABASE_URL": site.database_url}
     async with site.client() as client:
-        assert _error(
+        assert api_error(
             await client.post("/api/v1/tokens", json={"username": "root", "password": "nope, wrong"}), 401
         )
-        headers = await _token(client, "root")
+        headers = await api_token(client, "root")
         assert (await client.get("/api/v1/dids", headers=headers)).json()["total"] == 2
         missing = await client.get("/api/v1/dids")
-        assert _error(missing, 401)["message"].startswith("authentication:")
+        assert api_error(missing, 401)["message"].startswith("authentication:")
         assert missing.headers["www-authenticate"] == "Bearer"
         code, out, err = await cli(env, "token", "add", "res-a", "--expires", "30", "--name", "billing")
         assert code == 0, err
@@ -45,18 +29,18 @@ async def test_tokens_from_a_login_and_from_the_cli_and_how_they_end(site: Site)
         listed = json.loads((await cli(env, "token", "list", "res-a", "--json"))[1])
         assert [(t["username"], t["name"]) for t in listed] == [("res-a", "billing")]
         assert (await cli(env, "token", "remove", str(listed[0]["id"])))[0] == 0
-        assert _error(await client.get("/api/v1/dids", headers=reseller), 401)
+        assert api_error(await client.get("/api/v1/dids", headers=reseller), 401)
         execute(site.database_url, "UPDATE api_tokens SET expires_at = '2020-01-01 00:00:00'")
-        assert "expired" in _error(await client.get("/api/v1/dids", headers=headers), 401)["message"]
-        fresh = await _token(client, "cust-a1")
+        assert "expired" in api_error(await client.get("/api/v1/dids", headers=headers), 401)["message"]
+        fresh = await api_token(client, "cust-a1")
         assert (await cli(env, "user", "set", "cust-a1", "--inactive"))[0] == 0
-        assert _error(await client.get("/api/v1/dids", headers=fresh), 401)
+        assert api_error(await client.get("/api/v1/dids", headers=fresh), 401)
 
 
 async def test_an_admin_provisions_a_did_and_its_forwards(site: Site) -> None:
     """Create an account and a DID, set and read its forwards, read it back; each change as api:root."""
     async with site.client() as client:
-        h = await _token(client, "root")
+        h = await api_token(client, "root")
         made = await client.post(
             "/api/v1/accounts", headers=h, json={"number": "3001", "name": "Acme", "type": "customer"}
         )
@@ -105,49 +89,49 @@ async def test_an_admin_provisions_a_did_and_its_forwards(site: Site) -> None:
         ]
         assert {c["actor"] for c in changes} == {"api:root"}
         assert (await client.delete("/api/v1/dids/15559000001", headers=h)).status_code == 204
-        assert _error(await client.get("/api/v1/dids/15559000001", headers=h), 404)
+        assert api_error(await client.get("/api/v1/dids/15559000001", headers=h), 404)
 
 
 async def test_refused_requests_get_their_status_field_and_the_clis_message(site: Site) -> None:
     """409, 422 (bad value, unknown field, a string for a boolean, enabled without destination), 400."""
     async with site.client() as client:
-        h = await _token(client, "root")
+        h = await api_token(client, "root")
         before = dump(site.database_url)
         duplicate = await client.post(
             "/api/v1/dids", headers=h, json={"did": "15550001", "account": "1001", "primary": "endpoint:x"}
         )
-        assert "already exists" in _error(duplicate, 409)["message"]
+        assert "already exists" in api_error(duplicate, 409)["message"]
         bad = await client.post(
             "/api/v1/dids", headers=h, json={"did": "15550009", "account": "1001", "primary": "pstn:12&3"}
         )
-        assert _error(bad, 422)["field"] == "primary"
+        assert api_error(bad, 422)["field"] == "primary"
         typo = await client.patch("/api/v1/dids/15550001", headers=h, json={"actve": False})
-        assert _error(typo, 422) == {"message": "actve: unknown field", "field": "actve"}
+        assert api_error(typo, 422) == {"message": "actve: unknown field", "field": "actve"}
         stringly = await client.patch("/api/v1/dids/15550001", headers=h, json={"active": "false"})
-        assert _error(stringly, 422) == {"message": "active: must be a boolean", "field": "active"}
+        assert api_error(stringly, 422) == {"message": "active: must be a boolean", "field": "active"}
         number = await client.patch("/api/v1/dids/15550001", headers=h, json={"ring_timeout": True})
-        assert _error(number, 422)["field"] == "ring_timeout"
+        assert api_error(number, 422)["field"] == "ring_timeout"
         empty = await client.put(
             "/api/v1/dids/15550001/forwards/busy", headers=h, json={"enabled": True, "destination": None}
         )
-        assert _error(empty, 422)["field"] == "busy"
+        assert api_error(empty, 422)["field"] == "busy"
         inject = await client.put(
             "/api/v1/dids/15550001/forwards/noanswer",
             headers=h,
             json={"enabled": True, "destination": "sip:a@b.example.com,1"},
         )
-        assert _error(inject, 422)["message"].startswith("--no-answer item 2:")
+        assert api_error(inject, 422)["message"].startswith("--no-answer item 2:")
         broken = await client.post(
             "/api/v1/dids", headers={**h, "content-type": "application/json"}, content=b"{not json"
         )
-        assert _error(broken, 400)["message"] == "body: not valid JSON"
+        assert api_error(broken, 400)["message"] == "body: not valid JSON"
         assert dump(site.database_url) == before
 
 
 async def test_a_reseller_token_reaches_nothing_outside_its_customers(site: Site) -> None:
     """Every foreign object at every endpoint is 404, exactly as if absent; nothing changes."""
     async with site.client() as client:
-        h = await _token(client, "res-a")
+        h = await api_token(client, "res-a")
         before = dump(site.database_url)
         for method, path, body in (
             ("GET", "/api/v1/dids/15550002", None),
@@ -167,7 +151,7 @@ async def test_a_reseller_token_reaches_nothing_outside_its_customers(site: Site
             ("GET", "/api/v1/changes?account=2001", None),
         ):
             response = await client.request(method, path, headers=h, json=body)
-            _error(response, 404)
+            api_error(response, 404)
         assert dump(site.database_url) == before
         listed = (await client.get("/api/v1/accounts", headers=h)).json()["items"]
         assert [a["number"] for a in listed] == ["1001"]
@@ -179,13 +163,15 @@ async def test_a_reseller_token_reaches_nothing_outside_its_customers(site: Site
 async def test_a_customer_may_change_only_the_forwards_of_its_dids(site: Site) -> None:
     """403 for a DID or account change, 204 for its own forwards, 404 for another's DID."""
     async with site.client() as client:
-        h = await _token(client, "cust-a1")
+        h = await api_token(client, "cust-a1")
         before = dump(site.database_url)
-        assert _error(
+        assert api_error(
             await client.patch("/api/v1/dids/15550001", headers=h, json={"primary": "endpoint:x"}), 403
         )
-        assert _error(await client.patch("/api/v1/accounts/1001", headers=h, json={"transfer": False}), 403)
-        assert _error(
+        assert api_error(
+            await client.patch("/api/v1/accounts/1001", headers=h, json={"transfer": False}), 403
+        )
+        assert api_error(
             await client.post(
                 "/api/v1/dids",
                 headers=h,
@@ -193,7 +179,7 @@ async def test_a_customer_may_change_only_the_forwards_of_its_dids(site: Site) -
             ),
             403,
         )
-        assert _error(await client.get("/api/v1/dids/15550002/forwards", headers=h), 404)
+        assert api_error(await client.get("/api/v1/dids/15550002/forwards", headers=h), 404)
         assert dump(site.database_url) == before
         done = await client.put(
             "/api/v1/dids/15550001/forwards/unconditional",
@@ -207,12 +193,12 @@ async def test_token_logins_are_throttled_and_the_description_covers_every_route
     """Five failures, then 429 with Retry-After; /openapi.json is 3.1 and describes each route."""
     async with site.client() as client:
         for _ in range(5):
-            _error(
+            api_error(
                 await client.post("/api/v1/tokens", json={"username": "root", "password": "wrong password!"}),
                 401,
             )
         throttled = await client.post("/api/v1/tokens", json={"username": "root", "password": PASSWORD})
-        assert _error(throttled, 429) and int(throttled.headers["retry-after"]) > 0
+        assert api_error(throttled, 429) and int(throttled.headers["retry-after"]) > 0
         spec = (await client.get("/api/v1/openapi.json")).json()
         health = (await client.get("/api/v1/health")).json()
     from did_failover.web.api import ROUTES
@@ -227,7 +213,7 @@ async def test_forward_lists_after_hours_and_the_schedule_over_the_api(site: Sit
     """A forward list, the afterhours forward and the schedule are set and read back in the CLI's
     syntax; a bad list, schedule or ring total is refused with 422 naming the field; null removes."""
     async with site.client() as client:
-        h = await _token(client, "root")
+        h = await api_token(client, "root")
         busy = "pstn:+15557654321/20,sip:office@pbx.example.com,voicemail:100"
         put = await client.put(
             "/api/v1/dids/15550001/forwards/busy", headers=h, json={"enabled": True, "destination": busy}
@@ -263,13 +249,13 @@ async def test_forward_lists_after_hours_and_the_schedule_over_the_api(site: Sit
         ]
         for path, payload, field in refusals:
             refused = await client.put(f"/api/v1/dids/15550001/{path}", headers=h, json=payload)
-            assert _error(refused, 422)["field"] == field, refused.text
+            assert api_error(refused, 422)["field"] == field, refused.text
         ring = await client.put(
             "/api/v1/dids/15550001/forwards/unconditional",
             headers=h,
             json={"enabled": True, "destination": "pstn:+15557654321/150,pstn:+15557654322/150"},
         )
-        assert "a caller could ring 300 s through the always list" in _error(ring, 422)["message"]
+        assert "a caller could ring 300 s through the always list" in api_error(ring, 422)["message"]
         assert dump(site.database_url) == before
         assert (
             await client.put("/api/v1/dids/15550001/schedule", headers=h, json={"schedule": None})

@@ -4,14 +4,13 @@ as a customer: no answer is a 5xx (the API has schemathesis; the pages have this
 from __future__ import annotations
 
 import asyncio
-import re
 from urllib.parse import quote
 
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.plugins.web import PASSWORD, Site
+from tests.plugins.web import PASSWORD, Site, log_in
 
 _TEXT = st.one_of(
     st.text(max_size=40),
@@ -26,22 +25,10 @@ _FIELDS = [
 ] + ["timeout", "caller_id", "enabled", "schedule"]
 
 
-def _login(url: str, username: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=url, timeout=10.0)
-    page = client.get("/login")
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found
-    done = client.post("/login", data={"csrf": found.group(1), "username": username, "password": PASSWORD})
-    assert done.status_code == 303, done.text
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/dids").text)
-    assert token
-    return client, token.group(1)
-
-
 def _fuzz(url: str) -> list[str]:
     """Arbitrary requests to every page; the 5xx answers, each as METHOD PATH."""
     failures: list[str] = []
-    sessions = [_login(url, "root"), _login(url, "cust-a1")]
+    sessions = [log_in(url, "root"), log_in(url, "cust-a1")]
 
     def check(client: httpx.Client, method: str, path: str, **kwargs: object) -> None:
         status = client.request(method, path, **kwargs).status_code  # type: ignore[arg-type]
@@ -89,7 +76,7 @@ async def test_no_page_answers_5xx_to_any_path_query_or_form(site: Site) -> None
 async def test_the_inputs_that_answered_500_now_get_a_4xx_with_a_message(site: Site) -> None:
     """The cases found by hand: a DID path that is no number, page and limit of `²`, an offset past
     64 bits, a channel limit past 64 bits, `since=999999w`, and deeply nested JSON."""
-    client, csrf = await asyncio.to_thread(_login, site.url, "root")
+    client, csrf = await asyncio.to_thread(log_in, site.url, "root")
     try:
         for method, path, data in (
             ("GET", "/dids/abc", None),

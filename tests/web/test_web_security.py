@@ -7,29 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import Any
 
-import httpx
-
-from tests.plugins.web import PASSWORD, Site, StartSite, csrf_of
+from tests.plugins.web import PASSWORD, Site, StartSite, api_error, api_token, csrf_of
 from tests.support.db import execute
 from tests.support.ops import cli
 from tests.support.serve import BIN
 from tests.web.conftest import world
 
 NEW_PASSWORD = "a brand new passphrase 42"
-
-
-async def _token(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, str]:
-    response = await client.post("/api/v1/tokens", json={"username": username, "password": password})
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
-def _error(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, (response.status_code, response.text)
-    body: dict[str, Any] = response.json()["error"]
-    return body
 
 
 async def _cli(site: Site, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
@@ -50,7 +35,7 @@ async def test_a_new_password_ends_its_login_tokens_and_names_the_long_lived_one
     """A token taken with the old password stops working at `user set --password-stdin`; one made
     with `token add` keeps working and `user set` lists it, with the command that ends it."""
     async with site.client() as client:
-        stolen = await _token(client, "res-a")
+        stolen = await api_token(client, "res-a")
         code, out, err = await _cli(site, "token", "add", "res-a", "--name", "billing")
         assert code == 0, err
         billing = {"Authorization": f"Bearer {out.splitlines()[-1]}"}
@@ -59,10 +44,10 @@ async def test_a_new_password_ends_its_login_tokens_and_names_the_long_lived_one
         )
         assert code == 0, err
         assert "login tokens ended" in out and "1 long-lived API token" in out and "token remove" in out
-        assert _error(await client.get("/api/v1/dids", headers=stolen), 401)
+        assert api_error(await client.get("/api/v1/dids", headers=stolen), 401)
         assert (await client.get("/api/v1/dids", headers=billing)).status_code == 200
         assert (
-            await client.get("/api/v1/dids", headers=await _token(client, "res-a", NEW_PASSWORD))
+            await client.get("/api/v1/dids", headers=await api_token(client, "res-a", NEW_PASSWORD))
         ).status_code == 200
         code, _, err = await _cli(site, "token", "add", "res-a", "--name", "login")
         assert code == 2 and "--name: 'login'" in err
@@ -80,7 +65,7 @@ async def test_a_username_is_compared_exactly_and_one_breaking_the_rule_is_refus
         assert counted == [(4,)]  # two failures, each in a username and an address bucket
         for spelling in ("root ", "röot", "r" * 65, "x" * 60_000):
             answer = await client.post("/api/v1/tokens", json={"username": spelling, "password": PASSWORD})
-            assert _error(answer, 422)["field"] == "username", spelling[:10]
+            assert api_error(answer, 422)["field"] == "username", spelling[:10]
         assert execute(site.database_url, "SELECT COUNT(*) FROM login_failures") == counted
         page = await client.get("/login")
         data = {"csrf": csrf_of(page.text), "username": "röot", "password": PASSWORD}
@@ -156,12 +141,12 @@ async def test_a_number_another_tenant_holds_is_taken_and_names_no_one(site: Sit
     """Reseller B adding reseller A's customer's DID: 409 that the number is taken, with no account
     number, name or owner of the other tenant in it."""
     async with site.client() as client:
-        headers = await _token(client, "res-b")
+        headers = await api_token(client, "res-b")
         answer = await client.post(
             "/api/v1/dids",
             json={"did": "15550001", "account": "2001", "primary": "endpoint:x"},
             headers=headers,
         )
-        message = _error(answer, 409)["message"]
+        message = api_error(answer, 409)["message"]
         assert message == "DID 15550001 already exists"
         assert not any(word in message for word in ("1001", "100 ", "Customer", "Reseller", "res-a"))
