@@ -63,12 +63,13 @@ class Web:
         session_idle: float = 1800.0,
         session_lifetime: float = 43200.0,
         max_ring: int = 180,
+        failures: auth.FailureStore | None = None,
     ) -> None:
         self.repo = repo
         self.service = Service(repo, max_ring)
         self.sessions = auth.Sessions(repo, session_idle, session_lifetime)
         self.login_form = auth.LoginForm(login_key)
-        self.throttle = auth.Throttle(repo)
+        self.throttle = auth.Throttle(failures or repo)
 
 
 def render(request: Request, name: str, code: int = 200, **values: Any) -> HTMLResponse:

@@ -7,8 +7,9 @@
   is a session, carries an HMAC of a random pre-login cookie under a key generated once and kept
   in the database (double submit, signed).
 - Failed logins are counted per username and per client address in a moving window of a minute,
-  in the database, so that every web process behind a load balancer counts the same failures and a
-  restart forgets none. Buckets are SHA-256 digests (of the exact username, which passed the
+  in the database (or in Redis when `DID_FAILOVER_REDIS_URL` is set, the database standing in while
+  Redis does not answer), so that every web process behind a load balancer counts the same failures
+  and a restart forgets none. Buckets are SHA-256 digests (of the exact username, which passed the
   username rule first, and of the address), so no input grows a key; expired rows are deleted as
   new failures come. Over the limit the login answers 429 with Retry-After, and the count decays:
   it backs off, it never locks the account.
@@ -21,16 +22,22 @@ import hmac
 import ipaddress
 import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from did_failover.admin.service import Scope
 from did_failover.admin.users import USERNAME, burn_a_hash, verify_password
+from did_failover.logs import get_logger
 from did_failover.storage.base import Repository, SessionRow, UserRow
 
+log = get_logger("fastagi.web")
 SESSION_COOKIE = "did_failover_session"
 LOGIN_COOKIE = "did_failover_login"
 KEY_ROW = "login_csrf_key"
@@ -186,17 +193,91 @@ class LoginForm:
         return bool(cookie and token_sent) and same(self.token_for(cookie or ""), token_sent or "")
 
 
+class FailureStore(Protocol):
+    """Where the throttle counts failed logins: the database (the Repository) or Redis."""
+
+    async def login_failures(
+        self, buckets: Sequence[str], since: datetime
+    ) -> dict[str, tuple[int, datetime]]:
+        """Per bucket that has any, the failed logins since `since`: how many, and the oldest's time."""
+        ...
+
+    async def add_login_failure(self, buckets: Sequence[str], at: datetime, forget_before: datetime) -> None:
+        """Record a failed login at `at` in each bucket, and forget every failure before `forget_before`."""
+        ...
+
+
+class RedisFailures:
+    """Failed logins in Redis, a sorted set per bucket scored by the failure's time, each set expiring
+    with the window; when Redis does not answer, the database counts them (one warning line)."""
+
+    def __init__(self, redis: Redis, prefix: str, fallback: FailureStore) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}login:"
+        self._fallback = fallback
+        self.down = False
+
+    async def login_failures(
+        self, buckets: Sequence[str], since: datetime
+    ) -> dict[str, tuple[int, datetime]]:
+        """Per bucket that has any, the failed logins since `since`: how many, and the oldest's time."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for bucket in buckets:
+                    pipe.zcount(self._prefix + bucket, since.timestamp(), "+inf")
+                    pipe.zrangebyscore(
+                        self._prefix + bucket, since.timestamp(), "+inf", 0, 1, withscores=True
+                    )
+                answers = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._lost(exc)
+            return await self._fallback.login_failures(buckets, since)
+        self._back()
+        found = {}
+        for bucket, count, oldest in zip(buckets, answers[::2], answers[1::2], strict=True):
+            if count:
+                found[bucket] = (int(count), datetime.fromtimestamp(oldest[0][1], UTC))
+        return found
+
+    async def add_login_failure(self, buckets: Sequence[str], at: datetime, forget_before: datetime) -> None:
+        """Record a failed login at `at` in each bucket, and forget every failure before `forget_before`."""
+        keep_ms = max(1, int((at - forget_before).total_seconds() * 1000))
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for bucket in buckets:
+                    key = self._prefix + bucket
+                    pipe.zadd(key, {secrets.token_hex(8): at.timestamp()})
+                    pipe.zremrangebyscore(key, "-inf", f"({forget_before.timestamp()}")
+                    pipe.pexpire(key, keep_ms)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._lost(exc)
+            await self._fallback.add_login_failure(buckets, at, forget_before)
+            return
+        self._back()
+
+    def _lost(self, exc: BaseException) -> None:
+        if not self.down:
+            log.warning("redis unreachable: the database counts failed logins", error=str(exc))
+        self.down = True
+
+    def _back(self) -> None:
+        if self.down:
+            log.info("redis reachable again: it counts failed logins")
+        self.down = False
+
+
 class Throttle:
     """Failed logins per username and per client address; `retry_after` > 0 while over the limit."""
 
-    def __init__(self, repo: Repository) -> None:
-        self.repo = repo
+    def __init__(self, store: FailureStore) -> None:
+        self.store = store
 
     async def retry_after(self, username: str, address: str) -> int:
         """Seconds to wait before the next attempt is looked at, 0 when it may go ahead."""
         limits = _buckets(username, address)
         now = datetime.now(UTC)
-        found = await self.repo.login_failures(list(limits), now - WINDOW)
+        found = await self.store.login_failures(list(limits), now - WINDOW)
         waits = [
             max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
             for bucket, (count, oldest) in found.items()
@@ -207,7 +288,7 @@ class Throttle:
     async def failed(self, username: str, address: str) -> None:
         """Count one failed login of `username` from `address`."""
         now = datetime.now(UTC)
-        await self.repo.add_login_failure(list(_buckets(username, address)), now, now - WINDOW)
+        await self.store.add_login_failure(list(_buckets(username, address)), now, now - WINDOW)
 
 
 def _buckets(username: str, address: str) -> dict[str, int]:

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import uvicorn
+from redis.asyncio import Redis
 
 from did_failover.cli.commands import MIN_MANAGE_TIMEOUT, error
 from did_failover.errors import EXIT_FAILED, EXIT_INPUT, StorageUnavailable
@@ -45,12 +46,17 @@ async def _serve(settings: Settings) -> int:
     # Generated once and kept in the database, so that every web process behind one load balancer
     # signs login forms with the same key and no fixed default exists.
     login_key = await repo.web_secret(auth.KEY_ROW, secrets.token_urlsafe(32))
+    redis = None
+    if settings.redis_url:
+        timeout = MIN_MANAGE_TIMEOUT
+        redis = Redis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
     web = Web(
         repo,
         login_key,
         session_idle=settings.web_session_idle,
         session_lifetime=settings.web_session_lifetime,
         max_ring=settings.max_ring_total,
+        failures=auth.RedisFailures(redis, settings.redis_prefix, repo) if redis else None,
     )
     sweeper: asyncio.Task[None] | None = None
 
@@ -64,6 +70,8 @@ async def _serve(settings: Settings) -> int:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+        if redis is not None:
+            await redis.aclose()
         await repo.close()
 
     host, port = parse_hostport(settings.web_listen, WEB_PORT)

@@ -8,8 +8,12 @@ import asyncio
 import contextlib
 import os
 
+from redis.asyncio import Redis
+
+from tests.plugins.redis import REDIS_PORT
 from tests.plugins.web import PASSWORD, Site, StartSite, api_error, api_token, csrf_of
 from tests.support.db import execute
+from tests.support.net import free_port
 from tests.support.ops import cli
 from tests.support.serve import BIN
 from tests.web.conftest import world
@@ -150,3 +154,35 @@ async def test_a_number_another_tenant_holds_is_taken_and_names_no_one(site: Sit
         message = api_error(answer, 409)["message"]
         assert message == "DID 15550001 already exists"
         assert not any(word in message for word in ("1001", "100 ", "Customer", "Reseller", "res-a"))
+
+
+async def test_with_redis_configured_the_throttle_counts_there_and_the_database_stands_in(
+    repo_url: str, start_site: StartSite, redis_prefix: str
+) -> None:
+    """With DID_FAILOVER_REDIS_URL two web processes share the counts in Redis (none in the
+    database); a web process whose Redis does not answer counts in the database and still throttles."""
+    await world(repo_url)
+    redis = {"redis_url": f"redis://127.0.0.1:{REDIS_PORT}/0", "redis_prefix": redis_prefix}
+    first, second = await start_site(repo_url, **redis), await start_site(repo_url, **redis)
+    for number in range(5):
+        async with (first if number % 2 else second).client() as client:
+            answer = await client.post("/api/v1/tokens", json={"username": "res-a", "password": "wrong one!"})
+            assert answer.status_code == 401
+    for site in (first, second):
+        async with site.client() as client:
+            answer = await client.post("/api/v1/tokens", json={"username": "res-a", "password": PASSWORD})
+            assert answer.status_code == 429, answer.text
+    assert execute(repo_url, "SELECT COUNT(*) FROM login_failures") == [(0,)]
+    keys = Redis(port=REDIS_PORT)
+    try:
+        assert len([key async for key in keys.scan_iter(f"{redis_prefix}login:*")]) == 2
+    finally:
+        await keys.aclose()
+    lost = await start_site(repo_url, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with lost.client() as client:
+        for _ in range(5):
+            answer = await client.post("/api/v1/tokens", json={"username": "res-b", "password": "wrong one!"})
+            assert answer.status_code == 401
+        answer = await client.post("/api/v1/tokens", json={"username": "res-b", "password": PASSWORD})
+        assert answer.status_code == 429
+    assert execute(repo_url, "SELECT COUNT(*) FROM login_failures") == [(10,)]
