@@ -26,9 +26,10 @@ LAYERS = {
     "did_failover.runtime": 3,
     "did_failover.tools": 3,
     "did_failover.web": 3,
-    "did_failover.api": 3,
+    "did_failover.main": 4,
 }
-"""Shells (3) -> admin, routing, calls (2) -> storage (1) -> the rules everything shares (0)."""
+"""The entry point (4) -> shells (3) -> admin, routing, calls (2) -> storage (1) -> the rules everything
+shares (0)."""
 
 
 def _modules() -> dict[str, Path]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from did_failover.calls.history import HistoryWriter
-from did_failover.cli.main import main
+from did_failover.main import main
 from did_failover.storage import CallRecord, open_repository
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from did_failover.cli.main import main
+from did_failover.main import main
 from tests.support.db import dump, execute
 from tests.support.incli import Run, in_process_cli, ok
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from did_failover.cli.main import main
+from did_failover.main import main
 from did_failover.runtime.app import App
 from did_failover.settings import Settings
 from did_failover.storage import open_repository

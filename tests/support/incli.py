@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from did_failover.cli.main import main
+from did_failover.main import main
 
 
 @dataclass
