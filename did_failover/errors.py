@@ -1,11 +1,7 @@
-"""The application's own errors, each mapped to one exit code and one kind of message."""
+"""The application's own errors, each mapped to one exit code (did_failover/console.py) and one kind
+of message."""
 
 from __future__ import annotations
-
-EXIT_FAILED = 1
-"""Exit code when a command could not do its work: database down, cannot listen, a check failed."""
-EXIT_INPUT = 2
-"""Exit code for bad input: arguments, settings, data, a name not found (nothing was changed)."""
 
 
 class InvalidDestination(ValueError):
@@ -22,3 +18,8 @@ class InputError(ValueError):
 
 class StorageUnavailable(Exception):
     """The database cannot be reached or did not answer in time (CLI exit code 1)."""
+
+
+class SchemaMismatch(StorageUnavailable):
+    """The database answers, but its schema is not the version this did-failover reads (none, older
+    or newer): the message says what to run."""

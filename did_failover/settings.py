@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from did_failover.console import error
 from fastagi.server import DEFAULT_PORT, IPNetwork, ServerConfig
 
 AGI_PORT = DEFAULT_PORT
@@ -275,7 +275,7 @@ def load_settings_or_report(
         return load_settings(config)
     except ValueError as exc:
         if report is None:
-            print(f"did-failover: error: {exc}", file=sys.stderr)
+            error(str(exc))
         else:
             report(str(exc))
         return None

@@ -15,6 +15,7 @@ PACKAGES = ("fastagi", "did_failover")
 LAYERS = {
     "did_failover": 0,
     "did_failover.errors": 0,
+    "did_failover.console": 0,
     "did_failover.numbers": 0,
     "did_failover.settings": 0,
     "did_failover.logs": 0,
@@ -143,6 +144,25 @@ def test_arrows_point_from_the_shells_down_to_storage() -> None:
         if target.startswith("did_failover") and _layer(target) > _layer(module)
     ]
     assert upward == []
+
+
+SHELLS = ("did_failover.cli", "did_failover.runtime", "did_failover.tools", "did_failover.web")
+
+
+def _shell(module: str) -> str | None:
+    return next((shell for shell in SHELLS if module == shell or module.startswith(shell + ".")), None)
+
+
+def test_no_shell_imports_another() -> None:
+    """cli, runtime, tools and web share only what lives a layer down (admin, routing, storage and
+    the leaf modules); only the entry point (did_failover.main) reaches each of them."""
+    sideways = [
+        f"{module} -> {target}"
+        for module, targets in _graph().items()
+        for target in sorted(targets)
+        if _shell(module) and _shell(target) and _shell(module) != _shell(target)
+    ]
+    assert sideways == []
 
 
 @pytest.mark.parametrize("package", PACKAGES)

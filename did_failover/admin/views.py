@@ -1,4 +1,5 @@
-"""What the service shows: the rows of the "DIDs Call Transfer" table."""
+"""What the service shows: the rows of the "DIDs Call Transfer" table, and every row as the JSON
+values the API answers and the CLI's --json prints (one shape for both)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 
 from did_failover.storage.base import (
     AccountRow,
+    CallRecord,
+    ChangeRow,
     DIDRow,
     TransferRow,
+    UserRow,
     default_transfer,
 )
 
@@ -92,3 +96,80 @@ def transfer_view(did: DIDRow, account: AccountRow, transfer: TransferRow | None
         after_hours=t.after_hours,
         schedule=t.schedule,
     )
+
+
+def on_off(flag: bool) -> str:
+    """`on` or `off`."""
+    return "on" if flag else "off"
+
+
+def active_word(flag: bool) -> str:
+    """`active` or `inactive`."""
+    return "active" if flag else "inactive"
+
+
+def account_dict(a: AccountRow) -> dict[str, Any]:
+    """An account as JSON-ready values."""
+    return {
+        "number": a.number,
+        "name": a.name,
+        "type": a.type,
+        "reseller": a.reseller,
+        "status": active_word(a.active),
+        "transfer": on_off(a.transfer_enabled),
+        "created_at": a.created_at.isoformat(),
+        "updated_at": a.updated_at.isoformat(),
+    }
+
+
+def did_dict(d: DIDRow) -> dict[str, Any]:
+    """A DID as JSON-ready values."""
+    return {
+        "did": d.number,
+        "account": d.account,
+        "did_type": d.primary.partition(":")[0],
+        "primary": d.primary,
+        "ring_timeout": d.ring_timeout,
+        "max_channels": d.max_channels,
+        "status": active_word(d.active),
+        "created_at": d.created_at.isoformat(),
+        "updated_at": d.updated_at.isoformat(),
+    }
+
+
+def call_dict(call: CallRecord) -> dict[str, Any]:
+    """A call-history row as JSON-ready values."""
+    values = call._asdict()
+    for key, value in values.items():
+        if isinstance(value, datetime):
+            values[key] = value.isoformat()
+    return values
+
+
+def change_dict(change: ChangeRow) -> dict[str, Any]:
+    """A change-log row as JSON-ready values (`old`/`new` null for an add/remove)."""
+    return {
+        "id": change.id,
+        "changed_at": change.changed_at.isoformat(),
+        "actor": change.actor,
+        "action": change.action,
+        "subject": change.subject,
+        "account": change.account,
+        "did": change.did,
+        "username": change.username,
+        "field": change.field,
+        "old": change.old,
+        "new": change.new,
+    }
+
+
+def user_dict(user: UserRow) -> dict[str, Any]:
+    """A user as JSON-ready values (never the password hash)."""
+    return {
+        "username": user.username,
+        "role": user.role,
+        "account": user.account,
+        "status": active_word(user.active),
+        "created_at": user.created_at.isoformat(),
+        "updated_at": user.updated_at.isoformat(),
+    }

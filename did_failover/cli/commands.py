@@ -11,35 +11,17 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from did_failover.admin.service import Scope, Service
+from did_failover.admin.views import account_dict, active_word, call_dict, change_dict, did_dict, on_off
 from did_failover.calls.tracker import forwarded_to
 from did_failover.cli.progress import progress
-from did_failover.cli.render import (
-    account_dict,
-    active_word,
-    call_dict,
-    change_dict,
-    clock,
-    did_dict,
-    on_off,
-    print_json,
-    table,
-    transfer_lines,
-)
-from did_failover.errors import EXIT_FAILED, EXIT_INPUT, InputError, InvalidDestination, StorageUnavailable
+from did_failover.cli.render import clock, print_json, table, transfer_lines
+from did_failover.console import EXIT_FAILED, EXIT_INPUT, PERSON_TIMEOUT, error
+from did_failover.errors import InputError, InvalidDestination, StorageUnavailable
 from did_failover.numbers import strip_plus
 from did_failover.settings import load_settings_or_report
 from did_failover.storage import open_repository
 
 Work = Callable[[Service, Scope, argparse.Namespace], Awaitable[None]]
-
-# Management commands are run by a person, who can wait longer than a ringing call.
-MIN_MANAGE_TIMEOUT = 5.0
-
-
-def error(message: str) -> None:
-    """Print a one-line error (each line of a multi-line one) on stderr."""
-    for line in message.splitlines() or [""]:
-        print(f"did-failover: error: {line}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace, work: Work) -> int:
@@ -50,7 +32,7 @@ def run(args: argparse.Namespace, work: Work) -> int:
     scope = Scope(args.as_reseller, actor=cli_actor())
 
     async def main() -> None:
-        repo = open_repository(settings.database_url, max(settings.db_timeout, MIN_MANAGE_TIMEOUT))
+        repo = open_repository(settings.database_url, max(settings.db_timeout, PERSON_TIMEOUT))
         try:
             await work(Service(repo, settings.max_ring_total), scope, args)
         finally:

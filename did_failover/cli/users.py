@@ -8,7 +8,8 @@ import sys
 
 from did_failover.admin.service import Scope, Service
 from did_failover.admin.users import Users
-from did_failover.cli.render import active_word, clock, print_json, table, user_dict
+from did_failover.admin.views import active_word, user_dict
+from did_failover.cli.render import clock, print_json, table
 from did_failover.errors import InputError
 
 

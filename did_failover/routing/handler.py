@@ -37,6 +37,8 @@ from fastagi.session import AGISession
 
 log = get_logger("fastagi.routing")
 
+ROUTE = "did-failover"
+"""The script path the dialplan names, `AGI(agi://server:4573/did-failover)`: this handler's route."""
 DIAL_RESULT = "${DIALSTATUS},${HANGUPCAUSE},${ANSWEREDTIME_MS}"
 """Read after each Dial: how the leg ended and, when answered, how long it talked (the call history
 has answer and end time, cause and billable seconds from this even without AMI)."""

@@ -10,23 +10,22 @@ from did_failover import __version__
 from did_failover.calls.ami import AmiListener
 from did_failover.calls.history import HistoryWriter
 from did_failover.calls.tracker import CallTracker
-from did_failover.errors import StorageUnavailable
+from did_failover.errors import SchemaMismatch, StorageUnavailable
 from did_failover.logs import get_logger, log_session
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
-from did_failover.routing.handler import DIDFailover
+from did_failover.routing.handler import ROUTE, DIDFailover
 from did_failover.routing.limits import RedisLimits
 from did_failover.routing.watch import ChangeWatcher
 from did_failover.runtime import sdnotify
 from did_failover.runtime.metrics import Metrics
 from did_failover.settings import Settings, parse_ami_url
-from did_failover.storage import Repository, open_repository, schema_problem
+from did_failover.storage import Repository, check_schema, open_repository
 from fastagi.server import Server
 from fastagi.session import Handler
 
 log = get_logger("fastagi.app")
 
-ROUTE = "did-failover"
 """The script path of the route: `AGI(agi://server:4573/did-failover)`."""
 
 
@@ -108,14 +107,13 @@ class App:
         repository = open_repository(settings.database_url, settings.db_timeout, sync_reads=False)
         try:
             await repository.connect()
-            problem = schema_problem(await repository.schema_version())
+            await check_schema(repository)
+        except SchemaMismatch as exc:
+            await repository.close()
+            raise StartupError(str(exc)) from None
         except StorageUnavailable as exc:
             # Start anyway: calls get ERROR (the dialplan fallback runs) until the database answers.
             log.warning("database unreachable at start-up", error=str(exc))
-        else:
-            if problem is not None:
-                await repository.close()
-                raise StartupError(problem)
         app = cls(settings, repository, event_loop)
         app.history.start()
         app.watcher.start()

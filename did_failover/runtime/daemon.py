@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 
 from did_failover import __version__
-from did_failover.errors import EXIT_FAILED, EXIT_INPUT
+from did_failover.console import EXIT_FAILED, EXIT_INPUT
 from did_failover.logs import configure, get_logger
 from did_failover.runtime import sdnotify
 from did_failover.runtime.app import App, StartupError

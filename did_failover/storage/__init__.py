@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from did_failover.errors import InputError
+from did_failover.errors import InputError, SchemaMismatch
 from did_failover.storage.base import (
     LOGIN_TOKEN,
     SCHEMA_VERSION,
@@ -39,7 +39,9 @@ __all__ = [
     "TransferRow",
     "UserRow",
     "acting_as",
+    "check_schema",
     "current_actor",
+    "open_checked",
     "open_repository",
     "schema_problem",
 ]
@@ -76,6 +78,27 @@ def open_repository(url: str, timeout: float, *, sync_reads: bool = True) -> Rep
             sync_reads=sync_reads,
         )
     raise InputError("database_url: must start with sqlite:/// or mysql://")
+
+
+async def check_schema(repo: Repository) -> int:
+    """The schema version of the database behind `repo` when it is the one this code reads;
+    SchemaMismatch saying what to run otherwise (StorageUnavailable when the database does not answer)."""
+    version = await repo.schema_version()
+    problem = schema_problem(version)
+    if problem is not None or version is None:
+        raise SchemaMismatch(problem or "")
+    return version
+
+
+async def open_checked(url: str, timeout: float) -> Repository:
+    """open_repository, connected, with its schema checked (check_schema); closed again on failure."""
+    repo = open_repository(url, timeout)
+    try:
+        await check_schema(repo)
+    except BaseException:
+        await repo.close()
+        raise
+    return repo
 
 
 def _host_port(text: str) -> tuple[str, int]:

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from did_failover.errors import EXIT_FAILED, EXIT_INPUT, InputError, StorageUnavailable
+from did_failover.console import EXIT_FAILED, EXIT_INPUT, PERSON_TIMEOUT
+from did_failover.errors import InputError, StorageUnavailable
 from did_failover.settings import (
     AGI_PORT,
     METRICS_PORT,
@@ -24,10 +25,10 @@ from did_failover.settings import (
     parse_ami_url,
     parse_hostport,
 )
-from did_failover.storage import open_repository, schema_problem
+from did_failover.storage import check_schema, open_repository
 from fastagi.client import call, environment, ok_responder
 
-TIMEOUT = 5.0
+TIMEOUT = PERSON_TIMEOUT
 """Seconds each network check may take."""
 
 
@@ -89,15 +90,11 @@ async def check_database(settings: Settings) -> str:
     try:
         repo = open_repository(settings.database_url, max(settings.db_timeout, TIMEOUT))
         try:
-            await repo.connect()
-            version = await repo.schema_version()
+            version = await check_schema(repo)
         finally:
             await repo.close()
     except (StorageUnavailable, InputError, OSError) as exc:
         raise CheckFailed(f"{where}: {exc}") from None
-    problem = schema_problem(version)
-    if problem is not None:
-        raise CheckFailed(f"{where}: {problem}")
     return f"{where}, schema version {version}"
 
 

@@ -14,18 +14,20 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from did_failover.errors import EXIT_FAILED, EXIT_INPUT, InvalidSchedule, StorageUnavailable
-from did_failover.logs import configure
+from did_failover.console import EXIT_FAILED, EXIT_INPUT, error
+from did_failover.errors import InvalidSchedule, StorageUnavailable
+from did_failover.logs import configure, get_logger, log_session
 from did_failover.numbers import strip_plus
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
-from did_failover.routing.handler import DIAL_RESULT, DIDFailover
+from did_failover.routing.handler import DIAL_RESULT, ROUTE, DIDFailover
 from did_failover.routing.schedule import parse_schedule
-from did_failover.runtime.app import ROUTE, agi_server
 from did_failover.settings import Settings, load_settings_or_report
-from did_failover.storage import Repository, open_repository, schema_problem
+from did_failover.storage import Repository, check_schema, open_repository
 from fastagi.client import call, environment
+from fastagi.server import Server
 
+log = get_logger("did_failover.tools")
 STATUSES = ("ANSWER", "BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION")
 """DIALSTATUS values a simulated leg can end with."""
 
@@ -199,18 +201,12 @@ def run(
     statuses = transfer_status.split(",")
     bad = [status for status in statuses if status not in STATUSES]
     if bad:
-        print(
-            f"did-failover: error: --transfer-status: {bad[0]!r} is not one of {', '.join(STATUSES)}",
-            file=sys.stderr,
-        )
+        error(f"--transfer-status: {bad[0]!r} is not one of {', '.join(STATUSES)}")
         return EXIT_INPUT
     try:
         moment = datetime.fromisoformat(at.strip()) if at is not None else None
     except ValueError:
-        print(
-            f"did-failover: error: --at: {at!r} is not a date and time such as '2026-12-24 18:30'",
-            file=sys.stderr,
-        )
+        error(f"--at: {at!r} is not a date and time such as '2026-12-24 18:30'")
         return EXIT_INPUT
     asterisk = FakeAsterisk(
         _Leg(primary_status, CAUSES[primary_status] if primary_cause is None else primary_cause),
@@ -219,7 +215,7 @@ def run(
     try:
         result, when = asyncio.run(_simulate(settings, did, caller, asterisk, moment))
     except StorageUnavailable as exc:
-        print(f"did-failover: error: {exc}", file=sys.stderr)
+        error(str(exc))
         return EXIT_FAILED
     legs = "a transfer leg ends" if len(statuses) == 1 else "transfer legs end"
     print(
@@ -247,10 +243,7 @@ async def _simulate(
     timeout = max(settings.db_timeout, 5.0)
     repository = open_repository(settings.database_url, timeout)
     try:
-        await repository.connect()
-        problem = schema_problem(await repository.schema_version())
-        if problem is not None:
-            raise StorageUnavailable(problem)
+        await check_schema(repository)
         handler = DIDFailover(
             RouteCache(repository, 0, timeout),
             DialTemplates(settings),
@@ -262,7 +255,8 @@ async def _simulate(
         if moment is not None:
             moment, when = await _moment(repository, did, moment)
             handler.clock = lambda: moment
-        server = agi_server(settings.model_copy(update={"listen": "127.0.0.1:0"}), {ROUTE: handler})
+        on_loopback = settings.model_copy(update={"listen": "127.0.0.1:0"}).server
+        server = Server(on_loopback, {ROUTE: handler}, logger=log, observers=[log_session])
         serving = asyncio.create_task(server.serve(install_signals=False))
         await server.started.wait()
         try:

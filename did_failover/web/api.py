@@ -22,8 +22,7 @@ from starlette.types import Scope as AsgiScope
 
 from did_failover.admin.service import Scope
 from did_failover.admin.users import USERNAME_RULE
-from did_failover.admin.views import TransferView
-from did_failover.cli.render import account_dict, call_dict, change_dict, did_dict
+from did_failover.admin.views import TransferView, account_dict, call_dict, change_dict, did_dict
 from did_failover.errors import InputError, InvalidDestination, StorageUnavailable
 from did_failover.storage import LOGIN_TOKEN
 from did_failover.web import auth

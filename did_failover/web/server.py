@@ -10,11 +10,11 @@ from pathlib import Path
 import uvicorn
 from redis.asyncio import Redis
 
-from did_failover.cli.commands import MIN_MANAGE_TIMEOUT, error
-from did_failover.errors import EXIT_FAILED, EXIT_INPUT, StorageUnavailable
+from did_failover.console import EXIT_FAILED, EXIT_INPUT, PERSON_TIMEOUT, error
+from did_failover.errors import StorageUnavailable
 from did_failover.logs import configure, get_logger
 from did_failover.settings import WEB_PORT, Settings, load_settings_or_report, parse_hostport
-from did_failover.storage import open_repository, schema_problem
+from did_failover.storage import open_checked
 from did_failover.web import auth
 from did_failover.web.app import Web, create_app
 
@@ -37,18 +37,13 @@ def run(config: Path | None) -> int:
 
 
 async def _serve(settings: Settings) -> int:
-    repo = open_repository(settings.database_url, max(settings.db_timeout, MIN_MANAGE_TIMEOUT))
-    problem = schema_problem(await repo.schema_version())
-    if problem is not None:
-        await repo.close()
-        error(problem)
-        return EXIT_FAILED
+    repo = await open_checked(settings.database_url, max(settings.db_timeout, PERSON_TIMEOUT))
     # Generated once and kept in the database, so that every web process behind one load balancer
     # signs login forms with the same key and no fixed default exists.
     login_key = await repo.web_secret(auth.KEY_ROW, secrets.token_urlsafe(32))
     redis = None
     if settings.redis_url:
-        timeout = MIN_MANAGE_TIMEOUT
+        timeout = PERSON_TIMEOUT
         redis = Redis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
     web = Web(
         repo,
