@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.plugins.web import PASSWORD, Site, StartSite
@@ -190,3 +191,54 @@ async def test_failed_logins_are_throttled(browser: Browser, site: Site) -> None
         await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("alert")).to_contain_text("Too many failed logins")
     await _shot(page, "login-throttled")
+
+
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+"""The axe-core rules run: WCAG 2.0 and 2.1, levels A and AA."""
+
+
+async def _violations(page: Page, where: str) -> list[str]:
+    """What axe-core finds on the page now, one line per rule and element."""
+    results = await Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG}})
+    return [
+        f"{where}: {violation['id']} ({violation['impact']}) at {node['target']}"
+        for violation in results.response["violations"]
+        for node in violation["nodes"]
+    ]
+
+
+async def test_axe_core_finds_nothing_on_any_page_as_each_role_sees_it(browser: Browser, site: Site) -> None:
+    """The login page (and its error), and as the admin, a reseller and a customer: the DIDs grid,
+    a DID's page with a refused value shown, and Accounts where the role has it: no violation of
+    WCAG 2.1 A or AA."""
+    found: list[str] = []
+    context = await browser.new_context(base_url=site.url, bypass_csp=True)
+    page = await context.new_page()
+    await page.goto("/login")
+    found += await _violations(page, "login")
+    await page.get_by_label("Username").fill("nobody")
+    await page.get_by_label("Password").fill("not the password")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("alert")).to_be_visible()
+    found += await _violations(page, "login refused")
+    await context.close()
+    for username, did in (("root", "15550001"), ("res-a", "15550001"), ("cust-a1", "15550001")):
+        context = await browser.new_context(base_url=site.url, bypass_csp=True)
+        page = await context.new_page()
+        await page.goto("/login")
+        await page.get_by_label("Username").fill(username)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("DIDs Call Transfer")
+        found += await _violations(page, f"{username} DIDs")
+        await page.goto(f"/dids/{did}")
+        await page.get_by_label("Busy type").select_option(label="PSTN")
+        await page.get_by_label("Busy destination").fill("123&PJSIP/evil")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator("[aria-invalid=true]").first).to_be_visible()
+        found += await _violations(page, f"{username} DID refused")
+        if username != "cust-a1":
+            await page.goto("/accounts")
+            found += await _violations(page, f"{username} Accounts")
+        await context.close()
+    assert found == []
