@@ -22,10 +22,12 @@ def strip_plus(did: str) -> str:
     return did.removeprefix("+")
 
 
-def did_number(text: str, field: str = "DID") -> str:
+def did_number(text: str, field: str = "did") -> str:
     """A DID as stored (digits, no +); InputError unless 3..20 digits with an optional leading +."""
     if not PHONE_NUMBER.fullmatch(text):
-        raise InputError(f"{field}: {text!r} is not a valid DID: 3 to 20 digits with an optional leading +")
+        raise InputError(
+            f"{text[:40]!r} is not a valid DID: 3 to 20 digits with an optional leading +", field
+        )
     return strip_plus(text)
 
 
@@ -33,6 +35,6 @@ def account_number(text: str, field: str = "account") -> str:
     """An account number; InputError unless 1..32 letters, digits, _ . or -."""
     if not ACCOUNT_NUMBER.fullmatch(text):
         raise InputError(
-            f"{field}: {text!r} is not a valid account number: 1 to 32 letters, digits, _ . or -"
+            f"{text[:40]!r} is not a valid account number: 1 to 32 letters, digits, _ . or -", field
         )
     return text

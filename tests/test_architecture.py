@@ -16,6 +16,7 @@ LAYERS = {
     "did_failover": 0,
     "did_failover.errors": 0,
     "did_failover.console": 0,
+    "did_failover.conditions": 0,
     "did_failover.numbers": 0,
     "did_failover.settings": 0,
     "did_failover.logs": 0,
@@ -177,3 +178,17 @@ def test_modules_stay_short_or_say_why(package: str) -> None:
         if lines > 350 and "on purpose" not in docstring:
             long_ones.append(f"{path.relative_to(ROOT)}: {lines} lines")
     assert long_ones == []
+
+
+def test_the_service_layer_writes_no_cli_option_into_a_message() -> None:
+    """admin/, routing/ and storage/ name a refused field by its key (InputError.field); only the
+    CLI turns it into `--busy`, so no string there starts with `--`."""
+    found = []
+    for name, path in _modules().items():
+        if not name.startswith(("did_failover.admin", "did_failover.routing", "did_failover.storage")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+            if text.startswith("--") and text[2:3].isalpha():  # an option, not an SQL comment's "--"
+                found.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}: {text[:40]!r}")
+    assert found == []

@@ -14,7 +14,7 @@ from typing import Any, TextIO, get_args
 from did_failover.admin import validation as valid
 from did_failover.admin.csv_format import OPTIONAL_COLUMNS, csv_header, parse_csv, write_csv
 from did_failover.admin.views import TransferView, transfer_view
-from did_failover.errors import InputError
+from did_failover.errors import Conflict, Forbidden, InputError, NotFound, NothingToChange
 from did_failover.numbers import account_number, did_number
 from did_failover.storage.base import (
     DEFAULT_RING_TIMEOUT,
@@ -72,17 +72,17 @@ class Service:
         """Refuse a reseller or customer scope that names no such account, and a customer where
         `customer_may` is False (only the transfer settings of its own DIDs are a customer's)."""
         if scope.customer is not None:
-            account = await self.repo.get_account(account_number(scope.customer, "customer"))
+            account = await self.repo.get_account(account_number(scope.customer, "account"))
             if account is None or account.type != "customer":
-                raise InputError(f"there is no customer account {scope.customer}")
+                raise NotFound(f"there is no customer account {scope.customer}")
             if not customer_may:
-                raise InputError("a customer user may change only the transfer settings of its DIDs")
+                raise Forbidden("a customer user may change only the transfer settings of its DIDs")
             return
         if scope.reseller is None:
             return
-        account = await self.repo.get_account(account_number(scope.reseller, "--as-reseller"))
+        account = await self.repo.get_account(account_number(scope.reseller, "as_reseller"))
         if account is None or account.type != "reseller":
-            raise InputError(f"--as-reseller: there is no reseller account {scope.reseller}")
+            raise InputError(f"there is no reseller account {scope.reseller}", "as_reseller")
 
     @staticmethod
     def sees(scope: Scope, account: AccountRow) -> bool:
@@ -95,7 +95,7 @@ class Service:
     async def _account(self, scope: Scope, number: str, field: str = "account") -> AccountRow:
         account = await self.repo.get_account(account_number(number, field))
         if account is None or not self.sees(scope, account):
-            raise InputError(f"account {number} not found")
+            raise NotFound(f"account {number} not found")
         return account
 
     async def _did(self, scope: Scope, did: str) -> tuple[DIDRow, AccountRow]:
@@ -105,13 +105,13 @@ class Service:
             account = await self.repo.get_account(row.account)
             if account is not None and self.sees(scope, account):
                 return row, account
-        raise InputError(f"DID {number} not found")
+        raise NotFound(f"DID {number} not found")
 
     async def _customer(self, scope: Scope, number: str) -> AccountRow:
-        account = await self._account(scope, number, "--account")
+        account = await self._account(scope, number, "account")
         if account.type != "customer":
             raise InputError(
-                f"--account: account {number} is a {account.type} account; DIDs belong to customers"
+                f"account {number} is a {account.type} account; DIDs belong to customers", "account"
             )
         return account
 
@@ -122,28 +122,28 @@ class Service:
     ) -> AccountRow:
         """Create an account; a reseller scope may only create customers under itself."""
         await self.check_scope(scope, customer_may=False)
-        number = account_number(number, "NUMBER")
+        number = account_number(number, "number")
         name = valid.account_name(name)
         if type not in ACCOUNT_TYPES:
-            raise InputError(f"--type: must be admin, reseller or customer, got {type!r}")
+            raise InputError(f"must be admin, reseller or customer, got {type[:20]!r}", "type")
         if reseller is not None:
-            account_number(reseller, "--reseller")
+            account_number(reseller, "reseller")
             if type != "customer":
-                raise InputError("--reseller: only a customer account belongs to a reseller")
+                raise InputError("only a customer account belongs to a reseller", "reseller")
         if scope.reseller is not None:
             if type != "customer":
-                raise InputError("--type: a reseller can create customer accounts only")
+                raise Forbidden("a reseller can create customer accounts only", "type")
             if reseller is not None and reseller != scope.reseller:
-                raise InputError(f"account {reseller} not found")
+                raise NotFound(f"account {reseller} not found")
             reseller = scope.reseller
         elif reseller is not None:
             owner = await self.repo.get_account(reseller)
             if owner is None:
-                raise InputError(f"account {reseller} not found")
+                raise NotFound(f"account {reseller} not found")
             if owner.type != "reseller":
-                raise InputError(f"--reseller: account {reseller} is a {owner.type}, not a reseller")
+                raise InputError(f"account {reseller} is a {owner.type}, not a reseller", "reseller")
         if await self.repo.get_account(number) is not None:
-            raise InputError(f"account {number} already exists")
+            raise Conflict(f"account {number} already exists")
         with acting_as(scope.actor):
             return await self.repo.add_account(number, name, type, reseller)
 
@@ -159,7 +159,7 @@ class Service:
         """Change an account's name, status or account-level transfer switch."""
         await self.check_scope(scope, customer_may=False)
         if name is None and active is None and transfer is None:
-            raise InputError("nothing to change: give --name, --active/--inactive or --transfer")
+            raise NothingToChange("name", "active", "transfer")
         name = None if name is None else valid.account_name(name)
         await self._account(scope, number)
         with acting_as(scope.actor):
@@ -186,13 +186,13 @@ class Service:
         """Create a DID for a customer account the scope sees."""
         await self.check_scope(scope, customer_may=False)
         number = did_number(did)
-        account_number(account, "--account")
-        primary = valid.destination(primary, "--primary")
-        valid.seconds(ring_timeout, "--ring-timeout")
+        account_number(account, "account")
+        primary = valid.destination(primary, "primary")
+        valid.seconds(ring_timeout, "ring_timeout")
         valid.max_channels(max_channels)
         await self._customer(scope, account)
         if await self.repo.get_did(number) is not None:
-            raise InputError(f"DID {number} already exists")
+            raise Conflict(f"DID {number} already exists")
         with acting_as(scope.actor):
             return await self.repo.add_did(number, account, primary, ring_timeout, max_channels)
 
@@ -210,17 +210,14 @@ class Service:
         """Change a DID's account, primary destination, ring timeout, channel limit or status."""
         await self.check_scope(scope, customer_may=False)
         if all(v is None for v in (account, primary, ring_timeout, max_channels, active)):
-            raise InputError(
-                "nothing to change: give --account, --primary, --ring-timeout, --max-channels"
-                " or --active/--inactive"
-            )
+            raise NothingToChange("account", "primary", "ring_timeout", "max_channels", "active")
         number = did_number(did)
         if account is not None:
-            account_number(account, "--account")
+            account_number(account, "account")
         if primary is not None:
-            primary = valid.destination(primary, "--primary")
+            primary = valid.destination(primary, "primary")
         if ring_timeout is not None:
-            valid.seconds(ring_timeout, "--ring-timeout")
+            valid.seconds(ring_timeout, "ring_timeout")
         if max_channels is not None:
             valid.max_channels(max_channels)
         await self._did(scope, number)
@@ -250,7 +247,7 @@ class Service:
         """The DIDs the scope sees, optionally of one account."""
         await self.check_scope(scope)
         if account is not None:
-            await self._account(scope, account, "--account")
+            await self._account(scope, account, "account")
         return await self.repo.list_dids(account=account or scope.customer, reseller=scope.reseller)
 
     # Call history
@@ -267,11 +264,11 @@ class Service:
         """The call history the scope sees, newest first."""
         await self.check_scope(scope)
         if account is not None:
-            await self._account(scope, account, "--account")
+            await self._account(scope, account, "account")
         if not 1 <= limit <= 100_000:
-            raise InputError(f"--limit: {limit} is not a number of calls 1..100000")
+            raise InputError(f"{limit} is not a number of calls 1..100000", "limit")
         return await self.repo.list_calls(
-            did=did_number(did, "--did") if did is not None else None,
+            did=did_number(did, "did") if did is not None else None,
             account=account or scope.customer,
             reseller=scope.reseller,
             since=valid.parse_since(since) if since is not None else None,
@@ -295,13 +292,13 @@ class Service:
         `did` need not exist any more: the log outlives a removed DID."""
         await self.check_scope(scope)
         if account is not None:
-            await self._account(scope, account, "--account")
+            await self._account(scope, account, "account")
         if actor is not None and not 1 <= len(actor) <= 64:
-            raise InputError("--actor: give a name of 1..64 characters")
+            raise InputError("give a name of 1..64 characters", "actor")
         if not 1 <= limit <= 100_000:
-            raise InputError(f"--limit: {limit} is not a number of changes 1..100000")
+            raise InputError(f"{limit} is not a number of changes 1..100000", "limit")
         rows = await self.repo.list_changes(
-            did=did_number(did, "--did") if did is not None else None,
+            did=did_number(did, "did") if did is not None else None,
             account=account or scope.customer,
             reseller=scope.reseller,
             actor=actor,
@@ -359,13 +356,10 @@ class Service:
             "after_hours": after_hours,
         }
         if all(v is None for v in (*given.values(), timeout, caller_id, enabled, schedule)):
-            raise InputError(
-                "nothing to change: give --always, --busy, --no-answer, --unavailable, --after-hours,"
-                " --timeout, --caller-id, --on or --off"
-            )
+            raise NothingToChange(*given, "timeout", "caller_id", "enabled")
         number = did_number(did)
         changes: dict[str, Any] = {
-            condition: valid.optional_destination(text, "--" + condition.replace("_", "-"))
+            condition: valid.optional_destination(text, condition)
             for condition, text in given.items()
             if text is not None
         }
@@ -373,9 +367,9 @@ class Service:
             # A time zone's first use reads its file: not on the event loop.
             changes["schedule"] = await asyncio.to_thread(valid.optional_schedule, schedule)
         if timeout is not None:
-            changes["timeout"] = valid.seconds(timeout, "--timeout")
+            changes["timeout"] = valid.seconds(timeout, "timeout")
         if caller_id is not None:
-            changes["caller_id"] = valid.caller_id_mode(caller_id, "--caller-id")
+            changes["caller_id"] = valid.caller_id_mode(caller_id, "caller_id")
         if enabled is not None:
             changes["enabled"] = enabled
         row, _ = await self._did(scope, number)
@@ -407,11 +401,11 @@ class Service:
         """One page of the "DIDs Call Transfer" table the scope sees, and how many rows match in all."""
         await self.check_scope(scope)
         if order not in PAGE_ORDERS:
-            raise InputError(f"order: must be one of {', '.join(PAGE_ORDERS)}, got {order!r}")
+            raise InputError(f"must be one of {', '.join(PAGE_ORDERS)}, got {order[:20]!r}", "order")
         if not 1 <= limit <= 1000 or offset < 0:
-            raise InputError("limit: 1..1000 rows a page, offset 0 or more")
+            raise InputError("1..1000 rows a page, offset 0 or more", "limit")
         if len(search) > 64:
-            raise InputError("search: at most 64 characters")
+            raise InputError("at most 64 characters", "search")
         rows, total = await self.repo.page_dids(
             reseller=scope.reseller,
             account=scope.customer,

@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from did_failover.admin.service import Scope, Service
-from did_failover.errors import InputError
+from did_failover.errors import Conflict, Forbidden, InputError, NotFound, NothingToChange
 from did_failover.numbers import account_number
 from did_failover.storage.base import LOGIN_TOKEN, Repository, Role, TokenRow, UserRow, acting_as
 
@@ -46,11 +46,11 @@ def common_passwords() -> frozenset[str]:
 def check_password(password: str) -> str:
     """The password when it may be used; InputError naming the rule it breaks."""
     if len(password) < MIN_PASSWORD:
-        raise InputError(f"password: at least {MIN_PASSWORD} characters, got {len(password)}")
+        raise InputError(f"at least {MIN_PASSWORD} characters, got {len(password)}", "password")
     if len(password) > MAX_PASSWORD:
-        raise InputError(f"password: at most {MAX_PASSWORD} characters")
+        raise InputError(f"at most {MAX_PASSWORD} characters", "password")
     if password.lower() in common_passwords():
-        raise InputError("password: it is one of the 10,000 most common passwords; choose another")
+        raise InputError("it is one of the 10,000 most common passwords; choose another", "password")
     return password
 
 
@@ -61,7 +61,7 @@ USERNAME_RULE = "1 to 64 letters, digits, _ . @ or -"
 def username(text: str) -> str:
     """A username; InputError unless 1..64 letters, digits, _ . @ or -."""
     if not USERNAME.fullmatch(text):
-        raise InputError(f"USERNAME: {text[:80]!r} is not a valid username: {USERNAME_RULE}")
+        raise InputError(f"{text[:80]!r} is not a valid username: {USERNAME_RULE}", "username")
     return text
 
 
@@ -97,7 +97,7 @@ class Users:
     async def _visible(self, scope: Scope, name: str) -> UserRow:
         user = await self.repo.get_user(username(name))
         if user is None or not await self._sees(scope, user):
-            raise InputError(f"user {name} not found")
+            raise NotFound(f"user {name} not found")
         return user
 
     async def _sees(self, scope: Scope, user: UserRow) -> bool:
@@ -116,23 +116,23 @@ class Users:
         """Create a user; a reseller scope may only create users of its own customers."""
         name = username(name)
         if role not in ROLES:
-            raise InputError(f"--role: must be admin, reseller or customer, got {role!r}")
+            raise InputError(f"must be admin, reseller or customer, got {role[:20]!r}", "role")
         if role == "admin":
             if account is not None:
-                raise InputError("--account: an admin user belongs to no account")
+                raise InputError("an admin user belongs to no account", "account")
             if scope.reseller is not None:
-                raise InputError("--role: a reseller can create customer users only")
+                raise Forbidden("a reseller can create customer users only", "role")
         else:
             if account is None:
-                raise InputError(f"--account: a {role} user needs the {role} account it belongs to")
-            owner = await self.repo.get_account(account_number(account, "--account"))
+                raise InputError(f"a {role} user needs the {role} account it belongs to", "account")
+            owner = await self.repo.get_account(account_number(account, "account"))
             if owner is None or not Service.sees(scope, owner):
-                raise InputError(f"account {account} not found")
+                raise NotFound(f"account {account} not found")
             if owner.type != role:
-                raise InputError(f"--account: account {account} is a {owner.type} account, not a {role} one")
+                raise InputError(f"account {account} is a {owner.type} account, not a {role} one", "account")
         check_password(password)
         if await self.repo.get_user(name) is not None:
-            raise InputError(f"user {name} already exists")
+            raise Conflict(f"user {name} already exists")
         password_hash = await hash_password(password)
         with acting_as(scope.actor):
             return await self.repo.add_user(name, role, account, password_hash)
@@ -144,7 +144,7 @@ class Users:
         password every token a password login handed out (long-lived tokens are kept: the
         operator made them, not the password)."""
         if password is None and active is None:
-            raise InputError("nothing to change: give --password-stdin, --active or --inactive")
+            raise NothingToChange("password_stdin", "active")
         if password is not None:
             check_password(password)
         await self._visible(scope, name)
@@ -171,12 +171,12 @@ class Users:
         """A long-lived API token for a user: the token (shown once) and its row."""
         user = await self._visible(scope, name)
         if days is not None and not 1 <= days <= 3650:
-            raise InputError(f"--expires: {days} is not a number of days 1..3650")
+            raise InputError(f"{days} is not a number of days 1..3650", "expires")
         if not 1 <= len(label) <= 64:
-            raise InputError("--name: give a label of 1..64 characters")
+            raise InputError("give a label of 1..64 characters", "name")
         if label == LOGIN_TOKEN:
             raise InputError(
-                f"--name: {LOGIN_TOKEN!r} names the tokens a password login hands out; choose another"
+                f"{LOGIN_TOKEN!r} names the tokens a password login hands out; choose another", "name"
             )
         value = secrets.token_urlsafe(32)
         expires = None if days is None else datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
@@ -196,5 +196,5 @@ class Users:
     async def remove_token(self, scope: Scope, token_id: int) -> None:
         """Delete a token of a user the scope sees; it stops working at once."""
         if token_id not in {t.id for t in await self.list_tokens(scope)}:
-            raise InputError(f"token {token_id} not found")
+            raise NotFound(f"token {token_id} not found")
         await self.repo.remove_token(token_id)

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 
+from did_failover.conditions import FIELDS
 from did_failover.errors import InputError, InvalidDestination, InvalidSchedule
 from did_failover.routing.destinations import parse_destination
 from did_failover.routing.forwards import format_forwards, parse_forwards, ring_seconds
@@ -15,31 +16,23 @@ from did_failover.storage.base import (
 )
 
 CALLER_ID_MODES: tuple[CallerIdMode, ...] = get_args(CallerIdMode)
-CONDITIONS = ("always", "busy", "no_answer", "unavailable")
-"""The transfer conditions, as CLI, CSV and database name them."""
-FORWARDS = (*CONDITIONS, "after_hours")
-"""Every forward list of a DID: the conditions' and the after-hours one."""
+FORWARDS = FIELDS
+"""Every forward list of a DID, by its field (did_failover/conditions.py)."""
 _NAME_MAX = 100
-
-
-def option_of(message: str) -> str:
-    """The option (or field) a refusal is about: `--busy` of `--busy item 2: ...`, `schedule` of
-    `schedule: ...`; how the web page and the API put a message next to its field."""
-    return message.partition(":")[0].partition(" item ")[0]
 
 
 def account_name(text: str) -> str:
     """An account name: 1..100 printable characters, trimmed."""
     name = text.strip()
     if not name or len(name) > _NAME_MAX or not name.isprintable():
-        raise InputError(f"--name: must be 1 to {_NAME_MAX} printable characters")
+        raise InputError(f"must be 1 to {_NAME_MAX} printable characters", "name")
     return name
 
 
 def seconds(value: int, field: str) -> int:
     """A ring or transfer timeout: 1..300 seconds."""
     if not 1 <= value <= 300:
-        raise InputError(f"{field}: must be 1..300 seconds, got {value}")
+        raise InputError(f"must be 1..300 seconds, got {value}", field)
     return value
 
 
@@ -50,7 +43,7 @@ MAX_CHANNELS = 1_000_000
 def max_channels(value: int) -> int:
     """A DID's concurrent-call limit: 0 (unlimited) to MAX_CHANNELS."""
     if not 0 <= value <= MAX_CHANNELS:
-        raise InputError(f"--max-channels: must be 0 (unlimited) to {MAX_CHANNELS}, got {value}")
+        raise InputError(f"must be 0 (unlimited) to {MAX_CHANNELS}, got {value}", "max_channels")
     return value
 
 
@@ -59,11 +52,12 @@ def destination(text: str, field: str) -> str:
     try:
         dest = parse_destination(text, field)
     except InvalidDestination as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(exc.reason, exc.field, exc.item) from None
     if dest.kind == "voicemail":
         raise InputError(
-            f"{field}: voicemail is the final step of a forward list, not a primary destination"
-            " (to send every call to voicemail: --always voicemail:MAILBOX)"
+            "voicemail is the final step of a forward list, not a primary destination"
+            " (to send every call to voicemail, make it the Always list)",
+            field,
         )
     return str(dest)
 
@@ -76,7 +70,7 @@ def optional_destination(text: str, field: str) -> str | None:
     try:
         return format_forwards(parse_forwards(text, field))
     except InvalidDestination as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(exc.reason, exc.field, exc.item) from None
 
 
 def optional_schedule(text: str, field: str = "schedule") -> str | None:
@@ -88,7 +82,7 @@ def optional_schedule(text: str, field: str = "schedule") -> str | None:
     try:
         return parse_schedule(text).text
     except InvalidSchedule as exc:
-        raise InputError(f"{field}: {str(exc).removeprefix('schedule: ')}") from None
+        raise InputError(str(exc).removeprefix("schedule: "), field) from None
 
 
 def ring_total(ring_timeout: int, timeout: int, lists: dict[str, str | None], max_ring: int) -> None:
@@ -114,7 +108,7 @@ def ring_total(ring_timeout: int, timeout: int, lists: dict[str, str | None], ma
 def caller_id_mode(text: str, field: str) -> CallerIdMode:
     """The caller-ID mode of forwarded legs: keep or did."""
     if text not in CALLER_ID_MODES:
-        raise InputError(f"{field}: must be keep or did, got {text!r}")
+        raise InputError(f"must be keep or did, got {text[:20]!r}", field)
     return text
 
 
@@ -135,8 +129,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
             moment = datetime.fromisoformat(text.strip())
         except ValueError:
             raise InputError(
-                f"--since: {text[:40]!r} is neither an age (30m, 2h, 7d, 1w)"
-                " nor a date/time (2026-11-27T08:00)"
+                f"{text[:40]!r} is neither an age (30m, 2h, 7d, 1w) nor a date/time (2026-11-27T08:00)",
+                "since",
             ) from None
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
     return max(moment, _EPOCH)  # nothing is older; earlier years are not every database's dates

@@ -16,7 +16,7 @@ from did_failover.calls.tracker import forwarded_to
 from did_failover.cli.progress import progress
 from did_failover.cli.render import clock, print_json, table, transfer_lines
 from did_failover.console import EXIT_FAILED, EXIT_INPUT, PERSON_TIMEOUT, error
-from did_failover.errors import InputError, InvalidDestination, StorageUnavailable
+from did_failover.errors import InputError, InvalidDestination, Namer, StorageUnavailable
 from did_failover.numbers import strip_plus
 from did_failover.settings import load_settings_or_report
 from did_failover.storage import open_repository
@@ -24,8 +24,24 @@ from did_failover.storage import open_repository
 Work = Callable[[Service, Scope, argparse.Namespace], Awaitable[None]]
 
 
-def run(args: argparse.Namespace, work: Work) -> int:
-    """Load settings, open the repository, run `work` and map errors to exit codes (2 input, 1 DB)."""
+def flags_of(parser: argparse.ArgumentParser) -> Namer:
+    """How this command names a refused field: its option (`--busy`, `--on/--off`) or argument
+    (`DID`), and the field's own name where the command has neither (`schedule`, `password`)."""
+    names: dict[str, list[str]] = {}
+    for action in parser._actions:
+        shown = max(action.option_strings, key=len) if action.option_strings else str(action.metavar or "")
+        names.setdefault(action.dest, []).append(shown or action.dest.upper())
+
+    def name(field: str, item: int | None) -> str:
+        words = "/".join(names.get(field, [field]))
+        return f"{words} item {item}" if item else words
+
+    return name
+
+
+def run(args: argparse.Namespace, work: Work, parser: argparse.ArgumentParser | None = None) -> int:
+    """Load settings, open the repository, run `work` and map errors to exit codes (2 input, 1 DB);
+    a refusal names its field as `parser`, the command's own, spells it."""
     settings = load_settings_or_report(args.config)
     if settings is None:
         return EXIT_INPUT
@@ -41,7 +57,7 @@ def run(args: argparse.Namespace, work: Work) -> int:
     try:
         asyncio.run(main())
     except (InputError, InvalidDestination) as exc:
-        error(str(exc))
+        error(exc.words(flags_of(parser)) if parser is not None else str(exc))
         return EXIT_INPUT
     except StorageUnavailable as exc:
         error(str(exc))
@@ -61,7 +77,7 @@ def cli_actor() -> str:
 async def db_init(service: Service, scope: Scope, args: argparse.Namespace) -> None:
     """`db init`: create the schema."""
     if scope.reseller is not None:
-        raise InputError("--as-reseller: only the admin creates the schema")
+        raise InputError("only the admin creates the schema", "as_reseller")
     async with progress("creating the schema"):
         version = await service.init_db()
     print(f"database schema version {version} ready")

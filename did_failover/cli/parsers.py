@@ -8,6 +8,7 @@ from typing import Any
 
 from did_failover.cli import commands, schedules, users
 from did_failover.cli.commands import Work
+from did_failover.conditions import Condition
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     def leaf(group: Any, name: str, work: Work, help: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = group.add_parser(name, parents=[common], help=help)
-        parser.set_defaults(func=lambda args: commands.run(args, work))
+        parser.set_defaults(func=lambda args: commands.run(args, work, parser))
         return parser
 
     db = sub.add_parser("db", help="database schema").add_subparsers(
@@ -72,9 +73,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p = leaf(transfer, "set", commands.transfer_set, "change a DID's call-transfer settings")
     p.add_argument("did", metavar="DID")
-    for condition in ("always", "busy", "no-answer", "unavailable", "after-hours"):
+    for condition in Condition:
         p.add_argument(
-            f"--{condition}",
+            condition.flag,
             metavar="LIST|none",
             help="DEST[/SEC][,DEST[/SEC]...]: up to 5 destinations tried in order (voicemail:BOX last)",
         )

@@ -18,7 +18,7 @@ def read_password(args: argparse.Namespace, prompt: str = "Password") -> str:
     if args.password_stdin:
         line = sys.stdin.readline()
         if not line:
-            raise InputError("--password-stdin: nothing on stdin")
+            raise InputError("nothing on stdin", "password_stdin")
         return line.removesuffix("\n").removesuffix("\r")
     if not sys.stdin.isatty():
         raise InputError("password: give --password-stdin, or run the command on a terminal to be asked")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
+from did_failover.conditions import Condition
 from did_failover.routing.forwards import Step, forwards
 from did_failover.storage.base import DIDRoute
 
@@ -164,13 +165,7 @@ def _step(route: DIDRoute, leg: Leg, position: int, rung: int, max_ring: int, be
     return Dial(leg, step.destination, timeout, position)
 
 
-_LIST_OF = {
-    Leg.ALWAYS: "always",
-    Leg.AFTER_HOURS: "after_hours",
-    Leg.BUSY: "busy",
-    Leg.NO_ANSWER: "no_answer",
-    Leg.UNAVAILABLE: "unavailable",
-}
+_LIST_OF = {Leg(condition.leg): condition.field for condition in Condition}
 
 
 def leg_steps(route: DIDRoute, leg: Leg) -> tuple[Step, ...]:

@@ -76,32 +76,32 @@ def _valid_host(host: str) -> bool:
     return all(_DNS_LABEL.fullmatch(label) for label in labels) and labels[-1][0].isalpha()
 
 
-def _parse_sip(text: str, rest: str, field: str) -> Destination:
+def _parse_sip(text: str, rest: str, field: str, item: int | None) -> Destination:
     """Validate the part of a sip: destination after the prefix."""
-    bad = f"{field}: {_shown(text)} is not a valid SIP URI"
+    bad = f"{_shown(text)} is not a valid SIP URI"
     user, at, hostport = rest.rpartition("@")
     if not at or not user or not hostport:
-        raise InvalidDestination(f"{bad}: expected sip:USER@HOST[:PORT]")
+        raise InvalidDestination(f"{bad}: expected sip:USER@HOST[:PORT]", field, item)
     if not _SIP_USER.fullmatch(user):
-        raise InvalidDestination(f"{bad}: {_USER_RULE}")
+        raise InvalidDestination(f"{bad}: {_USER_RULE}", field, item)
     host, port = hostport, ""
     if hostport.startswith("["):
         close = hostport.find("]")
         if close != -1:
             host, tail = hostport[: close + 1], hostport[close + 1 :]
             if tail and not tail.startswith(":"):
-                raise InvalidDestination(f"{bad}: {_HOST_RULE}")
+                raise InvalidDestination(f"{bad}: {_HOST_RULE}", field, item)
             port = tail[1:] if tail else ""
             if tail == ":":
-                raise InvalidDestination(f"{bad}: port must be a number 1..65535")
+                raise InvalidDestination(f"{bad}: port must be a number 1..65535", field, item)
     elif ":" in hostport:
         host, _, port = hostport.partition(":")
         if not port:
-            raise InvalidDestination(f"{bad}: port must be a number 1..65535")
+            raise InvalidDestination(f"{bad}: port must be a number 1..65535", field, item)
     if not _valid_host(host):
-        raise InvalidDestination(f"{bad}: {_HOST_RULE}")
+        raise InvalidDestination(f"{bad}: {_HOST_RULE}", field, item)
     if port and not (_PORT.fullmatch(port) and 1 <= int(port) <= 65535):
-        raise InvalidDestination(f"{bad}: port must be a number 1..65535")
+        raise InvalidDestination(f"{bad}: port must be a number 1..65535", field, item)
     return Destination("sip", rest)
 
 
@@ -113,24 +113,25 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
 """The kinds whose value is one pattern: the pattern and, for the error, what it is."""
 
 
-def parse_destination(text: str, field: str) -> Destination:
-    """Parse a pstn:, sip:, endpoint: or voicemail: destination; InvalidDestination names `field`."""
+def parse_destination(text: str, field: str, item: int | None = None) -> Destination:
+    """Parse a pstn:, sip:, endpoint: or voicemail: destination; InvalidDestination names `field`
+    (and `item`, the step of a forward list)."""
     if len(text) > MAX_LENGTH:
-        raise InvalidDestination(f"{field}: destination is longer than {MAX_LENGTH} characters")
+        raise InvalidDestination(f"destination is longer than {MAX_LENGTH} characters", field, item)
     kind, colon, rest = text.partition(":")
     if not colon or kind not in KINDS:
-        raise InvalidDestination(f"{field}: {_shown(text)} is not a destination: {_SYNTAX}")
+        raise InvalidDestination(f"{_shown(text)} is not a destination: {_SYNTAX}", field, item)
     if kind in _PATTERNS:
         pattern, rule = _PATTERNS[kind]
         if not pattern.fullmatch(rest):
-            raise InvalidDestination(f"{field}: {_shown(text)} is not a valid {rule}")
+            raise InvalidDestination(f"{_shown(text)} is not a valid {rule}", field, item)
         return Destination(kind, rest)
-    return _parse_sip(text, rest, field)
+    return _parse_sip(text, rest, field, item)
 
 
 def check_destination(dest: Destination, field: str = "destination") -> Destination:
     """Validate again a Destination built elsewhere (e.g. read from a hand-edited database)."""
     checked = parse_destination(str(dest), field)
     if checked != dest:
-        raise InvalidDestination(f"{field}: {_shown(str(dest))} is not a valid destination")
+        raise InvalidDestination(f"{_shown(str(dest))} is not a valid destination", field)
     return checked

@@ -19,7 +19,7 @@ def _dial_target(pstn: str, sip: str, endpoint: str, destination: str, field: st
     templates gives the same answer. A destination that fails raises on every call."""
     dest = parse_destination(destination, field)
     if dest.kind == "voicemail":
-        raise InvalidDestination(f"{field}: {destination!r} is a voicemail box: it is not dialled")
+        raise InvalidDestination(f"{destination!r} is a voicemail box: it is not dialled", field)
     if dest.kind == "pstn":
         target = pstn.format(number=dest.value)
     elif dest.kind == "sip":
@@ -27,7 +27,7 @@ def _dial_target(pstn: str, sip: str, endpoint: str, destination: str, field: st
     else:
         target = endpoint.format(endpoint=dest.value)
     if not _SAFE.fullmatch(target):
-        raise InvalidDestination(f"{field}: dial string {target!r} holds characters Dial would interpret")
+        raise InvalidDestination(f"dial string {target!r} holds characters Dial would interpret", field)
     return target
 
 
@@ -36,11 +36,11 @@ def _voicemail_arguments(destination: str, busy_greeting: bool, field: str) -> s
     """VoiceMail()'s MAILBOX@CONTEXT,OPTIONS, checked again; remembered like the dial targets."""
     dest = parse_destination(destination, field)
     if dest.kind != "voicemail":
-        raise InvalidDestination(f"{field}: {destination!r} is not a voicemail box")
+        raise InvalidDestination(f"{destination!r} is not a voicemail box", field)
     mailbox, _, context = dest.value.partition("@")
     box = f"{mailbox}@{context or VOICEMAIL_CONTEXT}"
     if not _SAFE.fullmatch(box):
-        raise InvalidDestination(f"{field}: voicemail {box!r} holds characters VoiceMail would interpret")
+        raise InvalidDestination(f"voicemail {box!r} holds characters VoiceMail would interpret", field)
     return f"{box},{'b' if busy_greeting else 'u'}"
 
 

@@ -41,31 +41,33 @@ class Step(NamedTuple):
 def parse_forwards(text: str, field: str) -> tuple[Step, ...]:
     """Parse a forward list (empty text: no list); InvalidDestination naming `field` and the item."""
     if len(text) > MAX_LIST_LENGTH:
-        raise InvalidDestination(f"{field}: forward list is longer than {MAX_LIST_LENGTH} characters")
+        raise InvalidDestination(f"forward list is longer than {MAX_LIST_LENGTH} characters", field)
     if not text.strip():
         return ()
     items = [item.strip() for item in text.split(SEPARATOR)]
     if len(items) > MAX_STEPS:
         raise InvalidDestination(
-            f"{field}: {len(items)} destinations, a forward list holds at most {MAX_STEPS}"
+            f"{len(items)} destinations, a forward list holds at most {MAX_STEPS}", field
         )
     steps = []
     for position, item in enumerate(items, 1):
-        # One destination keeps its plain field name, so single-destination messages stay as they were.
-        name = field if len(items) == 1 else f"{field} item {position}"
+        # One destination names no item, so single-destination messages stay as they were.
+        step_of = None if len(items) == 1 else position
         if not item:
-            raise InvalidDestination(f"{name}: empty destination (two commas, or a comma at an end)")
+            raise InvalidDestination("empty destination (two commas, or a comma at an end)", field, step_of)
         destination, mark, seconds = item.partition(TIMEOUT_MARK)
         timeout = None
         if mark:
             if not (seconds.isascii() and seconds.isdigit() and 1 <= int(seconds) <= 300):
-                raise InvalidDestination(f"{name}: {seconds!r} is not a ring timeout: {_TIMEOUT_RULE}")
+                raise InvalidDestination(
+                    f"{seconds[:20]!r} is not a ring timeout: {_TIMEOUT_RULE}", field, step_of
+                )
             timeout = int(seconds)
-        step = Step(str(parse_destination(destination, name)), timeout)
+        step = Step(str(parse_destination(destination, field, step_of)), timeout)
         if step.voicemail and position != len(items):
-            raise InvalidDestination(f"{name}: voicemail is a final step: nothing can follow it")
+            raise InvalidDestination("voicemail is a final step: nothing can follow it", field, step_of)
         if step.voicemail and timeout is not None:
-            raise InvalidDestination(f"{name}: voicemail answers the call, it takes no ring timeout")
+            raise InvalidDestination("voicemail answers the call, it takes no ring timeout", field, step_of)
         steps.append(step)
     return tuple(steps)
 

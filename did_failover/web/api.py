@@ -1,7 +1,8 @@
 """The REST API under /api/v1, served by `did-failover web`: the same roles, scope and service layer
 as the web page, JSON in and out, bearer tokens.
 
-Errors are `{"error": {"message": ..., "field": ...}}` with the CLI's one-line message: 400 a body
+Errors are `{"error": {"message": ..., "field": ...}}`, the one-line message naming the field by its
+JSON name (`busy.destination item 2: ...`), the status chosen by the refusal's type: 400 a body
 that is not JSON, 401 no valid token, 403 a customer asking for more than its forwards, 404 anything
 outside the caller's scope (exactly as if absent), 409 already exists, 422 a refused value, 429 too
 many failed logins. Bodies are strict: unknown fields are refused, booleans must be JSON booleans.

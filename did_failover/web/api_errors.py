@@ -8,17 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from did_failover.admin.validation import option_of
-from did_failover.errors import InputError, InvalidDestination
-
-_FIELDS = {
-    "--busy": "busy", "--no-answer": "noanswer", "--unavailable": "unavailable", "--always": "unconditional",
-    "--after-hours": "afterhours", "schedule": "schedule",
-    "--timeout": "timeout", "--caller-id": "caller_id", "--primary": "primary", "--account": "account",
-    "--ring-timeout": "ring_timeout", "--max-channels": "max_channels", "DID": "did", "NUMBER": "number",
-    "--name": "name", "--type": "type", "--reseller": "reseller", "--limit": "limit", "--since": "since",
-    "--did": "did", "--actor": "actor", "search": "search", "order": "order", "limit": "limit",
-}  # fmt: skip
+from did_failover.conditions import Condition
+from did_failover.errors import Conflict, Forbidden, InputError, InvalidDestination, NotFound
 
 
 class ApiError(Exception):
@@ -35,17 +26,24 @@ def error(
     return JSONResponse({"error": {"message": message, "field": field}}, status, headers=headers)
 
 
+def api_name(field: str, item: int | None = None) -> str:
+    """How the API names a refused field: a forward's `busy.destination` (`item 2`: its second
+    step), any other by its JSON name."""
+    condition = Condition.of_field(field)
+    name = f"{condition.api}.destination" if condition else field
+    return f"{name} item {item}" if item else name
+
+
+_STATUS: tuple[tuple[type[InputError], int], ...] = ((NotFound, 404), (Conflict, 409), (Forbidden, 403))
+
+
 def refusal(exc: InputError | InvalidDestination) -> ApiError:
-    """The status of a service-layer refusal."""
-    message = str(exc)
-    field = _FIELDS.get(option_of(message))
-    if "not found" in message and ":" not in message.partition("not found")[0]:
-        return ApiError(404, message)
-    if "already exists" in message:
-        return ApiError(409, message)
-    if "may change only" in message:
-        return ApiError(403, message)
-    return ApiError(422, message, field)
+    """A service-layer refusal as the API answers it: the status by its type, the field by its
+    JSON name (a forward by its kind)."""
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 422)
+    condition = Condition.of_field(exc.field or "")
+    field = condition.api if condition else exc.field
+    return ApiError(status, exc.words(api_name), None if status == 404 else field)
 
 
 async def body(

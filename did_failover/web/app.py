@@ -27,10 +27,10 @@ from starlette.types import Scope as AsgiScope
 from did_failover.admin.service import Service
 from did_failover.admin.users import USERNAME_RULE
 from did_failover.calls.tracker import forwarded_to
-from did_failover.errors import InputError, InvalidSchedule
+from did_failover.errors import Forbidden, InputError, InvalidSchedule, NotFound
 from did_failover.routing.schedule import parse_schedule
 from did_failover.storage.base import PAGE_ORDERS, Repository
-from did_failover.web import api, api_errors, auth
+from did_failover.web import api, api_errors, auth, forms
 from did_failover.web.bodies import MAX_BODY, BodyLimit
 from did_failover.web.forms import CONDITIONS, TYPES, TransferForm
 from did_failover.web.headers import SecurityHeaders
@@ -112,10 +112,10 @@ def page(handler: Page, *, public: bool = False) -> Callable[[Request], Awaitabl
             return RedirectResponse("/login", status_code=303)
         try:
             return await handler(request, web)
+        except (NotFound, Forbidden):
+            return not_found(request)
         except InputError as exc:
-            if "not found" in str(exc) or "may change only" in str(exc):
-                return not_found(request)
-            return error_page(request, 400, "Bad request", str(exc).splitlines()[0])
+            return error_page(request, 400, "Bad request", exc.words(forms.label).splitlines()[0])
 
     return endpoint
 
@@ -238,10 +238,10 @@ async def did_page(request: Request, web: Web) -> Response:
         form = TransferForm.from_form(request.state.form)
         try:
             await web.service.set_transfer(scope, view.did, **form.changes())
+        except (NotFound, Forbidden):
+            raise
         except InputError as exc:
-            if "not found" in str(exc):
-                raise
-            errors = {form.field_of(str(exc)): str(exc)}
+            errors = {forms.slot(exc): exc.words(forms.label)}
             status = 400
         else:
             return RedirectResponse(f"/dids/{view.did}?saved=1", status_code=303)

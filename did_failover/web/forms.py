@@ -1,5 +1,6 @@
 """The DID edit form: per forward list, a row per step (type, text, ring seconds), turned into the
-CLI's one forward-list syntax (`pstn:...,sip:.../20,voicemail:...`) before the service layer checks it.
+CLI's one forward-list syntax (`pstn:...,sip:.../20,voicemail:...`) before the service layer checks it;
+a refusal is shown next to its input, named by its label.
 
 No JavaScript: a list shows its steps and one empty row (up to five); a step is added by filling the
 empty row and saving, removed by setting its type to None. Step 1 keeps the field names the form had
@@ -12,17 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from did_failover.admin.validation import option_of
 from did_failover.admin.views import TransferView
+from did_failover.conditions import FIELDS, Condition
+from did_failover.errors import InputError, InvalidDestination
+from did_failover.routing.destinations import parse_destination
 from did_failover.routing.forwards import MAX_STEPS, SEPARATOR, TIMEOUT_MARK
 
-CONDITIONS = [
-    ("busy", "Busy"),
-    ("no_answer", "No answer"),
-    ("unavailable", "Unavailable"),
-    ("always", "Always"),
-    ("after_hours", "After hours"),
-]
+CONDITIONS = [(condition.field, condition.label) for condition in Condition]
 TYPES = [
     ("none", "None"),
     ("pstn", "PSTN"),
@@ -31,16 +28,34 @@ TYPES = [
     ("voicemail", "Voicemail"),
 ]
 _TYPES = {value for value, _ in TYPES}
-_FIELDS = {
-    "--busy": "busy",
-    "--no-answer": "no_answer",
-    "--unavailable": "unavailable",
-    "--always": "always",
-    "--after-hours": "after_hours",
-    "schedule": "schedule",
-    "--timeout": "timeout",
-    "--caller-id": "caller_id",
+_LABELS = {
+    "schedule": "Business hours",
+    "timeout": "Transfer timeout",
+    "caller_id": "Caller ID",
+    "enabled": "Call transfer",
 }
+"""The page's words for the fields of the form that are not forward lists."""
+
+
+RING = "_ring"
+"""The suffix of a forward list's field that names a step's ring seconds (`busy_ring`)."""
+
+
+def label(field: str, item: int | None = None) -> str:
+    """How the page names a refused field: the label of its input ("Busy step 2 destination",
+    "Busy step 2 ring seconds")."""
+    condition = Condition.of_field(field.removesuffix(RING))
+    if condition is None:
+        return _LABELS.get(field, field)
+    step = f"{condition.label} step {item}" if item and item > 1 else condition.label
+    return f"{step} ring seconds" if field.endswith(RING) else f"{step} destination"
+
+
+def slot(refusal: InputError) -> str:
+    """Which part of the form a refusal is shown next to: a forward list, the schedule, the timeout
+    or the caller ID ("" for the form as a whole)."""
+    field = (refusal.field or "").removesuffix(RING)
+    return field if field in (*FIELDS, "schedule", "timeout", "caller_id") else ""
 
 
 @dataclass
@@ -139,19 +154,30 @@ class TransferForm:
         return form
 
     def changes(self) -> dict[str, Any]:
-        """Keyword arguments of Service.set_transfer; the service validates every one."""
+        """Keyword arguments of Service.set_transfer. Each step is checked here on its own first, so
+        that a refusal names the input it came from (a destination holding `/` or `,` is a bad
+        destination, never a ring timeout or a second step); the service checks everything again."""
         values: dict[str, Any] = {}
         for key, _ in CONDITIONS:
-            items = [
-                join(row.type, row.text) + (TIMEOUT_MARK + row.timeout if row.timeout else "")
-                for row in self.steps[key]
-                if row.type != "none"
-            ]
+            items = []
+            for position, row in enumerate(self.steps[key], 1):
+                if row.type == "none":
+                    continue
+                try:
+                    parse_destination(join(row.type, row.text), key, position)
+                except InvalidDestination as exc:
+                    raise InputError(exc.reason, key, position) from None
+                if row.timeout and not (
+                    row.timeout.isascii() and row.timeout.isdigit() and 1 <= int(row.timeout) <= 300
+                ):
+                    raise InputError(f"must be 1..300, got {row.timeout[:20]!r}", key + RING, position)
+                items.append(join(row.type, row.text) + (TIMEOUT_MARK + row.timeout if row.timeout else ""))
             values[key] = SEPARATOR.join(items) or "none"
-        try:
-            values["timeout"] = int(self.timeout)
-        except ValueError:
-            values["timeout"] = -1  # refused by the service with the CLI's message for --timeout
+        if not (self.timeout.isascii() and self.timeout.isdigit() and len(self.timeout) <= 3):
+            raise InputError(
+                f"must be a whole number of seconds 1..300, got {self.timeout[:20]!r}", "timeout"
+            )
+        values["timeout"] = int(self.timeout)
         values["caller_id"] = self.caller_id
         values["enabled"] = self.enabled
         values["schedule"] = self.schedule.strip() or "none"
@@ -166,8 +192,3 @@ class TransferForm:
             "schedule": self.schedule,
             "steps": self.steps,
         }
-
-    @staticmethod
-    def field_of(message: str) -> str:
-        """The form field a service-layer message is about ("" when none)."""
-        return _FIELDS.get(option_of(message), "")

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from did_failover.conditions import Condition
 from did_failover.routing.forwards import MAX_LIST_LENGTH
 from did_failover.routing.schedule import MAX_LENGTH as MAX_SCHEDULE_LENGTH
 
-FORWARD_KINDS = {
-    "busy": "busy",
-    "noanswer": "no_answer",
-    "unavailable": "unavailable",
-    "unconditional": "always",
-    "afterhours": "after_hours",
-}
+FORWARD_KINDS = {condition.api: condition.field for condition in Condition}
 """The API's forward names (Wazo's, and ours for after hours) and the service layer's."""
 OPTIONAL_KINDS = frozenset({"afterhours"})
 """Forwards a PUT of all forwards may leave out (they came after the first API): they keep their value."""

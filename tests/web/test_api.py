@@ -120,7 +120,8 @@ async def test_refused_requests_get_their_status_field_and_the_clis_message(site
             headers=h,
             json={"enabled": True, "destination": "sip:a@b.example.com,1"},
         )
-        assert api_error(inject, 422)["message"].startswith("--no-answer item 2:")
+        assert api_error(inject, 422)["message"].startswith("noanswer.destination item 2:")
+        assert api_error(inject, 422)["field"] == "noanswer"
         broken = await client.post(
             "/api/v1/dids", headers={**h, "content-type": "application/json"}, content=b"{not json"
         )

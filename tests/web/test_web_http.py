@@ -85,7 +85,8 @@ async def test_an_admin_sets_a_busy_destination_and_a_refused_one_changes_nothin
         )
         assert refused.status_code == 400
         assert 'aria-describedby="busy-error"' in refused.text and 'id="busy-error"' in refused.text
-        assert "--busy:" in refused.text and 'value="12&amp;3"' in refused.text
+        assert "Busy destination: &#39;pstn:12&amp;3&#39; is not a valid PSTN number" in refused.text
+        assert 'value="12&amp;3"' in refused.text and "--busy" not in refused.text
         assert dump(site.database_url) == before
         shown = await client.get("/dids/15550001")
         assert "web:root" in shown.text and "transfer.busy" in shown.text  # its recent changes
@@ -348,9 +349,24 @@ async def test_forward_lists_after_hours_and_business_hours_from_the_did_page(si
             (
                 {"busy_2_type": "voicemail", "busy_2_destination": "100"},
                 "busy",
-                "--busy item 2: voicemail is a final step",
+                "Busy step 2 destination: voicemail is a final step",
             ),
-            ({"schedule": "Europe/Paris; mon-fri 9-18"}, "schedule", "schedule: &#39;mon-fri 9-18&#39;"),
+            (
+                {"schedule": "Europe/Paris; mon-fri 9-18"},
+                "schedule",
+                "Business hours: &#39;mon-fri 9-18&#39;",
+            ),
+            (
+                {"busy_destination": "123&PJSIP/evil"},
+                "busy",
+                "Busy destination: &#39;pstn:123&amp;PJSIP/evil&#39;",
+            ),
+            (
+                {"busy_2_type": "pstn", "busy_2_destination": "+49301", "busy_2_timeout": "abc"},
+                "busy",
+                "Busy step 2 ring seconds: must be 1..300",
+            ),
+            ({"timeout": "soon"}, "timeout", "Transfer timeout: must be a whole number of seconds"),
             ({"busy_timeout": "150", "busy_2_timeout": "100"}, "", "a caller could ring"),
         ]
         for changes, field, message in cases:
