@@ -18,7 +18,7 @@ from did_failover.calls.tracker import CallTracker
 from did_failover.logs import get_logger
 from did_failover.settings import AmiTarget
 
-log = get_logger("fastagi.ami")
+log = get_logger("did_failover.calls.ami")
 
 EVENTS = ("DialBegin", "DialEnd", "Newstate", "BridgeEnter", "Hangup")
 """The events the call tracker uses; all in AMI's `call` class, the only class we log in for."""

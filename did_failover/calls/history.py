@@ -11,7 +11,7 @@ from did_failover.logs import get_logger
 from did_failover.storage.base import CallRecord, Repository
 from did_failover.storage.retention import apply_retention, retention_loop
 
-log = get_logger("fastagi.calls")
+log = get_logger("did_failover.calls")
 
 
 class HistoryWriter:

@@ -293,7 +293,7 @@ class CallTracker:
         """One log line per state change, keyed like the session's canonical line (several a call:
         the fast path of `info_line`)."""
         info_line(
-            "fastagi.calls",
+            "did_failover.calls",
             "call state",
             {
                 "uniqueid": call.uniqueid,

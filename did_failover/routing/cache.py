@@ -11,7 +11,7 @@ from did_failover.errors import StorageUnavailable
 from did_failover.logs import get_logger
 from did_failover.storage.base import DIDRoute, Repository
 
-log = get_logger("fastagi.routing.cache")
+log = get_logger("did_failover.routing.cache")
 
 T = TypeVar("T")
 

@@ -35,7 +35,7 @@ from did_failover.storage.base import DIDRoute
 from fastagi.errors import CallerHungUp
 from fastagi.session import AGISession
 
-log = get_logger("fastagi.routing")
+log = get_logger("did_failover.routing")
 
 ROUTE = "did-failover"
 """The script path the dialplan names, `AGI(agi://server:4573/did-failover)`: this handler's route."""

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from did_failover.logs import get_logger
 
-log = get_logger("fastagi.routing.limits")
+log = get_logger("did_failover.routing.limits")
 
 _ADMIT = """
 local now = redis.call('TIME')

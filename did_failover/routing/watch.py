@@ -21,7 +21,7 @@ from did_failover.routing.cache import RouteCache
 from did_failover.storage.base import ChangeRow, Repository
 from did_failover.storage.retention import apply_retention, retention_loop
 
-log = get_logger("fastagi.routing.watch")
+log = get_logger("did_failover.routing.watch")
 
 T = TypeVar("T")
 

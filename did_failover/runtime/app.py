@@ -24,7 +24,7 @@ from did_failover.storage import Repository, check_schema, open_repository
 from fastagi.server import Server
 from fastagi.session import Handler
 
-log = get_logger("fastagi.app")
+log = get_logger("did_failover.runtime")
 
 """The script path of the route: `AGI(agi://server:4573/did-failover)`."""
 

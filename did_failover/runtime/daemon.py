@@ -18,7 +18,7 @@ from did_failover.runtime.metrics import MetricsListener
 from did_failover.settings import Settings, load_settings, load_settings_or_report
 from fastagi.server import install_event_loop
 
-log = get_logger("fastagi.daemon")
+log = get_logger("did_failover.runtime")
 _server_log = get_logger("fastagi.server")
 """Start-up lines keep the component they always had."""
 

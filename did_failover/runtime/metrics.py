@@ -43,7 +43,7 @@ from did_failover.settings import METRICS_PORT, parse_hostport
 from fastagi.server import Server, SessionEnd
 from fastagi.session import AGISession
 
-log = get_logger("fastagi.metrics")
+log = get_logger("did_failover.runtime.metrics")
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series are noise
 

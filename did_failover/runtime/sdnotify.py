@@ -10,7 +10,7 @@ import time
 
 from did_failover.logs import get_logger
 
-log = get_logger("fastagi.sdnotify")
+log = get_logger("did_failover.runtime.sdnotify")
 
 
 def notify(*assignments: str) -> bool:

@@ -20,7 +20,7 @@ from did_failover.logs import get_logger
 from did_failover.storage._sql import NO_SCHEMA, Executor, Retry, Row, SQLRepository, retried
 from did_failover.storage.base import Repository
 
-log = get_logger("fastagi.storage")
+log = get_logger("did_failover.storage")
 
 # Connections idle longer than this are replaced when taken from the pool. 280 s stays below
 # the wait_timeout of hardened servers (often 300 s, the default is 28800 s) and below the idle

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from did_failover.errors import StorageUnavailable
 from did_failover.logs import get_logger
 
-log = get_logger("fastagi.retention")
+log = get_logger("did_failover.storage.retention")
 
 Delete = Callable[[datetime, int], Awaitable[int]]
 """A repository's delete_*_before(cutoff, limit)."""

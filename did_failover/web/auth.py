@@ -37,7 +37,7 @@ from did_failover.admin.users import USERNAME, burn_a_hash, verify_password
 from did_failover.logs import get_logger
 from did_failover.storage.base import Repository, SessionRow, UserRow
 
-log = get_logger("fastagi.web")
+log = get_logger("did_failover.web")
 SESSION_COOKIE = "did_failover_session"
 LOGIN_COOKIE = "did_failover_login"
 KEY_ROW = "login_csrf_key"

@@ -18,7 +18,7 @@ from did_failover.storage import open_checked
 from did_failover.web import auth
 from did_failover.web.app import Web, create_app
 
-log = get_logger("fastagi.web")
+log = get_logger("did_failover.web")
 SWEEP_EVERY = 300.0
 """Seconds between two deletions of idle sessions."""
 
