@@ -1,0 +1,336 @@
+"""DIDs, their transfer settings, a call's route and the pages of the DIDs Call Transfer table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from did_failover.errors import InputError
+from did_failover.numbers import strip_plus
+from did_failover.storage._accounts import _ACCOUNT, AccountQueries
+from did_failover.storage._base import Row, _dt
+from did_failover.storage.base import (
+    DEFAULT_CALLER_ID,
+    DEFAULT_TRANSFER_TIMEOUT,
+    AccountRow,
+    DIDRoute,
+    DIDRow,
+    TransferRow,
+)
+
+_DID = """SELECT d.number, a.number, d.active, d.primary_destination, d.ring_timeout,
+ d.max_channels, d.created_at, d.updated_at
+ FROM dids d JOIN accounts a ON a.id = d.account_id
+ LEFT JOIN accounts r ON r.id = a.reseller_id"""
+
+
+_TRANSFER = """SELECT d.number, t.enabled, t.always_destination, t.busy_destination,
+ t.no_answer_destination, t.unavailable_destination, t.timeout, t.caller_id, t.updated_by,
+ t.updated_at, t.after_hours_destination, t.schedule
+ FROM did_transfers t JOIN dids d ON d.id = t.did_id JOIN accounts a ON a.id = d.account_id
+ LEFT JOIN accounts r ON r.id = a.reseller_id"""
+
+
+_ROUTE = """SELECT d.number, d.active, a.number, a.active, a.transfer_enabled,
+ d.primary_destination, d.ring_timeout, d.max_channels, t.enabled, t.always_destination,
+ t.busy_destination, t.no_answer_destination, t.unavailable_destination, t.timeout, t.caller_id,
+ t.after_hours_destination, t.schedule
+ FROM dids d JOIN accounts a ON a.id = d.account_id
+ LEFT JOIN did_transfers t ON t.did_id = d.id
+ WHERE d.number = ?"""
+
+
+_PAGE_COLUMNS = {
+    "did": "d.number",
+    "account": "a.number",
+    "busy": "t.busy_destination",
+    "no_answer": "t.no_answer_destination",
+    "unavailable": "t.unavailable_destination",
+    "always": "t.always_destination",
+    "did_type": "d.primary_destination",
+    "number": "d.primary_destination",
+    "status": "t.enabled",
+}
+
+
+class DIDQueries(AccountQueries):
+    """DIDs, their transfer settings, a call's route and the pages of the grid."""
+
+    async def get_route(self, did: str) -> DIDRoute | None:
+        """The routing data of one DID (hot path: one query), None when unknown."""
+        async with self._read() as db:
+            row = await db.fetch_one(_ROUTE, (strip_plus(did),))
+        if row is None:
+            return None
+        has_transfer = row[8] is not None
+        return DIDRoute(
+            did=row[0],
+            did_active=bool(row[1]),
+            account_number=row[2],
+            account_active=bool(row[3]),
+            account_transfer=bool(row[4]),
+            primary=row[5],
+            ring_timeout=int(row[6]),
+            max_channels=int(row[7]),
+            transfer_enabled=bool(row[8]) if has_transfer else False,  # nothing to transfer to
+            always=row[9],
+            busy=row[10],
+            no_answer=row[11],
+            unavailable=row[12],
+            transfer_timeout=int(row[13]) if has_transfer else DEFAULT_TRANSFER_TIMEOUT,
+            caller_id=row[14] if has_transfer else DEFAULT_CALLER_ID,
+            after_hours=row[15],
+            schedule=row[16],
+        )
+
+    @staticmethod
+    def _did(row: Row) -> DIDRow:
+        return DIDRow(
+            number=row[0],
+            account=row[1],
+            active=bool(row[2]),
+            primary=row[3],
+            ring_timeout=int(row[4]),
+            max_channels=int(row[5]),
+            created_at=_dt(row[6]),
+            updated_at=_dt(row[7]),
+        )
+
+    async def get_did(self, did: str) -> DIDRow | None:
+        """One DID by number."""
+        async with self._read() as db:
+            row = await db.fetch_one(f"{_DID} WHERE d.number = ?", (strip_plus(did),))
+        return None if row is None else self._did(row)
+
+    async def _must_did(self, did: str) -> DIDRow:
+        row = await self.get_did(did)
+        if row is None:
+            raise InputError(f"DID {strip_plus(did)} not found")
+        return row
+
+    async def list_dids(self, account: str | None = None, reseller: str | None = None) -> list[DIDRow]:
+        """DIDs, optionally only one account's or one reseller's customers', ordered by number."""
+        where, args = [], []
+        if account is not None:
+            where.append("a.number = ?")
+            args.append(account)
+        if reseller is not None:
+            where.append("r.number = ?")
+            args.append(reseller)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        async with self._read() as db:
+            rows = await db.fetch_all(f"{_DID}{clause} ORDER BY d.number", args)
+        return [self._did(row) for row in rows]
+
+    async def add_did(
+        self, did: str, account: str, primary: str, ring_timeout: int, max_channels: int
+    ) -> DIDRow:
+        """Create a DID (active, no transfer settings)."""
+        now = self._now()
+        async with self._change() as db:
+            inserted = await db.execute(
+                "INSERT INTO dids (number, account_id, active, primary_destination, ring_timeout,"
+                " max_channels, created_at, updated_at)"
+                " SELECT ?, id, 1, ?, ?, ?, ?, ? FROM accounts WHERE number = ?",
+                (strip_plus(did), primary, ring_timeout, max_channels, now, now, account),
+            )
+            if inserted == 0:
+                raise InputError(f"account {account} not found")
+        return await self._must_did(did)
+
+    async def update_did(
+        self,
+        did: str,
+        *,
+        account: str | None = None,
+        primary: str | None = None,
+        ring_timeout: int | None = None,
+        max_channels: int | None = None,
+        active: bool | None = None,
+    ) -> DIDRow:
+        """Change the given fields of a DID."""
+        account_id = None
+        if account is not None:
+            async with self._read() as db:
+                found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (account,))
+            if found is None:
+                raise InputError(f"account {account} not found")
+            account_id = found[0]
+        changes = {
+            "account_id": account_id,
+            "primary_destination": primary,
+            "ring_timeout": ring_timeout,
+            "max_channels": max_channels,
+            "active": active,
+        }
+        number = strip_plus(did)
+        await self._update("dids", changes, number, f"DID {number} not found")
+        return await self._must_did(number)
+
+    async def remove_did(self, did: str) -> bool:
+        """Delete a DID and its transfer settings; False when it did not exist."""
+        async with self._change() as db:
+            # Explicit, so that no orphan survives even where ON DELETE CASCADE is not enforced,
+            # and so that the triggers record the settings removed (MySQL's cascade fires none).
+            await db.execute(
+                "DELETE FROM did_transfers WHERE did_id IN (SELECT id FROM dids WHERE number = ?)",
+                (strip_plus(did),),
+            )
+            return await db.execute("DELETE FROM dids WHERE number = ?", (strip_plus(did),)) > 0
+
+    @staticmethod
+    def _transfer(row: Row) -> TransferRow:
+        return TransferRow(
+            did=row[0],
+            enabled=bool(row[1]),
+            always=row[2],
+            busy=row[3],
+            no_answer=row[4],
+            unavailable=row[5],
+            timeout=int(row[6]),
+            caller_id=row[7],
+            updated_by=row[8],
+            updated_at=_dt(row[9]),
+            after_hours=row[10],
+            schedule=row[11],
+        )
+
+    async def get_transfer(self, did: str) -> TransferRow | None:
+        """The transfer settings of one DID, None when it has none."""
+        async with self._read() as db:
+            row = await db.fetch_one(f"{_TRANSFER} WHERE d.number = ?", (strip_plus(did),))
+        return None if row is None else self._transfer(row)
+
+    async def list_transfers(self, reseller: str | None = None) -> list[TransferRow]:
+        """Every transfer-settings row, or only those of `reseller`'s customers' DIDs."""
+        async with self._read() as db:
+            if reseller is None:
+                rows = await db.fetch_all(f"{_TRANSFER} ORDER BY d.number")
+            else:
+                rows = await db.fetch_all(f"{_TRANSFER} WHERE r.number = ? ORDER BY d.number", (reseller,))
+        return [self._transfer(row) for row in rows]
+
+    async def set_transfers(self, rows: Sequence[TransferRow]) -> None:
+        """Create or replace the transfer settings of every row's DID, all or nothing."""
+        now = self._now()
+        async with self._change() as db:
+            for row in rows:
+                found = await db.fetch_one("SELECT id FROM dids WHERE number = ?", (strip_plus(row.did),))
+                if found is None:
+                    raise InputError(f"DID {strip_plus(row.did)} not found")
+                values = (
+                    row.enabled,
+                    row.always,
+                    row.busy,
+                    row.no_answer,
+                    row.unavailable,
+                    row.after_hours,
+                    row.schedule,
+                    row.timeout,
+                    row.caller_id,
+                    row.updated_by,
+                    now,
+                    found[0],
+                )
+                # UPDATE in place (not DELETE + INSERT): the change log then holds only the
+                # fields that changed.
+                updated = await db.execute(
+                    "UPDATE did_transfers SET enabled = ?, always_destination = ?,"
+                    " busy_destination = ?, no_answer_destination = ?, unavailable_destination = ?,"
+                    " after_hours_destination = ?, schedule = ?,"
+                    " timeout = ?, caller_id = ?, updated_by = ?, updated_at = ? WHERE did_id = ?",
+                    values,
+                )
+                if updated == 0:
+                    await db.execute(
+                        "INSERT INTO did_transfers (enabled, always_destination, busy_destination,"
+                        " no_answer_destination, unavailable_destination, after_hours_destination,"
+                        " schedule, timeout, caller_id, updated_by, updated_at, did_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        values,
+                    )
+
+    async def page_dids(
+        self,
+        *,
+        reseller: str | None = None,
+        account: str | None = None,
+        search: str = "",
+        order: str = "did",
+        descending: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[tuple[DIDRow, AccountRow, TransferRow | None]], int]:
+        """One page of DIDs with their account and transfer settings, and how many match in all."""
+        column = _PAGE_COLUMNS[order]  # KeyError for anything else: the column never comes from input
+        # The accounts in scope are looked up first; the page is then read from dids alone, in the
+        # order of the column sorted by (`account_id + 0`: the filter must not steer the planner
+        # away from the index that gives that order), joined only to that column's table.
+        async with self._read() as db:
+            owners: list[Any] | None = None
+            if reseller is not None:
+                owners = [
+                    row[0]
+                    for row in await db.fetch_all(
+                        "SELECT c.id FROM accounts c JOIN accounts r ON r.id = c.reseller_id"
+                        " WHERE r.number = ?",
+                        (reseller,),
+                    )
+                ]
+            if account is not None:
+                found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (account,))
+                owners = [found[0]] if found is not None and (owners is None or found[0] in owners) else []
+        if owners is not None and not owners:
+            return [], 0
+        filters: list[str] = []
+        args: list[Any] = list(owners or [])
+        if search:
+            # "!" escapes LIKE's wildcards: a backslash would mean something else in MySQL's literals.
+            pattern = "%" + search.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+            filters.append(
+                "(d.number LIKE ? ESCAPE '!' OR d.account_id IN"
+                " (SELECT c.id FROM accounts c WHERE c.number LIKE ? ESCAPE '!'))"
+            )
+            args.extend([pattern, pattern])
+
+        def where(account: str) -> str:
+            """The WHERE clause, the owners' filter on `account` (the count may use the index)."""
+            owned = [f"{account} IN ({', '.join('?' for _ in owners)})"] if owners is not None else []
+            every = owned + filters
+            return f" WHERE {' AND '.join(every)}" if every else ""
+
+        counted, clause = where("d.account_id"), where("d.account_id + 0")
+        join = {
+            "a": " JOIN accounts a ON a.id = d.account_id",
+            "t": " LEFT JOIN did_transfers t ON t.did_id = d.id",
+        }
+        tables = "FROM dids d" + join.get(column[0], "")
+        direction = "DESC" if descending else "ASC"
+        async with self._read() as db:
+            total_row = await db.fetch_one(f"SELECT COUNT(*) FROM dids d{counted}", args)
+            numbers = [
+                row[0]
+                for row in await db.fetch_all(
+                    f"SELECT d.number {tables}{clause} ORDER BY {column} {direction}, d.number {direction}"
+                    " LIMIT ? OFFSET ?",
+                    (*args, int(limit), int(offset)),
+                )
+            ]
+            if not numbers:
+                return [], int(total_row[0]) if total_row else 0
+            marks = ", ".join("?" for _ in numbers)
+            dids = {
+                r[0]: self._did(r) for r in await db.fetch_all(f"{_DID} WHERE d.number IN ({marks})", numbers)
+            }
+            transfers = {
+                r[0]: self._transfer(r)
+                for r in await db.fetch_all(f"{_TRANSFER} WHERE d.number IN ({marks})", numbers)
+            }
+            owners = sorted({d.account for d in dids.values()})
+            account_marks = ", ".join("?" for _ in owners)
+            accounts = {
+                r[0]: self._account(r)
+                for r in await db.fetch_all(f"{_ACCOUNT} WHERE a.number IN ({account_marks})", owners)
+            }
+        rows = [(dids[n], accounts[dids[n].account], transfers.get(n)) for n in numbers if n in dids]
+        return rows, int(total_row[0]) if total_row else 0
