@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from did_failover.errors import InputError
 from did_failover.storage._base import Row, SQLBase, _dt
@@ -11,8 +11,18 @@ from did_failover.storage.base import (
     AccountType,
 )
 
-_ACCOUNT = """SELECT a.number, a.name, a.type, r.number, a.active, a.transfer_enabled,
- a.created_at, a.updated_at
+_ACCOUNT_COLUMNS = {
+    "number": "a.number",
+    "name": "a.name",
+    "type": "a.type",
+    "reseller": "r.number",
+    "active": "a.active",
+    "transfer_enabled": "a.transfer_enabled",
+    "created_at": "a.created_at",
+    "updated_at": "a.updated_at",
+}
+"""AccountRow's fields and the column each is read from, declared once: the SELECT and the mapping."""
+_ACCOUNT = f"""SELECT {", ".join(_ACCOUNT_COLUMNS.values())}
  FROM accounts a LEFT JOIN accounts r ON r.id = a.reseller_id"""
 
 
@@ -21,16 +31,14 @@ class AccountQueries(SQLBase):
 
     @staticmethod
     def _account(row: Row) -> AccountRow:
-        return AccountRow(
-            number=row[0],
-            name=row[1],
-            type=cast(AccountType, row[2]),
-            reseller=row[3],
-            active=bool(row[4]),
-            transfer_enabled=bool(row[5]),
-            created_at=_dt(row[6]),
-            updated_at=_dt(row[7]),
+        values = dict(zip(_ACCOUNT_COLUMNS, row, strict=True))
+        values.update(
+            active=bool(values["active"]),
+            transfer_enabled=bool(values["transfer_enabled"]),
+            created_at=_dt(values["created_at"]),
+            updated_at=_dt(values["updated_at"]),
         )
+        return AccountRow(**values)
 
     async def get_account(self, number: str) -> AccountRow | None:
         """One account by number."""

@@ -18,23 +18,61 @@ from did_failover.storage.base import (
     TransferRow,
 )
 
-_DID = """SELECT d.number, a.number, d.active, d.primary_destination, d.ring_timeout,
- d.max_channels, d.created_at, d.updated_at
+_DID_COLUMNS = {
+    "number": "d.number",
+    "account": "a.number",
+    "active": "d.active",
+    "primary": "d.primary_destination",
+    "ring_timeout": "d.ring_timeout",
+    "max_channels": "d.max_channels",
+    "created_at": "d.created_at",
+    "updated_at": "d.updated_at",
+}
+"""DIDRow's fields and the column each is read from, declared once: the SELECT and the mapping."""
+_DID = f"""SELECT {", ".join(_DID_COLUMNS.values())}
  FROM dids d JOIN accounts a ON a.id = d.account_id
  LEFT JOIN accounts r ON r.id = a.reseller_id"""
 
-
-_TRANSFER = """SELECT d.number, t.enabled, t.always_destination, t.busy_destination,
- t.no_answer_destination, t.unavailable_destination, t.timeout, t.caller_id, t.updated_by,
- t.updated_at, t.after_hours_destination, t.schedule
+_TRANSFER_COLUMNS = {
+    "did": "d.number",
+    "enabled": "t.enabled",
+    "always": "t.always_destination",
+    "busy": "t.busy_destination",
+    "no_answer": "t.no_answer_destination",
+    "unavailable": "t.unavailable_destination",
+    "timeout": "t.timeout",
+    "caller_id": "t.caller_id",
+    "updated_by": "t.updated_by",
+    "updated_at": "t.updated_at",
+    "after_hours": "t.after_hours_destination",
+    "schedule": "t.schedule",
+}
+"""TransferRow's fields and their columns."""
+_TRANSFER = f"""SELECT {", ".join(_TRANSFER_COLUMNS.values())}
  FROM did_transfers t JOIN dids d ON d.id = t.did_id JOIN accounts a ON a.id = d.account_id
  LEFT JOIN accounts r ON r.id = a.reseller_id"""
 
-
-_ROUTE = """SELECT d.number, d.active, a.number, a.active, a.transfer_enabled,
- d.primary_destination, d.ring_timeout, d.max_channels, t.enabled, t.always_destination,
- t.busy_destination, t.no_answer_destination, t.unavailable_destination, t.timeout, t.caller_id,
- t.after_hours_destination, t.schedule
+_ROUTE_COLUMNS = {
+    "did": "d.number",
+    "did_active": "d.active",
+    "account_number": "a.number",
+    "account_active": "a.active",
+    "account_transfer": "a.transfer_enabled",
+    "primary": "d.primary_destination",
+    "ring_timeout": "d.ring_timeout",
+    "max_channels": "d.max_channels",
+    "transfer_enabled": "t.enabled",
+    "always": "t.always_destination",
+    "busy": "t.busy_destination",
+    "no_answer": "t.no_answer_destination",
+    "unavailable": "t.unavailable_destination",
+    "transfer_timeout": "t.timeout",
+    "caller_id": "t.caller_id",
+    "after_hours": "t.after_hours_destination",
+    "schedule": "t.schedule",
+}
+"""DIDRoute's fields and their columns: everything a call needs, in one query."""
+_ROUTE = f"""SELECT {", ".join(_ROUTE_COLUMNS.values())}
  FROM dids d JOIN accounts a ON a.id = d.account_id
  LEFT JOIN did_transfers t ON t.did_id = d.id
  WHERE d.number = ?"""
@@ -62,39 +100,31 @@ class DIDQueries(AccountQueries):
             row = await db.fetch_one(_ROUTE, (strip_plus(did),))
         if row is None:
             return None
-        has_transfer = row[8] is not None
-        return DIDRoute(
-            did=row[0],
-            did_active=bool(row[1]),
-            account_number=row[2],
-            account_active=bool(row[3]),
-            account_transfer=bool(row[4]),
-            primary=row[5],
-            ring_timeout=int(row[6]),
-            max_channels=int(row[7]),
-            transfer_enabled=bool(row[8]) if has_transfer else False,  # nothing to transfer to
-            always=row[9],
-            busy=row[10],
-            no_answer=row[11],
-            unavailable=row[12],
-            transfer_timeout=int(row[13]) if has_transfer else DEFAULT_TRANSFER_TIMEOUT,
-            caller_id=row[14] if has_transfer else DEFAULT_CALLER_ID,
-            after_hours=row[15],
-            schedule=row[16],
+        values = dict(zip(_ROUTE_COLUMNS, row, strict=True))
+        has_transfer = values["transfer_enabled"] is not None  # no row: nothing to transfer to
+        values.update(
+            did_active=bool(values["did_active"]),
+            account_active=bool(values["account_active"]),
+            account_transfer=bool(values["account_transfer"]),
+            ring_timeout=int(values["ring_timeout"]),
+            max_channels=int(values["max_channels"]),
+            transfer_enabled=bool(values["transfer_enabled"]),
+            transfer_timeout=int(values["transfer_timeout"]) if has_transfer else DEFAULT_TRANSFER_TIMEOUT,
+            caller_id=values["caller_id"] if has_transfer else DEFAULT_CALLER_ID,
         )
+        return DIDRoute(**values)
 
     @staticmethod
     def _did(row: Row) -> DIDRow:
-        return DIDRow(
-            number=row[0],
-            account=row[1],
-            active=bool(row[2]),
-            primary=row[3],
-            ring_timeout=int(row[4]),
-            max_channels=int(row[5]),
-            created_at=_dt(row[6]),
-            updated_at=_dt(row[7]),
+        values = dict(zip(_DID_COLUMNS, row, strict=True))
+        values.update(
+            active=bool(values["active"]),
+            ring_timeout=int(values["ring_timeout"]),
+            max_channels=int(values["max_channels"]),
+            created_at=_dt(values["created_at"]),
+            updated_at=_dt(values["updated_at"]),
         )
+        return DIDRow(**values)
 
     async def get_did(self, did: str) -> DIDRow | None:
         """One DID by number."""
@@ -180,20 +210,13 @@ class DIDQueries(AccountQueries):
 
     @staticmethod
     def _transfer(row: Row) -> TransferRow:
-        return TransferRow(
-            did=row[0],
-            enabled=bool(row[1]),
-            always=row[2],
-            busy=row[3],
-            no_answer=row[4],
-            unavailable=row[5],
-            timeout=int(row[6]),
-            caller_id=row[7],
-            updated_by=row[8],
-            updated_at=_dt(row[9]),
-            after_hours=row[10],
-            schedule=row[11],
+        values = dict(zip(_TRANSFER_COLUMNS, row, strict=True))
+        values.update(
+            enabled=bool(values["enabled"]),
+            timeout=int(values["timeout"]),
+            updated_at=_dt(values["updated_at"]),
         )
+        return TransferRow(**values)
 
     async def get_transfer(self, did: str) -> TransferRow | None:
         """The transfer settings of one DID, None when it has none."""
