@@ -1,7 +1,7 @@
 """The SQL both back ends share: written once with `?` placeholders over a tiny executor interface.
 
-The statements live by aggregate, one module each (`_accounts`, `_dids`, `_history`, `_logins`, on
-`_base`); this one composes them and creates or upgrades the schema.
+The statements live by aggregate, one module each (`_accounts`, `_dids`, `_grid`, `_history`, `_logins`,
+on `_base`); this one composes them and creates or upgrades the schema.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from importlib import resources
 
 from did_failover.errors import StorageUnavailable
 from did_failover.storage._base import ATTEMPTS, RETRIES, Executor, Retry, Row, retried
-from did_failover.storage._dids import DIDQueries
+from did_failover.storage._grid import GridQueries
 from did_failover.storage._history import HistoryQueries
 from did_failover.storage._logins import LoginQueries
 from did_failover.storage.base import (
@@ -48,7 +48,7 @@ def split_statements(text: str) -> list[str]:
     return statements
 
 
-class SQLRepository(DIDQueries, HistoryQueries, LoginQueries):
+class SQLRepository(GridQueries, HistoryQueries, LoginQueries):
     """Repository written once over an Executor; the back ends supply connections and dialect."""
 
     _SCHEMA_RESOURCE: str
