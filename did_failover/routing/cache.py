@@ -124,7 +124,8 @@ class RouteCache:
     async def _ask(self, query: Awaitable[T]) -> T:
         """Run one database call within the database timeout and track whether the database is up."""
         try:
-            result = await asyncio.wait_for(query, self._db_timeout)
+            async with asyncio.timeout(self._db_timeout):  # not wait_for: see watch.py's poll loop
+                result = await query
         except (TimeoutError, StorageUnavailable, OSError) as exc:
             error = exc if isinstance(exc, StorageUnavailable) else StorageUnavailable(_describe(exc))
             self._set_down(str(error))

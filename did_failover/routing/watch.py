@@ -101,8 +101,12 @@ class ChangeWatcher:
                 except Exception as exc:  # never let the watcher die: the TTL alone would be left
                     self._failed(f"{type(exc).__name__}: {exc}")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # arrives as its timeout fires, and `close` then waited for this loop for ever (a
+            # SIGTERM that never ended `serve`, seen under load).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval if self.interval > 0 else None)
+                async with asyncio.timeout(self.interval if self.interval > 0 else None):
+                    await self._wake.wait()
 
     async def poll(self) -> int:
         """Read the changes committed since the last poll and expire what they name; return how many."""
@@ -188,7 +192,8 @@ class ChangeWatcher:
 
     async def _ask(self, query: Awaitable[T]) -> T:
         try:
-            return await asyncio.wait_for(query, self._db_timeout)
+            async with asyncio.timeout(self._db_timeout):
+                return await query
         except TimeoutError:
             raise StorageUnavailable("the database did not answer within the database timeout") from None
 
