@@ -9,10 +9,13 @@ from collections import Counter
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.plugins.web import StartSite
 from tests.reliability.conftest import rss_kib
 from tests.web.conftest import world
+
+pytestmark = pytest.mark.slow  # property runs of tens of seconds: not in scripts/test --quick
 
 HUGE_NAME = "u" * 60_000
 """Under the 64 KiB body cap: the username rule refuses it."""

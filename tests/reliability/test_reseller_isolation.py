@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,8 @@ from did_failover.admin.service import Scope, Service
 from did_failover.errors import InputError
 from did_failover.storage import open_repository
 from tests.support.db import dump
+
+pytestmark = pytest.mark.slow  # property runs of tens of seconds: not in scripts/test --quick
 
 _RUNS: list[tuple[int, int, list[str]]] = []
 """Per example: foreign attempts, how many were refused, what leaked (attempts that reached data)."""

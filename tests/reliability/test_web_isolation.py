@@ -28,6 +28,8 @@ from tests.support.db import TABLES, execute
 from tests.support.net import free_port
 from tests.support.serve import BIN
 
+pytestmark = pytest.mark.slow  # property runs of tens of seconds: not in scripts/test --quick
+
 PASSWORD = "isolation test passphrase"
 _RUNS: list[tuple[int, int, list[str]]] = []
 _HASH: list[str] = []

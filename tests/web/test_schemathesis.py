@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from did_failover.admin import validation as valid
 from did_failover.admin.service import ADMIN, Service
@@ -17,6 +18,8 @@ from did_failover.storage import open_repository
 from tests.plugins.web import PASSWORD, StartSite
 from tests.support.db import execute
 from tests.web.conftest import world
+
+pytestmark = pytest.mark.slow  # property runs of tens of seconds: not in scripts/test --quick
 
 ST = Path(sys.executable).with_name("st")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"

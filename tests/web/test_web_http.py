@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -157,7 +158,7 @@ async def test_logout_deactivation_and_idle_time_end_the_session(
     """After logout the old cookie is refused; so is the cookie of a user deactivated meanwhile, and
     one idle past DID_FAILOVER_WEB_SESSION_IDLE."""
     await world(repo_url)
-    site = await start_site(repo_url, web_session_idle="2")
+    site = await start_site(repo_url, web_session_idle="600")
     async with contextlib.aclosing(await site.login("root")) as client:
         token = csrf_of((await client.get("/dids")).text)
         old = dict(client.cookies)
@@ -171,9 +172,15 @@ async def test_logout_deactivation_and_idle_time_end_the_session(
         assert (await deactivated.get("/dids")).headers["location"] == "/login"
     async with contextlib.aclosing(await site.login("res-b")) as idle:
         assert (await idle.get("/dids")).status_code == 200
-        await asyncio.sleep(2.5)
+        # last used 11 minutes ago, idle limit 10 minutes (rather than waiting it out)
+        execute(repo_url, "UPDATE web_sessions SET last_seen_at = ?", (_ago(660),))
         assert (await idle.get("/dids")).headers["location"] == "/login"
     assert execute(repo_url, "SELECT COUNT(*) FROM web_sessions") == [(0,)]
+
+
+def _ago(seconds: int) -> str:
+    """A UTC timestamp `seconds` ago, as both back ends take it in a parameter."""
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 async def test_a_forged_post_without_the_token_is_403_and_changes_nothing(site: Site) -> None:
