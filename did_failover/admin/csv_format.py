@@ -10,7 +10,7 @@ from typing import TextIO
 from did_failover.admin.validation import (
     FORWARDS,
     caller_id_mode,
-    optional_destination,
+    optional_forwards,
     optional_schedule,
     ring_total,
     seconds,
@@ -136,7 +136,7 @@ def _csv_row(
     number = did_number(record["did"], f"{where}: did")
     if number not in visible:
         raise InputError(f"{where}: DID {number} not found")
-    destinations = {c: optional_destination(record.get(c, ""), f"{where}: {c}") for c in FORWARDS}
+    destinations = {c: optional_forwards(record.get(c, ""), f"{where}: {c}") for c in FORWARDS}
     schedule = optional_schedule(record.get("schedule", ""), f"{where}: schedule")
     timeout_text = record["timeout"] or str(DEFAULT_TRANSFER_TIMEOUT)
     if not timeout_text.isdecimal() or not timeout_text.isascii():

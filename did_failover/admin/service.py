@@ -359,7 +359,7 @@ class Service:
             raise NothingToChange(*given, "timeout", "caller_id", "enabled")
         number = did_number(did)
         changes: dict[str, Any] = {
-            condition: valid.optional_destination(text, condition)
+            condition: valid.optional_forwards(text, condition)
             for condition, text in given.items()
             if text is not None
         }

@@ -62,7 +62,7 @@ def destination(text: str, field: str) -> str:
     return str(dest)
 
 
-def optional_destination(text: str, field: str) -> str | None:
+def optional_forwards(text: str, field: str) -> str | None:
     """A forward list in its canonical text, or None for `none` / empty (no transfer for that
     condition)."""
     if text.strip() in ("", "none"):

@@ -26,7 +26,7 @@ class Result(StrEnum):
     ANSWERED = "ANSWERED"
     VOICEMAIL = "VOICEMAIL"
     BUSY = "BUSY"
-    NOANSWER = "NOANSWER"
+    NO_ANSWER = "NOANSWER"  # DIALSTATUS spells it so, and the dialplan reads this value
     UNAVAILABLE = "UNAVAILABLE"
     CALLER_HANGUP = "CALLER_HANGUP"
     NOT_FOUND = "NOT_FOUND"
@@ -126,7 +126,7 @@ def after_primary(route: DIDRoute, dialstatus: str, hangupcause: str, max_ring: 
         return _step(route, Leg.BUSY, 1, rung, max_ring, result)
     if result is Result.UNAVAILABLE and route.unavailable:
         return _step(route, Leg.UNAVAILABLE, 1, rung, max_ring, result)
-    if result in (Result.NOANSWER, Result.UNAVAILABLE) and route.no_answer:
+    if result in (Result.NO_ANSWER, Result.UNAVAILABLE) and route.no_answer:
         return _step(route, Leg.NO_ANSWER, 1, rung, max_ring, result)
     return Finish(result, Leg.PRIMARY)
 
@@ -183,7 +183,7 @@ def result_of(dialstatus: str, hangupcause: str) -> Result:
     if dialstatus == "BUSY":
         return Result.BUSY
     if dialstatus == "NOANSWER":
-        return Result.NOANSWER
+        return Result.NO_ANSWER
     if dialstatus in ("CHANUNAVAIL", "CONGESTION") and hangupcause in BUSY_CAUSES:
         return Result.BUSY
     # CHANUNAVAIL, CONGESTION and the rare others (DONTCALL, TORTURE, INVALIDARGS, empty): the

@@ -97,7 +97,7 @@ def test_unavailable_without_its_destination_uses_no_answer() -> None:
     ("status", "cause", "result"),
     [
         ("BUSY", "17", Result.BUSY),
-        ("NOANSWER", "0", Result.NOANSWER),
+        ("NOANSWER", "0", Result.NO_ANSWER),
         ("CHANUNAVAIL", "3", Result.UNAVAILABLE),
     ],
 )
@@ -111,7 +111,7 @@ def test_no_destination_for_the_condition_ends_with_the_condition(
 def test_transfer_off_ends_with_the_primary_status() -> None:
     assert after_primary(route(transfer_enabled=False), "BUSY", "17") == Finish(Result.BUSY, Leg.PRIMARY)
     assert after_primary(route(account_transfer=False), "NOANSWER", "0") == Finish(
-        Result.NOANSWER, Leg.PRIMARY
+        Result.NO_ANSWER, Leg.PRIMARY
     )
 
 
@@ -120,7 +120,7 @@ def test_transfer_off_ends_with_the_primary_status() -> None:
     [
         ("ANSWER", "16", Result.ANSWERED),
         ("BUSY", "17", Result.BUSY),
-        ("NOANSWER", "16", Result.NOANSWER),
+        ("NOANSWER", "16", Result.NO_ANSWER),
         ("CHANUNAVAIL", "3", Result.UNAVAILABLE),
         ("CHANUNAVAIL", "21", Result.BUSY),
         ("CONGESTION", "34", Result.UNAVAILABLE),
@@ -218,13 +218,13 @@ def test_voicemail_is_the_final_step_with_the_matching_greeting() -> None:
     [
         ("SUCCESS", Result.VOICEMAIL),
         ("USEREXIT", Result.VOICEMAIL),
-        ("FAILED", Result.NOANSWER),
-        ("", Result.NOANSWER),
+        ("FAILED", Result.NO_ANSWER),
+        ("", Result.NO_ANSWER),
     ],
 )
 def test_voicemail_result_is_voicemail_or_the_condition(vmstatus: str, result: Result) -> None:
     step = Voicemail(Leg.BUSY, "voicemail:100", 2, True)
-    assert after_voicemail(step, vmstatus, Result.NOANSWER) == Finish(result, Leg.BUSY)
+    assert after_voicemail(step, vmstatus, Result.NO_ANSWER) == Finish(result, Leg.BUSY)
 
 
 def test_ringing_is_bounded_by_max_ring() -> None:
@@ -232,7 +232,7 @@ def test_ringing_is_bounded_by_max_ring() -> None:
     the second rings only the 20 s left."""
     dialled, end = walk(LISTED, ["BUSY", "BUSY", "NOANSWER", "ANSWER"], max_ring=50)
     assert [d[3] for d in dialled] == [20, 10, 20]
-    assert end == Finish(Result.NOANSWER, Leg.BUSY)
+    assert end == Finish(Result.NO_ANSWER, Leg.BUSY)
 
 
 def test_a_final_voicemail_is_reached_even_when_the_ringing_time_is_used_up() -> None:
