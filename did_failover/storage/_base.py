@@ -56,6 +56,18 @@ def retried(operation: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return run
 
 
+RepositoryClass = TypeVar("RepositoryClass", bound=type[Repository])
+
+
+def every_operation_retried(cls: RepositoryClass) -> RepositoryClass:
+    """Class decorator: each Repository operation of `cls` wrapped in `retried`, so that on a cluster
+    one that failed with Retry (a Galera write conflict, a node lost before the commit) runs again."""
+    for name, member in vars(Repository).items():
+        if getattr(member, "__isabstractmethod__", False) and name not in ("connect", "close", "init_schema"):
+            setattr(cls, name, retried(getattr(cls, name)))
+    return cls
+
+
 def _dt(value: Any) -> datetime:
     """A database timestamp (datetime or SQLite text) as an aware UTC datetime."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

@@ -9,7 +9,15 @@ from __future__ import annotations
 from importlib import resources
 
 from did_failover.errors import StorageUnavailable
-from did_failover.storage._base import ATTEMPTS, RETRIES, Executor, Retry, Row, retried
+from did_failover.storage._base import (
+    ATTEMPTS,
+    RETRIES,
+    Executor,
+    Retry,
+    Row,
+    every_operation_retried,
+    retried,
+)
 from did_failover.storage._grid import GridQueries
 from did_failover.storage._history import HistoryQueries
 from did_failover.storage._logins import LoginQueries
@@ -100,6 +108,7 @@ __all__ = [
     "Retry",
     "Row",
     "SQLRepository",
+    "every_operation_retried",
     "read_schema",
     "retried",
     "split_statements",

@@ -17,8 +17,7 @@ from pymysql.constants import CLIENT
 
 from did_failover.errors import InputError, StorageUnavailable
 from did_failover.logs import get_logger
-from did_failover.storage._sql import NO_SCHEMA, Executor, Retry, Row, SQLRepository, retried
-from did_failover.storage.base import Repository
+from did_failover.storage._sql import NO_SCHEMA, Executor, Retry, Row, SQLRepository, every_operation_retried
 
 log = get_logger("did_failover.storage")
 
@@ -122,6 +121,7 @@ class _MySQLExecutor(Executor):
         return rows
 
 
+@every_operation_retried
 class MySQLRepository(SQLRepository):
     """Repository on a MySQL 8 / MariaDB 10.11 database through an aiomysql pool."""
 
@@ -319,13 +319,6 @@ class MySQLRepository(SQLRepository):
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment
-
-
-# On a cluster every operation runs again when it failed with Retry (a write conflict, or a node lost
-# before the commit): wrapped here, once, for all of them.
-for _name, _member in vars(Repository).items():
-    if getattr(_member, "__isabstractmethod__", False) and _name not in ("connect", "close", "init_schema"):
-        setattr(MySQLRepository, _name, retried(getattr(MySQLRepository, _name)))
 
 
 async def _node_problem(pool: Any) -> str | None:
