@@ -17,6 +17,12 @@ ACCOUNT_NUMBER = re.compile(r"[A-Za-z0-9_.-]{1,32}", re.ASCII)
 """An account number (the database column holds 32 characters)."""
 
 
+def whole_number(text: str, digits: int) -> int | None:
+    """`text` as a number when it is 1 to `digits` ASCII digits, None otherwise (`isdigit` alone
+    takes `²`, which `int` refuses, and a thousand digits, which nothing here means)."""
+    return int(text) if 0 < len(text) <= digits and text.isascii() and text.isdigit() else None
+
+
 def strip_plus(did: str) -> str:
     """The DID as stored and logged: without a leading +."""
     return did.removeprefix("+")

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from did_failover.errors import InvalidDestination
+from did_failover.numbers import whole_number
 from did_failover.routing.destinations import MAX_LENGTH, parse_destination
 
 MAX_STEPS = 5
@@ -58,11 +59,11 @@ def parse_forwards(text: str, field: str) -> tuple[Step, ...]:
         destination, mark, seconds = item.partition(TIMEOUT_MARK)
         timeout = None
         if mark:
-            if not (seconds.isascii() and seconds.isdigit() and 1 <= int(seconds) <= 300):
+            timeout = ring_timeout(seconds)
+            if timeout is None:
                 raise InvalidDestination(
                     f"{seconds[:20]!r} is not a ring timeout: {_TIMEOUT_RULE}", field, step_of
                 )
-            timeout = int(seconds)
         step = Step(str(parse_destination(destination, field, step_of)), timeout)
         if step.voicemail and position != len(items):
             raise InvalidDestination("voicemail is a final step: nothing can follow it", field, step_of)
@@ -70,6 +71,12 @@ def parse_forwards(text: str, field: str) -> tuple[Step, ...]:
             raise InvalidDestination("voicemail answers the call, it takes no ring timeout", field, step_of)
         steps.append(step)
     return tuple(steps)
+
+
+def ring_timeout(text: str) -> int | None:
+    """A step's ring seconds, 1..300, from its text; None when it is no such number."""
+    seconds = whole_number(text, 10)
+    return seconds if seconds is not None and 1 <= seconds <= 300 else None
 
 
 def format_forwards(steps: tuple[Step, ...]) -> str:

@@ -10,7 +10,6 @@ many failed logins. Bodies are strict: unknown fields are refused, booleans must
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,7 +68,7 @@ async def _authenticate(request: Request, api: Api) -> Scope:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value or len(value) > 200:
         raise ApiError(401, "authentication: send Authorization: Bearer TOKEN")
-    found = await api.web.repo.token_user(hashlib.sha256(value.strip().encode()).hexdigest())
+    found = await api.web.repo.token_user(auth.digest(value.strip()))
     if found is None:
         raise ApiError(401, "authentication: the token is not valid")
     token, user = found
@@ -102,8 +101,7 @@ async def tokens(request: Request, api: Api) -> Response:
         raise ApiError(401, "authentication: wrong username or password")
     value = auth.token()
     expires = datetime.now(UTC).replace(microsecond=0) + LOGIN_TOKEN_LIFETIME
-    digest = hashlib.sha256(value.encode()).hexdigest()
-    await api.web.repo.add_token(user.username, LOGIN_TOKEN, digest, expires)
+    await api.web.repo.add_token(user.username, LOGIN_TOKEN, auth.digest(value), expires)
     return JSONResponse({"token": value, "expires_at": expires.isoformat()}, 201)
 
 

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from did_failover.conditions import Condition
 from did_failover.errors import Conflict, Forbidden, InputError, InvalidDestination, NotFound
+from did_failover.numbers import whole_number
 
 
 class ApiError(Exception):
@@ -91,6 +92,7 @@ def query_int(request: Request, name: str, default: int) -> int:
     text = request.query_params.get(name)
     if text is None:
         return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+    number = whole_number(text, 9)
+    if number is None:
         raise ApiError(422, f"{name}: must be a whole number 0..999999999", name)
-    return int(text)
+    return number

@@ -28,6 +28,7 @@ from did_failover.admin.service import Service
 from did_failover.admin.users import USERNAME_RULE
 from did_failover.calls.tracker import forwarded_to
 from did_failover.errors import Forbidden, InputError, InvalidSchedule, NotFound
+from did_failover.numbers import whole_number
 from did_failover.routing.schedule import parse_schedule
 from did_failover.storage.base import PAGE_ORDERS, Repository
 from did_failover.web import api, api_errors, auth, forms
@@ -186,8 +187,7 @@ def _listing(request: Request) -> tuple[str, str, str, int]:
     order = order if order in PAGE_ORDERS else "did"
     direction = "desc" if query.get("direction") == "desc" else "asc"
     number = query.get("page", "1")
-    page = int(number) if number.isascii() and number.isdigit() and len(number) <= 6 else 1
-    return search, order, direction, max(page, 1)
+    return search, order, direction, max(whole_number(number, 6) or 1, 1)
 
 
 async def dids(request: Request, web: Web) -> Response:

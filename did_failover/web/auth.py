@@ -59,7 +59,13 @@ def token() -> str:
 
 def session_key(cookie: str) -> str:
     """What the database keeps of a session cookie."""
-    return hashlib.sha256(cookie.encode()).hexdigest()
+    return digest(cookie)
+
+
+def digest(text: str) -> str:
+    """The SHA-256 (hex) the database keeps in place of a secret or an input: a session cookie, an
+    API token, a throttle bucket."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def cookie_name(base: str, https: bool) -> str:
@@ -297,11 +303,7 @@ def _buckets(username: str, address: str) -> dict[str, int]:
         address = ipaddress.ip_address(address).compressed
     except ValueError:
         pass  # not an address (a test client's name): its digest is its bucket
-    return {_digest(f"user:{username}"): PER_USERNAME, _digest(f"addr:{address}"): PER_ADDRESS}
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return {digest(f"user:{username}"): PER_USERNAME, digest(f"addr:{address}"): PER_ADDRESS}
 
 
 def login_name(text: str) -> str | None:

@@ -16,8 +16,9 @@ from typing import Any
 from did_failover.admin.views import TransferView
 from did_failover.conditions import FIELDS, Condition
 from did_failover.errors import InputError, InvalidDestination
+from did_failover.numbers import whole_number
 from did_failover.routing.destinations import parse_destination
-from did_failover.routing.forwards import MAX_STEPS, SEPARATOR, TIMEOUT_MARK
+from did_failover.routing.forwards import MAX_STEPS, SEPARATOR, TIMEOUT_MARK, ring_timeout
 
 CONDITIONS = [(condition.field, condition.label) for condition in Condition]
 TYPES = [
@@ -167,17 +168,16 @@ class TransferForm:
                     parse_destination(join(row.type, row.text), key, position)
                 except InvalidDestination as exc:
                     raise InputError(exc.reason, key, position) from None
-                if row.timeout and not (
-                    row.timeout.isascii() and row.timeout.isdigit() and 1 <= int(row.timeout) <= 300
-                ):
+                if row.timeout and ring_timeout(row.timeout) is None:
                     raise InputError(f"must be 1..300, got {row.timeout[:20]!r}", key + RING, position)
                 items.append(join(row.type, row.text) + (TIMEOUT_MARK + row.timeout if row.timeout else ""))
             values[key] = SEPARATOR.join(items) or "none"
-        if not (self.timeout.isascii() and self.timeout.isdigit() and len(self.timeout) <= 3):
+        timeout = whole_number(self.timeout, 3)
+        if timeout is None:
             raise InputError(
                 f"must be a whole number of seconds 1..300, got {self.timeout[:20]!r}", "timeout"
             )
-        values["timeout"] = int(self.timeout)
+        values["timeout"] = timeout  # 1..300 is the service's check, with its message
         values["caller_id"] = self.caller_id
         values["enabled"] = self.enabled
         values["schedule"] = self.schedule.strip() or "none"

@@ -67,12 +67,17 @@ def serve_env(tmp_path: Path, port: int, metrics_port: int | None = None, **extr
     return env
 
 
-async def cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    """Run `did-failover ARGS`; return the exit code, stdout and stderr."""
+async def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Run `did-failover ARGS` (with `stdin` as its standard input); the exit code, stdout and stderr."""
     proc = await asyncio.create_subprocess_exec(
-        BIN, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        BIN,
+        *args,
+        env=env,
+        stdin=None if stdin is None else asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    out, err = await asyncio.wait_for(proc.communicate(None if stdin is None else stdin.encode()), 30)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 

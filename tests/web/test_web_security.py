@@ -4,7 +4,6 @@ exactly, bounded bodies, and the smaller header and cookie rules."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 
@@ -15,22 +14,13 @@ from tests.plugins.web import PASSWORD, Site, StartSite, api_error, api_token, c
 from tests.support.db import execute
 from tests.support.net import free_port
 from tests.support.ops import cli
-from tests.support.serve import BIN
 from tests.web.conftest import world
 
 NEW_PASSWORD = "a brand new passphrase 42"
 
 
 async def _cli(site: Site, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    env = {**os.environ, "DID_FAILOVER_DATABASE_URL": site.database_url}
-    if stdin is None:
-        return await cli(env, *args)
-    proc = await asyncio.create_subprocess_exec(
-        BIN, *args, env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 30)
-    return proc.returncode or 0, out.decode(), err.decode()
+    return await cli({**os.environ, "DID_FAILOVER_DATABASE_URL": site.database_url}, *args, stdin=stdin)
 
 
 async def test_a_new_password_ends_its_login_tokens_and_names_the_long_lived_ones_it_keeps(
