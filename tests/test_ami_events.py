@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from did_failover.calls.ami import EventProtocol, parse_event
 from did_failover.calls.tracker import CallTracker
-from did_failover.storage.base import CallRecord
+from did_failover.storage.records import CallRecord
 
 OURS = "1796150000.11"
 DEST = "1796150000.12"

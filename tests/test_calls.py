@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from did_failover.calls.tracker import CallTracker
-from did_failover.storage.base import CallRecord
+from did_failover.storage.records import CallRecord
 
 TRANSCRIPT = json.loads((Path(__file__).parent / "data" / "ami_busy_failover.json").read_text())
 AGI_UID: str = TRANSCRIPT["agi_uniqueid"]

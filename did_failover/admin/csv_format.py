@@ -18,11 +18,7 @@ from did_failover.admin.validation import (
 from did_failover.admin.views import TransferView
 from did_failover.errors import InputError
 from did_failover.numbers import did_number
-from did_failover.storage.base import (
-    DEFAULT_CALLER_ID,
-    DEFAULT_TRANSFER_TIMEOUT,
-    TransferRow,
-)
+from did_failover.storage.records import DEFAULT_CALLER_ID, DEFAULT_TRANSFER_TIMEOUT, TransferRow
 
 CSV_COLUMNS = (
     "did",

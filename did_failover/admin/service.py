@@ -16,7 +16,8 @@ from did_failover.admin.csv_format import OPTIONAL_COLUMNS, csv_header, parse_cs
 from did_failover.admin.views import TransferView, transfer_view
 from did_failover.errors import Conflict, Forbidden, InputError, NotFound, NothingToChange
 from did_failover.numbers import account_number, did_number
-from did_failover.storage.base import (
+from did_failover.storage.base import Repository, acting_as
+from did_failover.storage.records import (
     DEFAULT_RING_TIMEOUT,
     PAGE_ORDERS,
     AccountRow,
@@ -24,9 +25,7 @@ from did_failover.storage.base import (
     CallRecord,
     ChangeRow,
     DIDRow,
-    Repository,
     TransferRow,
-    acting_as,
     default_transfer,
 )
 

@@ -26,7 +26,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from did_failover.admin.service import Scope, Service
 from did_failover.errors import Conflict, Forbidden, InputError, NotFound, NothingToChange
 from did_failover.numbers import account_number
-from did_failover.storage.base import LOGIN_TOKEN, Repository, Role, TokenRow, UserRow, acting_as
+from did_failover.storage.base import Repository, acting_as
+from did_failover.storage.records import LOGIN_TOKEN, Role, TokenRow, UserRow
 
 ROLES: tuple[Role, ...] = get_args(Role)
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}", re.ASCII)

@@ -11,9 +11,7 @@ from did_failover.errors import InputError, InvalidDestination, InvalidSchedule
 from did_failover.routing.destinations import parse_destination
 from did_failover.routing.forwards import format_forwards, parse_forwards, ring_seconds
 from did_failover.routing.schedule import parse_schedule
-from did_failover.storage.base import (
-    CallerIdMode,
-)
+from did_failover.storage.records import CallerIdMode
 
 CALLER_ID_MODES: tuple[CallerIdMode, ...] = get_args(CallerIdMode)
 FORWARDS = FIELDS

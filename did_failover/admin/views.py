@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from did_failover.storage.base import (
+from did_failover.storage.records import (
     AccountRow,
     CallRecord,
     ChangeRow,

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from did_failover.errors import StorageUnavailable
 from did_failover.logs import get_logger
-from did_failover.storage.base import CallRecord, Repository
+from did_failover.storage.base import Repository
+from did_failover.storage.records import CallRecord
 from did_failover.storage.retention import apply_retention, retention_loop
 
 log = get_logger("did_failover.calls")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from did_failover.logs import info_line
-from did_failover.storage.base import CallRecord
+from did_failover.storage.records import CallRecord
 
 LEG_SEPARATOR = "|"
 """Between the legs of `CallRecord.legs`: `PRIMARY endpoint:alice BUSY|BUSY#1 pstn:+15551230001 ANSWER`

@@ -9,7 +9,8 @@ from typing import Literal, TypeVar
 
 from did_failover.errors import StorageUnavailable
 from did_failover.logs import get_logger
-from did_failover.storage.base import DIDRoute, Repository
+from did_failover.storage.base import Repository
+from did_failover.storage.records import DIDRoute
 
 log = get_logger("did_failover.routing.cache")
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from did_failover.conditions import Condition
 from did_failover.routing.forwards import Step, forwards
-from did_failover.storage.base import DIDRoute
+from did_failover.storage.records import DIDRoute
 
 
 class Result(StrEnum):

@@ -31,7 +31,7 @@ from did_failover.routing.decision import (
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.limits import RedisLimits
 from did_failover.routing.schedule import cached_schedule, remember_schedule
-from did_failover.storage.base import DIDRoute
+from did_failover.storage.records import DIDRoute
 from fastagi.errors import CallerHungUp
 from fastagi.session import AGISession
 

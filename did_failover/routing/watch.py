@@ -18,7 +18,8 @@ from typing import TypeVar
 from did_failover.errors import StorageUnavailable
 from did_failover.logs import get_logger
 from did_failover.routing.cache import RouteCache
-from did_failover.storage.base import ChangeRow, Repository
+from did_failover.storage.base import Repository
+from did_failover.storage.records import ChangeRow
 from did_failover.storage.retention import apply_retention, retention_loop
 
 log = get_logger("did_failover.routing.watch")

@@ -5,23 +5,19 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from did_failover.errors import InputError, SchemaMismatch
-from did_failover.storage.base import (
+from did_failover.storage.base import SCHEMA_VERSION, Repository, acting_as, current_actor, schema_problem
+from did_failover.storage.records import (
     LOGIN_TOKEN,
-    SCHEMA_VERSION,
     AccountRow,
     CallRecord,
     ChangeRow,
     DIDRoute,
     DIDRow,
-    Repository,
     Role,
     SessionRow,
     TokenRow,
     TransferRow,
     UserRow,
-    acting_as,
-    current_actor,
-    schema_problem,
 )
 
 __all__ = [

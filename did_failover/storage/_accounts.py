@@ -6,10 +6,7 @@ from typing import Any
 
 from did_failover.errors import InputError
 from did_failover.storage._base import Row, SQLBase, _dt
-from did_failover.storage.base import (
-    AccountRow,
-    AccountType,
-)
+from did_failover.storage.records import AccountRow, AccountType
 
 _ACCOUNT_COLUMNS = {
     "number": "a.number",

@@ -15,10 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from did_failover.errors import StorageUnavailable
-from did_failover.storage.base import (
-    Repository,
-    current_actor,
-)
+from did_failover.storage.base import Repository, current_actor
 
 Row = tuple[Any, ...]
 

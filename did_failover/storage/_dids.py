@@ -8,7 +8,7 @@ from did_failover.errors import InputError
 from did_failover.numbers import strip_plus
 from did_failover.storage._accounts import AccountQueries
 from did_failover.storage._base import Row, _dt
-from did_failover.storage.base import (
+from did_failover.storage.records import (
     DEFAULT_CALLER_ID,
     DEFAULT_TRANSFER_TIMEOUT,
     DIDRoute,

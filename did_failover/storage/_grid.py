@@ -6,11 +6,7 @@ from typing import Any
 
 from did_failover.storage._accounts import _ACCOUNT
 from did_failover.storage._dids import _DID, _TRANSFER, DIDQueries
-from did_failover.storage.base import (
-    AccountRow,
-    DIDRow,
-    TransferRow,
-)
+from did_failover.storage.records import AccountRow, DIDRow, TransferRow
 
 _PAGE_COLUMNS = {
     "did": "d.number",

@@ -9,12 +9,7 @@ from typing import Any, cast
 
 from did_failover.numbers import strip_plus
 from did_failover.storage._base import Row, SQLBase, _dt
-from did_failover.storage.base import (
-    CallRecord,
-    ChangeAction,
-    ChangeRow,
-    ChangeSubject,
-)
+from did_failover.storage.records import CallRecord, ChangeAction, ChangeRow, ChangeSubject
 
 _CHANGE = """SELECT c.id, c.changed_at, c.actor, c.action, c.subject, c.account, c.did, c.field,
  c.old_value, c.new_value, c.username FROM change_log c"""

@@ -8,13 +8,7 @@ from typing import Any, cast
 
 from did_failover.errors import InputError
 from did_failover.storage._base import Row, SQLBase, _dt
-from did_failover.storage.base import (
-    LOGIN_TOKEN,
-    Role,
-    SessionRow,
-    TokenRow,
-    UserRow,
-)
+from did_failover.storage.records import LOGIN_TOKEN, Role, SessionRow, TokenRow, UserRow
 
 _USER = """SELECT u.username, u.role, a.number, u.active, u.password_hash, u.created_at, u.updated_at
  FROM users u LEFT JOIN accounts a ON a.id = u.account_id"""

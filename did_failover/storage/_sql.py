@@ -21,10 +21,7 @@ from did_failover.storage._base import (
 from did_failover.storage._grid import GridQueries
 from did_failover.storage._history import HistoryQueries
 from did_failover.storage._logins import LoginQueries
-from did_failover.storage.base import (
-    SCHEMA_VERSION,
-    schema_problem,
-)
+from did_failover.storage.base import SCHEMA_VERSION, schema_problem
 
 NO_SCHEMA = "the database has no did-failover schema: run 'did-failover db init'"
 

@@ -30,7 +30,8 @@ from did_failover.calls.tracker import forwarded_to
 from did_failover.errors import Forbidden, InputError, InvalidSchedule, NotFound
 from did_failover.numbers import whole_number
 from did_failover.routing.schedule import parse_schedule
-from did_failover.storage.base import PAGE_ORDERS, Repository
+from did_failover.storage.base import Repository
+from did_failover.storage.records import PAGE_ORDERS
 from did_failover.web import api, api_errors, auth, forms
 from did_failover.web.bodies import MAX_BODY, BodyLimit
 from did_failover.web.forms import CONDITIONS, TYPES, TransferForm

@@ -35,7 +35,8 @@ from starlette.responses import Response
 from did_failover.admin.service import Scope
 from did_failover.admin.users import USERNAME, burn_a_hash, verify_password
 from did_failover.logs import get_logger
-from did_failover.storage.base import Repository, SessionRow, UserRow
+from did_failover.storage.base import Repository
+from did_failover.storage.records import SessionRow, UserRow
 
 log = get_logger("did_failover.web")
 SESSION_COOKIE = "did_failover_session"

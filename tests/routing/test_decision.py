@@ -20,7 +20,7 @@ from did_failover.routing.decision import (
     first_leg,
     result_of,
 )
-from did_failover.storage.base import DIDRoute
+from did_failover.storage.records import DIDRoute
 
 ROUTE = DIDRoute(
     did="15551230000",
