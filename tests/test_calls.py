@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from did_failover.calls.tracker import CallTracker
-from did_failover.storage.records import CallRecord
+from did_failover.storage.records import Attempt, CallRecord, attempts_text, parse_attempts
 
 TRANSCRIPT = json.loads((Path(__file__).parent / "data" / "ami_busy_failover.json").read_text())
 AGI_UID: str = TRANSCRIPT["agi_uniqueid"]
@@ -201,3 +202,19 @@ def _renamed(event: dict[str, str], prefix: str) -> dict[str, Any]:
         key: f"{prefix}-{value}" if key in ("Uniqueid", "DestUniqueid", "Linkedid") and value else value
         for key, value in event.items()
     }
+
+
+def test_attempts_read_back_as_the_legs_column_has_always_held_them() -> None:
+    """The `legs` text rows written before attempts were records still reads: a status of `-`
+    (Dial returned none) and no status at all (the session ended while it rang)."""
+    text = "PRIMARY endpoint:alice BUSY|BUSY#1 pstn:+15551230001 -|BUSY#2 voicemail:100"
+    attempts = parse_attempts(text)
+    assert attempts == (
+        Attempt("PRIMARY", 0, "endpoint:alice", "BUSY"),
+        Attempt("BUSY", 1, "pstn:+15551230001", ""),
+        Attempt("BUSY", 2, "voicemail:100", None),
+    )
+    assert attempts_text(attempts) == text
+    assert parse_attempts(None) == () and attempts_text(()) is None
+    call = CallRecord(datetime.now(UTC), "15550001", "ANSWERED", attempts=attempts)
+    assert call.forwarded_to() == ["pstn:+15551230001", "voicemail:100"]

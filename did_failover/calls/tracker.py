@@ -14,22 +14,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from did_failover.logs import info_line
-from did_failover.storage.records import CallRecord
-
-LEG_SEPARATOR = "|"
-"""Between the legs of `CallRecord.legs`: `PRIMARY endpoint:alice BUSY|BUSY#1 pstn:+15551230001 ANSWER`
-(leg, #step in its list, destination, DIALSTATUS or VMSTATUS); no destination holds a | or a space."""
+from did_failover.storage.records import Attempt, CallRecord
 
 HANGUP_WAIT = 900.0
 """Seconds a finished session waits for its channel's Hangup event before its row is written anyway."""
-
-
-def forwarded_to(call: CallRecord) -> list[str]:
-    """The destinations a call was forwarded to, in the order they were tried."""
-    if not call.legs:
-        return [call.transfer_destination] if call.transfer_destination else []
-    legs = [leg.split(" ") for leg in call.legs.split(LEG_SEPARATOR)]
-    return [parts[1] for parts in legs if len(parts) > 1 and parts[0] != "PRIMARY"]
 
 
 class TrackedCall:
@@ -40,6 +28,7 @@ class TrackedCall:
         "agi_answered",
         "answered_at",
         "answered_mono",
+        "attempts",
         "billsec",
         "caller",
         "current_leg",
@@ -49,7 +38,6 @@ class TrackedCall:
         "hangup_cause",
         "hangup_seen",
         "leg",
-        "legs",
         "primary_destination",
         "primary_dialstatus",
         "result",
@@ -80,8 +68,8 @@ class TrackedCall:
         self.result = ""
         self.leg: str | None = None
         self.current_leg: tuple[str, str] | None = None
-        self.legs: list[str] = []
-        """Every leg dialled, in order: `dialing` adds `LEG[#STEP] DESTINATION`, `dialed` its status."""
+        self.attempts: list[Attempt] = []
+        """Every destination dialled, in order: `dialing` adds one, `dialed` sets its status."""
         self.answered_at: datetime | None = None
         self.answered_mono: float | None = None
         self.billsec: int | None = None
@@ -128,7 +116,7 @@ class TrackedCall:
             hangup_cause=cause,
             billsec=billsec,
             uniqueid=self.uniqueid,
-            legs=LEG_SEPARATOR.join(self.legs) or None,
+            attempts=tuple(self.attempts),
         )
 
 
@@ -172,7 +160,7 @@ class CallTracker:
     def dialing(self, call: TrackedCall, leg: str, destination: str, step: int = 0) -> None:
         """The handler is about to Dial `destination` as `leg` (step `step` of its forward list)."""
         call.current_leg = (leg, destination)
-        call.legs.append(f"{leg}#{step} {destination}" if step else f"{leg} {destination}")
+        call.attempts.append(Attempt(leg, step, destination))
         if leg == "PRIMARY":
             call.primary_destination = destination
         else:
@@ -184,8 +172,8 @@ class CallTracker:
     ) -> None:
         """Dial returned with `dialstatus` (and HANGUPCAUSE and ANSWEREDTIME_MS as Dial set them),
         or VoiceMail with VMSTATUS."""
-        if call.legs:
-            call.legs[-1] += f" {dialstatus or '-'}"
+        if call.attempts:
+            call.attempts[-1] = call.attempts[-1]._replace(status=dialstatus)
         if leg == "PRIMARY":
             call.primary_dialstatus = dialstatus
         else:

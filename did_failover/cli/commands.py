@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 
 from did_failover.admin.service import Scope, Service
 from did_failover.admin.views import account_dict, active_word, call_dict, change_dict, did_dict, on_off
-from did_failover.calls.tracker import forwarded_to
 from did_failover.cli.progress import progress
 from did_failover.cli.render import clock, print_json, table, transfer_lines
 from did_failover.console import EXIT_FAILED, EXIT_INPUT, PERSON_TIMEOUT, error
@@ -267,7 +266,7 @@ async def calls(service: Service, scope: Scope, args: argparse.Namespace) -> Non
             c.primary_destination or "-",
             c.primary_dialstatus or "-",
             c.transfer_condition or "-",
-            ">".join(forwarded_to(c)) or "-",
+            ">".join(c.forwarded_to()) or "-",
             c.transfer_dialstatus or "-",
             c.result,
             clock(c.answered_at)[11:] if c.answered_at else "-",

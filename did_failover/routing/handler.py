@@ -118,9 +118,9 @@ class DIDFailover:
         self.results[result, leg] += 1
         if outcome.dialstatus:
             fields["dialstatus"] = outcome.dialstatus
-        legs = outcome.call.legs
-        if sum("#" in leg for leg in legs) > 1:  # more than one forward leg: every leg, in order
-            fields["legs"] = list(legs)
+        attempts = outcome.call.attempts
+        if sum(a.step > 0 for a in attempts) > 1:  # more than one forward step: every attempt, in order
+            fields["legs"] = [a.text() for a in attempts]
         await session.exec(
             "MSet",
             f"DID_FAILOVER_RESULT={result},DID_FAILOVER_LEG={leg},DID_FAILOVER_STEP={step},"

@@ -9,7 +9,14 @@ from typing import Any, cast
 
 from did_failover.numbers import strip_plus
 from did_failover.storage._base import Row, SQLBase, _dt
-from did_failover.storage.records import CallRecord, ChangeAction, ChangeRow, ChangeSubject
+from did_failover.storage.records import (
+    CallRecord,
+    ChangeAction,
+    ChangeRow,
+    ChangeSubject,
+    attempts_text,
+    parse_attempts,
+)
 
 _CHANGE = """SELECT c.id, c.changed_at, c.actor, c.action, c.subject, c.account, c.did, c.field,
  c.old_value, c.new_value, c.username FROM change_log c"""
@@ -34,10 +41,11 @@ _CALL_COLUMNS = (
     "uniqueid",
     "legs",
 )
+"""The call log's columns; each is the CallRecord field of its name, but for `legs`: `attempts` as text."""
 
-
-_call_values = attrgetter(*_CALL_COLUMNS)
+_call_values = attrgetter(*_CALL_COLUMNS[:-1], "attempts")
 _CALL_TIMES = tuple(i for i, name in enumerate(_CALL_COLUMNS) if name.endswith("_at"))
+_ATTEMPTS = _CALL_COLUMNS.index("legs")
 
 
 _CALL_CHUNK = 100
@@ -62,6 +70,7 @@ class HistoryQueries(SQLBase):
                     for i in _CALL_TIMES:
                         if value[i] is not None:
                             value[i] = ts(value[i])
+                    value[_ATTEMPTS] = attempts_text(value[_ATTEMPTS])
                     values.append(value)
                 await db.insert_rows("call_log", _CALL_COLUMNS, values)
 
@@ -118,6 +127,7 @@ class HistoryQueries(SQLBase):
         for column in ("started_at", "answered_at", "ended_at"):
             if values[column] is not None:
                 values[column] = _dt(values[column])
+        values["attempts"] = parse_attempts(values.pop("legs"))
         return CallRecord(**values)
 
     async def delete_calls_before(self, cutoff: datetime, limit: int) -> int:

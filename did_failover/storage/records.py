@@ -3,6 +3,7 @@ settings, the route a call reads, call-history rows, the change log, users, sess
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple
@@ -103,6 +104,51 @@ class DIDRoute:
     schedule: str | None = None
 
 
+ATTEMPT_SEPARATOR = "|"
+"""Between the attempts of the call log's `legs` column: `PRIMARY endpoint:alice BUSY|BUSY#1
+pstn:+15551230001 ANSWER`; no destination holds a | or a space."""
+
+
+class Attempt(NamedTuple):
+    """One destination dialled for a call: the leg it was dialled for (PRIMARY, or the condition of
+    a forward list), its 1-based step in that list (0 for the primary), the destination, and what
+    Dial (DIALSTATUS) or VoiceMail (VMSTATUS) said; None while it had not returned."""
+
+    leg: str
+    step: int
+    destination: str
+    status: str | None = None
+
+    def text(self) -> str:
+        """`LEG[#STEP] DESTINATION [STATUS]`, as the call log's `legs` column and the call line keep it
+        (`-` for a status that came back empty)."""
+        head = f"{self.leg}#{self.step} {self.destination}" if self.step else f"{self.leg} {self.destination}"
+        return head if self.status is None else f"{head} {self.status or '-'}"
+
+    @classmethod
+    def parse(cls, text: str) -> Attempt:
+        """The attempt `text()` wrote."""
+        head, _, rest = text.partition(" ")
+        destination, _, status = rest.partition(" ")
+        leg, _, step = head.partition("#")
+        return cls(
+            leg,
+            int(step) if step.isdigit() else 0,
+            destination,
+            None if not status else "" if status == "-" else status,
+        )
+
+
+def attempts_text(attempts: Sequence[Attempt]) -> str | None:
+    """The call log's `legs` column for `attempts` (None for none)."""
+    return ATTEMPT_SEPARATOR.join(a.text() for a in attempts) or None
+
+
+def parse_attempts(text: str | None) -> tuple[Attempt, ...]:
+    """The attempts a `legs` column holds."""
+    return tuple(Attempt.parse(part) for part in text.split(ATTEMPT_SEPARATOR)) if text else ()
+
+
 class CallRecord(NamedTuple):
     """One routed call, as written to `call_log` (filled by the routing handler).
 
@@ -125,8 +171,14 @@ class CallRecord(NamedTuple):
     hangup_cause: int | None = None
     billsec: int | None = None
     uniqueid: str | None = None
-    legs: str | None = None
-    """Every leg dialled, in order (calls/history.py `format_legs`), when more than one forward leg was."""
+    attempts: tuple[Attempt, ...] = ()
+    """Every destination dialled, in order (the call log's `legs` column)."""
+
+    def forwarded_to(self) -> list[str]:
+        """The destinations the call was forwarded to, in the order they were tried."""
+        if not self.attempts:
+            return [self.transfer_destination] if self.transfer_destination else []
+        return [a.destination for a in self.attempts if a.leg != "PRIMARY"]
 
 
 ChangeSubject = Literal["account", "did", "transfer", "user"]

@@ -26,7 +26,6 @@ from starlette.types import Scope as AsgiScope
 
 from did_failover.admin.service import Service
 from did_failover.admin.users import USERNAME_RULE
-from did_failover.calls.tracker import forwarded_to
 from did_failover.errors import Forbidden, InputError, InvalidSchedule, NotFound
 from did_failover.numbers import whole_number
 from did_failover.routing.schedule import parse_schedule
@@ -51,7 +50,7 @@ COLUMNS = [
 ]
 _templates = Environment(loader=PackageLoader("did_failover.web"), autoescape=select_autoescape(default=True))
 _templates.globals["clock"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
-_templates.globals["legs"] = lambda call: " → ".join(forwarded_to(call)) or "-"
+_templates.globals["legs"] = lambda call: " → ".join(call.forwarded_to()) or "-"
 
 
 class Web:

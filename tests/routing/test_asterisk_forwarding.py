@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from did_failover.storage import CallRecord
+from did_failover.storage.records import Attempt
 from tests.routing.bed import Bed, Start, callers
 from tests.testbed.asterisk import AsteriskTestbed
 
@@ -39,7 +40,11 @@ async def test_busy_primary_then_busy_first_forward_answered_by_the_second(bed: 
     for forwarded in (first, second):
         assert "<sip:15552000001@" in forwarded["Diversion"] and "reason=user-busy" in forwarded["Diversion"]
     row = await history(b, "15552000001", caller)
-    assert row.legs == "PRIMARY endpoint:busy BUSY|BUSY#1 pstn:15551110001 BUSY|BUSY#2 endpoint:answer ANSWER"
+    assert row.attempts == (
+        Attempt("PRIMARY", 0, "endpoint:busy", "BUSY"),
+        Attempt("BUSY", 1, "pstn:15551110001", "BUSY"),
+        Attempt("BUSY", 2, "endpoint:answer", "ANSWER"),
+    )
     assert (row.result, row.leg, row.transfer_destination, row.transfer_dialstatus) == (
         "ANSWERED",
         "BUSY",
@@ -65,7 +70,7 @@ async def test_caller_hanging_up_during_the_second_forward_stops_the_list(bed: S
     await asyncio.sleep(1)
     assert [e["Dest"] for e in b.reached(caller)] == ["busy", "15551110002", "ring"]
     row = await history(b, "15552000002", caller)
-    assert row.legs is not None and row.legs.endswith("|BUSY#2 endpoint:ring CANCEL")
+    assert row.attempts[-1] == Attempt("BUSY", 2, "endpoint:ring", "CANCEL")
 
 
 async def test_voicemail_takes_the_message_after_every_step_failed(
@@ -94,7 +99,7 @@ async def test_voicemail_takes_the_message_after_every_step_failed(
     (message,) = set(inbox.glob("msg*.txt")) - before
     assert f"callerid={caller}" in message.read_text() or caller in message.read_text()
     row = await history(b, "15552000003", caller)
-    assert row.legs is not None and row.legs.endswith("|BUSY#2 voicemail:101 SUCCESS")
+    assert row.attempts[-1] == Attempt("BUSY", 2, "voicemail:101", "SUCCESS")
 
 
 async def test_voicemail_that_fails_leaves_the_condition(bed: Start) -> None:

@@ -19,6 +19,7 @@ from did_failover.storage import (
     open_repository,
 )
 from did_failover.storage import sqlite as sqlite_storage
+from did_failover.storage.records import Attempt
 from tests.support.db import dump, execute, mysql_connect
 
 
@@ -360,6 +361,14 @@ async def test_a_large_batch_of_calls_is_written_whole_and_field_for_field(
             hangup_cause=16,
             billsec=29 if i % 2 else None,
             uniqueid=f"1795757547.{i}",
+            attempts=(
+                (
+                    Attempt("PRIMARY", 0, "endpoint:desk", "BUSY"),
+                    Attempt("BUSY", 1, "pstn:+15557654321", "ANSWER"),
+                )
+                if i % 2
+                else (Attempt("PRIMARY", 0, "endpoint:desk"),)
+            ),
         )
         for i in range(5000)
     ]
