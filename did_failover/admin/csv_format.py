@@ -53,7 +53,7 @@ def write_csv(views: Sequence[TransferView], out: TextIO) -> None:
                 v.busy or "",
                 v.no_answer or "",
                 v.unavailable or "",
-                v.timeout,
+                v.transfer_timeout,
                 v.caller_id,
                 "on" if v.enabled else "off",
                 v.after_hours or "",
@@ -149,7 +149,7 @@ def _csv_row(
     return TransferRow(
         did=number,
         enabled=status == "on",
-        timeout=timeout,
+        transfer_timeout=timeout,
         caller_id=caller_id,
         updated_by=updated_by,
         always=destinations["always"],

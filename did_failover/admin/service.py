@@ -224,7 +224,7 @@ class Service:
             await self._customer(scope, account)
         if ring_timeout is not None:
             transfer = await self.repo.get_transfer(number) or default_transfer(number)
-            valid.ring_total(ring_timeout, transfer.timeout, _lists(transfer), self.max_ring)
+            valid.ring_total(ring_timeout, transfer.transfer_timeout, _lists(transfer), self.max_ring)
         with acting_as(scope.actor):
             return await self.repo.update_did(
                 number,
@@ -367,7 +367,7 @@ class Service:
             # A time zone's first use reads its file: not on the event loop.
             changes["schedule"] = await asyncio.to_thread(valid.optional_schedule, schedule)
         if timeout is not None:
-            changes["timeout"] = valid.seconds(timeout, "timeout")
+            changes["transfer_timeout"] = valid.seconds(timeout, "timeout")
         if caller_id is not None:
             changes["caller_id"] = valid.caller_id_mode(caller_id, "caller_id")
         if enabled is not None:
@@ -375,7 +375,7 @@ class Service:
         row, _ = await self._did(scope, number)
         current = await self.repo.get_transfer(number) or default_transfer(number)
         merged = dataclasses.replace(current, **changes, updated_by=scope.updated_by)
-        valid.ring_total(row.ring_timeout, merged.timeout, _lists(merged), self.max_ring)
+        valid.ring_total(row.ring_timeout, merged.transfer_timeout, _lists(merged), self.max_ring)
         with acting_as(scope.actor):
             await self.repo.set_transfer(merged)
         return await self.show_transfer(scope, number)
@@ -448,7 +448,7 @@ class Service:
             rows = [_keep(row, current.get(row.did), kept) for row in rows]
             for row in rows:
                 try:
-                    valid.ring_total(visible[row.did], row.timeout, _lists(row), self.max_ring)
+                    valid.ring_total(visible[row.did], row.transfer_timeout, _lists(row), self.max_ring)
                 except InputError as exc:
                     raise InputError(f"DID {row.did}: {exc}\nnothing imported") from None
         if not dry_run:

@@ -32,7 +32,7 @@ class TransferView:
     busy: str | None
     no_answer: str | None
     unavailable: str | None
-    timeout: int
+    transfer_timeout: int
     caller_id: str
     updated_by: str | None
     updated_at: datetime | None
@@ -67,7 +67,7 @@ class TransferView:
             "transfer": "on" if self.enabled else "off",
             "account_transfer": "on" if self.account_transfer else "off",
             "status": self.status,
-            "timeout": self.timeout,
+            "timeout": self.transfer_timeout,
             "caller_id": self.caller_id,
             "did_active": self.did_active,
             "updated_by": self.updated_by,
@@ -89,7 +89,7 @@ def transfer_view(did: DIDRow, account: AccountRow, transfer: TransferRow | None
         busy=t.busy,
         no_answer=t.no_answer,
         unavailable=t.unavailable,
-        timeout=t.timeout,
+        transfer_timeout=t.transfer_timeout,
         caller_id=t.caller_id,
         updated_by=transfer.updated_by if transfer else None,
         updated_at=transfer.updated_at if transfer else None,

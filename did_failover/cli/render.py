@@ -39,7 +39,7 @@ def transfer_lines(v: TransferView) -> list[tuple[str, str]]:
         ("always", v.always or "-"),
         *([("after hours", v.after_hours)] if v.after_hours else []),
         *([("schedule", v.schedule)] if v.schedule else []),
-        ("timeout", f"{v.timeout} s"),
+        ("timeout", f"{v.transfer_timeout} s"),
         ("caller id", v.caller_id),
         ("updated by", v.updated_by or "-"),
         ("updated at", v.updated_at.isoformat() if v.updated_at else "-"),

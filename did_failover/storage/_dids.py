@@ -38,7 +38,7 @@ _TRANSFER_COLUMNS = {
     "busy": "t.busy_destination",
     "no_answer": "t.no_answer_destination",
     "unavailable": "t.unavailable_destination",
-    "timeout": "t.timeout",
+    "transfer_timeout": "t.timeout",
     "caller_id": "t.caller_id",
     "updated_by": "t.updated_by",
     "updated_at": "t.updated_at",
@@ -198,7 +198,7 @@ class DIDQueries(AccountQueries):
         values = dict(zip(_TRANSFER_COLUMNS, row, strict=True))
         values.update(
             enabled=bool(values["enabled"]),
-            timeout=int(values["timeout"]),
+            transfer_timeout=int(values["transfer_timeout"]),
             updated_at=_dt(values["updated_at"]),
         )
         return TransferRow(**values)
@@ -234,7 +234,7 @@ class DIDQueries(AccountQueries):
                     row.unavailable,
                     row.after_hours,
                     row.schedule,
-                    row.timeout,
+                    row.transfer_timeout,
                     row.caller_id,
                     row.updated_by,
                     now,

@@ -55,7 +55,8 @@ class TransferRow:
     busy: str | None
     no_answer: str | None
     unavailable: str | None
-    timeout: int
+    transfer_timeout: int
+    """Seconds each forward step rings unless it has its own (the `timeout` column, `--timeout`)."""
     caller_id: CallerIdMode
     updated_by: str
     updated_at: datetime | None = None
@@ -75,7 +76,7 @@ def default_transfer(did: str) -> TransferRow:
         busy=None,
         no_answer=None,
         unavailable=None,
-        timeout=DEFAULT_TRANSFER_TIMEOUT,
+        transfer_timeout=DEFAULT_TRANSFER_TIMEOUT,
         caller_id=DEFAULT_CALLER_ID,
         updated_by="",
     )

@@ -176,7 +176,7 @@ def _forwards(view: TransferView) -> dict[str, Any]:
         kind: {"enabled": getattr(view, attr) is not None, "destination": getattr(view, attr)}
         for kind, attr in FORWARD_KINDS.items()
     }
-    out.update(enabled=view.enabled, timeout=view.timeout, caller_id=view.caller_id)
+    out.update(enabled=view.enabled, timeout=view.transfer_timeout, caller_id=view.caller_id)
     return out
 
 

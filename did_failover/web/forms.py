@@ -119,7 +119,7 @@ class TransferForm:
     @classmethod
     def from_view(cls, view: TransferView) -> TransferForm:
         form = cls(
-            timeout=str(view.timeout),
+            timeout=str(view.transfer_timeout),
             caller_id=view.caller_id,
             enabled=view.enabled,
             schedule=view.schedule or "",

@@ -36,7 +36,7 @@ async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
             busy="pstn:+15550001111",
             no_answer="sip:vm@example.com",
             unavailable=None,
-            timeout=25,
+            transfer_timeout=25,
             caller_id="keep",
             updated_by="test",
         )

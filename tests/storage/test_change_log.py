@@ -258,7 +258,7 @@ async def test_db_init_upgrades_an_older_database_in_place(repo_url: str, old: i
                     busy="pstn:+4930999,pstn:+4930888/20,voicemail:100",
                     no_answer="sip:desk@pbx.example.com",
                     unavailable=None,
-                    timeout=20,
+                    transfer_timeout=20,
                     caller_id="did",
                     updated_by="cli:alice",
                     after_hours="pstn:+4930777",

@@ -53,7 +53,7 @@ def _transfer(did: str, **changes: object) -> TransferRow:
         "busy": "pstn:+4930999",
         "no_answer": "sip:vm@voicemail.example.com:5060",
         "unavailable": None,
-        "timeout": 25,
+        "transfer_timeout": 25,
         "caller_id": "did",
         "updated_by": "admin",
     }
