@@ -11,7 +11,7 @@ from did_failover.errors import InputError, InvalidDestination, InvalidSchedule
 from did_failover.routing.destinations import parse_destination
 from did_failover.routing.forwards import format_forwards, parse_forwards, ring_seconds
 from did_failover.routing.schedule import parse_schedule
-from did_failover.storage.records import CallerIdMode
+from did_failover.storage.records import CallerIdMode, TransferRow
 
 CALLER_ID_MODES: tuple[CallerIdMode, ...] = get_args(CallerIdMode)
 FORWARDS = FIELDS
@@ -81,6 +81,12 @@ def optional_schedule(text: str, field: str = "schedule") -> str | None:
         return parse_schedule(text).text
     except InvalidSchedule as exc:
         raise InputError(str(exc).removeprefix("schedule: "), field) from None
+
+
+def transfer_ring_total(ring_timeout: int, transfer: TransferRow, max_ring: int) -> None:
+    """`ring_total` of a DID's stored transfer settings."""
+    lists = {name: getattr(transfer, name) for name in FORWARDS}
+    ring_total(ring_timeout, transfer.transfer_timeout, lists, max_ring)
 
 
 def ring_total(ring_timeout: int, timeout: int, lists: dict[str, str | None], max_ring: int) -> None:
