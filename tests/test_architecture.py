@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +193,20 @@ def test_the_service_layer_writes_no_cli_option_into_a_message() -> None:
             if text.startswith("--") and text[2:3].isalpha():  # an option, not an SQL comment's "--"
                 found.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}: {text[:40]!r}")
     assert found == []
+
+
+def test_every_operation_of_the_service_checks_its_scope_first() -> None:
+    """Each public operation that takes a Scope is wrapped by `scoped`, which checks the scope
+    before anything is read: an operation added without it fails here."""
+    from did_failover.admin.scope import CHECKED
+    from did_failover.admin.service import Service
+
+    unchecked = [
+        name
+        for name, operation in inspect.getmembers(Service, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+        and "scope" in inspect.signature(operation).parameters
+        and name != "check_scope"
+        and operation not in CHECKED
+    ]
+    assert unchecked == []

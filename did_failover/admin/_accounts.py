@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import get_args
 
 from did_failover.admin import validation as valid
-from did_failover.admin.scope import Scope, Scoped
+from did_failover.admin.scope import Scope, Scoped, scoped
 from did_failover.errors import Conflict, Forbidden, InputError, NotFound, NothingToChange
 from did_failover.numbers import account_number, did_number
 from did_failover.storage.base import acting_as
@@ -23,11 +23,11 @@ ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
 class AccountOperations(Scoped):
     """Accounts and DIDs."""
 
+    @scoped(customer_may=False)
     async def add_account(
         self, scope: Scope, number: str, name: str, type: str, reseller: str | None = None
     ) -> AccountRow:
         """Create an account; a reseller scope may only create customers under itself."""
-        await self.check_scope(scope, customer_may=False)
         number = account_number(number, "number")
         name = valid.account_name(name)
         if type not in ACCOUNT_TYPES:
@@ -53,6 +53,7 @@ class AccountOperations(Scoped):
         with acting_as(scope.actor):
             return await self.repo.add_account(number, name, type, reseller)
 
+    @scoped(customer_may=False)
     async def set_account(
         self,
         scope: Scope,
@@ -63,7 +64,6 @@ class AccountOperations(Scoped):
         transfer: bool | None = None,
     ) -> AccountRow:
         """Change an account's name, status or account-level transfer switch."""
-        await self.check_scope(scope, customer_may=False)
         if name is None and active is None and transfer is None:
             raise NothingToChange("name", "active", "transfer")
         name = None if name is None else valid.account_name(name)
@@ -71,13 +71,14 @@ class AccountOperations(Scoped):
         with acting_as(scope.actor):
             return await self.repo.update_account(number, name=name, active=active, transfer_enabled=transfer)
 
+    @scoped()
     async def list_accounts(self, scope: Scope) -> list[AccountRow]:
         """Every account the scope sees."""
-        await self.check_scope(scope)
         if scope.customer is not None:
             return [await self._account(scope, scope.customer)]
         return await self.repo.list_accounts(reseller=scope.reseller)
 
+    @scoped(customer_may=False)
     async def add_did(
         self,
         scope: Scope,
@@ -88,7 +89,6 @@ class AccountOperations(Scoped):
         max_channels: int = 0,
     ) -> DIDRow:
         """Create a DID for a customer account the scope sees."""
-        await self.check_scope(scope, customer_may=False)
         number = did_number(did)
         account_number(account, "account")
         primary = valid.destination(primary, "primary")
@@ -100,6 +100,7 @@ class AccountOperations(Scoped):
         with acting_as(scope.actor):
             return await self.repo.add_did(number, account, primary, ring_timeout, max_channels)
 
+    @scoped(customer_may=False)
     async def set_did(
         self,
         scope: Scope,
@@ -112,7 +113,6 @@ class AccountOperations(Scoped):
         active: bool | None = None,
     ) -> DIDRow:
         """Change a DID's account, primary destination, ring timeout, channel limit or status."""
-        await self.check_scope(scope, customer_may=False)
         if all(v is None for v in (account, primary, ring_timeout, max_channels, active)):
             raise NothingToChange("account", "primary", "ring_timeout", "max_channels", "active")
         number = did_number(did)
@@ -140,16 +140,16 @@ class AccountOperations(Scoped):
                 active=active,
             )
 
+    @scoped(customer_may=False)
     async def remove_did(self, scope: Scope, did: str) -> None:
         """Delete a DID and its transfer settings."""
-        await self.check_scope(scope, customer_may=False)
         row, _ = await self._did(scope, did)
         with acting_as(scope.actor):
             await self.repo.remove_did(row.number)
 
+    @scoped()
     async def list_dids(self, scope: Scope, account: str | None = None) -> list[DIDRow]:
         """The DIDs the scope sees, optionally of one account."""
-        await self.check_scope(scope)
         if account is not None:
             await self._account(scope, account, "account")
         return await self.repo.list_dids(account=account or scope.customer, reseller=scope.reseller)

@@ -6,7 +6,7 @@ import dataclasses
 
 from did_failover.admin import validation as valid
 from did_failover.admin._accounts import AccountOperations
-from did_failover.admin.scope import Scope
+from did_failover.admin.scope import Scope, scoped
 from did_failover.errors import InputError
 from did_failover.numbers import did_number
 from did_failover.storage.records import (
@@ -23,6 +23,7 @@ OUTSIDE = "(another tenant)"
 class HistoryOperations(AccountOperations):
     """The call history and the change log."""
 
+    @scoped()
     async def list_calls(
         self,
         scope: Scope,
@@ -33,7 +34,6 @@ class HistoryOperations(AccountOperations):
         limit: int = 50,
     ) -> list[CallRecord]:
         """The call history the scope sees, newest first."""
-        await self.check_scope(scope)
         if account is not None:
             await self._account(scope, account, "account")
         if not 1 <= limit <= 100_000:
@@ -46,6 +46,7 @@ class HistoryOperations(AccountOperations):
             limit=limit,
         )
 
+    @scoped()
     async def list_changes(
         self,
         scope: Scope,
@@ -59,7 +60,6 @@ class HistoryOperations(AccountOperations):
         """The changes the scope sees (a reseller: its customers'), newest first.
 
         `did` need not exist any more: the log outlives a removed DID."""
-        await self.check_scope(scope)
         if account is not None:
             await self._account(scope, account, "account")
         if actor is not None and not 1 <= len(actor) <= 64:

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from did_failover.admin import validation as valid
 from did_failover.admin._accounts import AccountOperations
 from did_failover.admin.csv_format import OPTIONAL_COLUMNS, csv_header, parse_csv, write_csv
-from did_failover.admin.scope import Scope
+from did_failover.admin.scope import Scope, scoped
 from did_failover.admin.views import TransferView, transfer_view
 from did_failover.errors import InputError, NothingToChange
 from did_failover.numbers import did_number
@@ -24,6 +24,7 @@ from did_failover.storage.records import (
 class TransferOperations(AccountOperations):
     """The call-transfer settings."""
 
+    @scoped()
     async def set_transfer(
         self,
         scope: Scope,
@@ -44,7 +45,6 @@ class TransferOperations(AccountOperations):
         A DID without transfer settings gets them created, switched on unless --off is given.
         Settings that could keep a caller ringing longer than `max_ring` are refused.
         """
-        await self.check_scope(scope)
         given = {
             "always": always,
             "busy": busy,
@@ -77,14 +77,15 @@ class TransferOperations(AccountOperations):
             await self.repo.set_transfer(merged)
         return await self.show_transfer(scope, number)
 
+    @scoped()
     async def list_transfers(self, scope: Scope) -> list[TransferView]:
         """Every DID the scope sees with its transfer settings (the "DIDs Call Transfer" table)."""
-        await self.check_scope(scope)
         dids = await self.repo.list_dids(account=scope.customer, reseller=scope.reseller)
         transfers = {t.did: t for t in await self.repo.list_transfers(reseller=scope.reseller)}
         accounts = {a.number: a for a in await self.list_accounts(scope)}
         return [transfer_view(d, accounts[d.account], transfers.get(d.number)) for d in dids]
 
+    @scoped()
     async def page_transfers(
         self,
         scope: Scope,
@@ -96,7 +97,6 @@ class TransferOperations(AccountOperations):
         offset: int = 0,
     ) -> tuple[list[TransferView], int]:
         """One page of the "DIDs Call Transfer" table the scope sees, and how many rows match in all."""
-        await self.check_scope(scope)
         if order not in PAGE_ORDERS:
             raise InputError(f"must be one of {', '.join(PAGE_ORDERS)}, got {order[:20]!r}", "order")
         if not 1 <= limit <= 1000 or offset < 0:
@@ -114,25 +114,26 @@ class TransferOperations(AccountOperations):
         )
         return [transfer_view(d, a, t) for d, a, t in rows], total
 
+    @scoped()
     async def show_transfer(self, scope: Scope, did: str) -> TransferView:
         """One DID's transfer settings."""
-        await self.check_scope(scope)
         row, account = await self._did(scope, did)
         return transfer_view(row, account, await self.repo.get_transfer(row.number))
 
+    @scoped()
     async def export_csv(self, scope: Scope, out: TextIO) -> int:
         """Write the transfer settings of every DID the scope sees as CSV; return the row count."""
         views = await self.list_transfers(scope)
         write_csv(views, out)
         return len(views)
 
+    @scoped(customer_may=False)
     async def import_csv(self, scope: Scope, text: str, *, dry_run: bool = False) -> int:
         """Apply the transfer settings of an export-format CSV, all rows or none; return the count.
 
         Every row is checked first; any bad row raises one InputError listing each bad row by
         line number. The account and primary columns are informational and not applied.
         """
-        await self.check_scope(scope, customer_may=False)
         visible = {d.number: d.ring_timeout for d in await self.repo.list_dids(reseller=scope.reseller)}
         rows, problems = await asyncio.to_thread(parse_csv, text, visible, scope.updated_by, self.max_ring)
         if problems:

@@ -1,9 +1,12 @@
 """Who acts and what they may see: the Scope every management operation takes, and the checks it
-opens with. The operations themselves: admin/service.py and the parts it composes."""
+opens with (`scoped`). The operations themselves: admin/service.py and the parts it composes."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from did_failover.errors import Forbidden, InputError, NotFound
 from did_failover.numbers import account_number, did_number
@@ -28,6 +31,31 @@ class Scope:
 
 
 ADMIN = Scope()
+
+
+S = TypeVar("S", bound="Scoped")
+P = ParamSpec("P")
+R = TypeVar("R")
+Operation = Callable[Concatenate[S, "Scope", P], Awaitable[R]]
+
+CHECKED: set[Callable[..., Any]] = set()
+"""Every operation `scoped` wraps (the tests check that every public operation is one)."""
+
+
+def scoped(customer_may: bool = True) -> Callable[[Operation[S, P, R]], Operation[S, P, R]]:
+    """Run `check_scope(scope, customer_may)` before the operation: a scope that names no such
+    account, or a customer where `customer_may` is False, is refused before anything is read."""
+
+    def wrap(operation: Operation[S, P, R]) -> Operation[S, P, R]:
+        @functools.wraps(operation)
+        async def checked(self: S, scope: Scope, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            await self.check_scope(scope, customer_may)
+            return await operation(self, scope, *args, **kwargs)
+
+        CHECKED.add(checked)
+        return checked
+
+    return wrap
 
 
 class Scoped:
