@@ -13,5 +13,7 @@ pytest_plugins = [
     "tests.plugins.redis",
     "tests.plugins.web",
     "tests.plugins.databases",
+    "tests.plugins.own_mariadb",
     "tests.plugins.markers",
+    "tests.plugins.figures",
 ]

@@ -23,10 +23,10 @@ from fastagi.client import environment
 from fastagi.server import Server, SessionEnd
 from fastagi.session import AGISession
 from tests.plugins.logs import LogCapture
+from tests.plugins.own_mariadb import OwnMariaDB
 from tests.plugins.servers import StartServe
 from tests.reliability.conftest import CUSTOMER, HOST, add_did
 from tests.support.channels import channel, timed_call
-from tests.support.db import signal_mariadb, start_mariadb, stop_mariadb
 from tests.testbed.asterisk import AGI_BACKUP_PORT, AGI_PORT, Ami, AsteriskTestbed, Call
 
 _callers = itertools.count(15553800000)
@@ -58,8 +58,10 @@ async def _place(ami: Ami, did: str, timeout: float = 30) -> tuple[Call, Any]:
 
 
 @pytest.fixture
-async def mysql_server(mysql_url: str, log_capture: LogCapture) -> AsyncIterator[Server]:
-    """The real server on the test bed's AGI port over MariaDB: cache TTL 0.5 s, database timeout 1 s."""
+async def mysql_server(own_mysql_url: str, log_capture: LogCapture) -> AsyncIterator[Server]:
+    """The real server on the test bed's AGI port over the suite's own MariaDB (which the tests kill
+    and freeze): cache TTL 0.5 s, database timeout 1 s."""
+    mysql_url = own_mysql_url
     await _db(
         mysql_url,
         ("15553800001", "endpoint:busy", {"busy": "endpoint:answer"}),
@@ -73,7 +75,12 @@ async def mysql_server(mysql_url: str, log_capture: LogCapture) -> AsyncIterator
 
 @pytest.mark.parametrize("how", ["killed", "frozen"])
 async def test_database_down_calls_wait_at_most_the_timeout_and_the_pool_recovers(
-    mysql_server: Server, ami: Ami, log_capture: LogCapture, figures: Callable[..., None], how: str
+    mysql_server: Server,
+    own_mariadb: OwnMariaDB,
+    ami: Ami,
+    log_capture: LogCapture,
+    figures: Callable[..., None],
+    how: str,
 ) -> None:
     """MariaDB SIGKILLed (connections refused) or SIGSTOPped (no answer at all): DIDs seen before route
     from the cache, unseen ones get ERROR + FAILURE, no call waits for the database much past
@@ -93,17 +100,17 @@ async def test_database_down_calls_wait_at_most_the_timeout_and_the_pool_recover
     await asyncio.sleep(0.6)  # the entry is stale now: a lookup has to ask the database
     mysql_server.observers.append(observe)
     if how == "killed":
-        stop_mariadb()
+        own_mariadb.kill()
     else:
-        signal_mariadb(signal.SIGSTOP)
+        own_mariadb.freeze()
     try:
         during = await asyncio.gather(*(_place(ami, did) for did in ["15553800001", "15553800002"] * 3))
         down_flag, errors = cache.database_down, cache.errors
     finally:
         if how == "killed":
-            start_mariadb()
+            own_mariadb.start()
         else:
-            signal_mariadb(signal.SIGCONT)
+            own_mariadb.thaw()
     mysql_server.observers.remove(observe)
     wrong = []
     for (_, outcome), did in zip(during, ["15553800001", "15553800002"] * 3, strict=True):

@@ -17,8 +17,18 @@ from tests.testbed.asterisk import Ami
 
 
 @pytest.fixture
-async def bed(mysql_url: str, ami: Ami) -> AsyncIterator[Start]:
+def bed_url(request: pytest.FixtureRequest) -> str:
+    """The bed's database: a fresh one on the machine's MariaDB, or on the suite's own
+    (tests/plugins/own_mariadb.py) for a test marked `own_mariadb`, which may kill it."""
+    name = "own_mysql_url" if request.node.get_closest_marker("own_mariadb") else "mysql_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture
+async def bed(bed_url: str, ami: Ami) -> AsyncIterator[Start]:
     """A factory: the real server on the test bed's AGI port over a fresh MariaDB database."""
+    mysql_url = bed_url
     opened: list[tuple[Server, asyncio.Task[None]]] = []
 
     async def start(**settings: Any) -> Bed:

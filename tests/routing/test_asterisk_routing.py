@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from tests.plugins.own_mariadb import OwnMariaDB
 from tests.routing.bed import ACCOUNT, Start, callers
-from tests.support.db import start_mariadb, stop_mariadb
 
 # -- lookups that dial nothing --------------------------------------------------------------------
 
@@ -225,7 +225,8 @@ async def test_twenty_concurrent_calls_all_fail_over(bed: Start) -> None:
         assert [e["Dest"] for e in b.reached(caller)] == ["busy", "15550007777"]
 
 
-async def test_database_stopped_during_a_run(bed: Start) -> None:
+@pytest.mark.own_mariadb
+async def test_database_stopped_during_a_run(bed: Start, own_mariadb: OwnMariaDB) -> None:
     """MariaDB killed mid-run: a DID seen before still fails over from the cache; an unseen one gets
     ERROR and AGISTATUS FAILURE so the dialplan's fallback runs; routing recovers when MariaDB returns."""
     b = await bed(cache_ttl=0.5, db_timeout=1.0)
@@ -234,7 +235,7 @@ async def test_database_stopped_during_a_run(bed: Start) -> None:
     _, seen = await b.place("15551000018")
     assert (seen.result, seen.leg) == ("ANSWERED", "BUSY")
     await asyncio.sleep(0.6)  # the cache entry is now stale: a lookup must ask the database
-    stop_mariadb()
+    own_mariadb.kill()
     try:
         started = asyncio.get_running_loop().time()
         _, cached = await b.place("15551000018")
@@ -243,6 +244,6 @@ async def test_database_stopped_during_a_run(bed: Start) -> None:
         assert (unseen.result, unseen.agistatus) == ("ERROR", "FAILURE")
         assert asyncio.get_running_loop().time() - started < 15
     finally:
-        start_mariadb()
+        own_mariadb.start()
     _, recovered = await b.place("15551000019")
     assert (recovered.result, recovered.leg) == ("ANSWERED", "PRIMARY")

@@ -3,13 +3,7 @@ and `add_did`, a DID with its transfer settings through the repository."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sqlite3
-import subprocess
-import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -63,8 +57,22 @@ def execute(url: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, .
 
 
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every did-failover table, in a stable order, to compare before and after."""
-    return {table: execute(url, f"SELECT * FROM {table} ORDER BY 1") for table in TABLES}
+    """Every row of every did-failover table, in a stable order, to compare before and after (one
+    connection for all of them)."""
+    queries = {table: f"SELECT * FROM {table} ORDER BY 1" for table in TABLES}
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as lite:
+            return {table: [tuple(r) for r in lite.execute(sql).fetchall()] for table, sql in queries.items()}
+    conn = mysql_connect(url)
+    try:
+        with conn.cursor() as cur:
+            rows = {}
+            for table, sql in queries.items():
+                cur.execute(sql)
+                rows[table] = [tuple(r) for r in cur.fetchall()]
+            return rows
+    finally:
+        conn.close()
 
 
 async def add_did(
@@ -89,68 +97,10 @@ async def add_did(
             busy=settings.get("busy"),
             no_answer=settings.get("no_answer"),
             unavailable=settings.get("unavailable"),
-            timeout=2,
+            transfer_timeout=2,
             caller_id=settings.get("caller_id", "keep"),
             updated_by="test",
             after_hours=settings.get("after_hours"),
             schedule=settings.get("schedule"),
         )
     )
-
-
-# -- the machine's own MariaDB, stopped and started by the fault tests ---------------------------------
-
-
-def mariadb_pids() -> list[int]:
-    """The machine's own MariaDB: every `mariadbd` but the Galera test nodes, which run with a
-    `--defaults-file` of their own (tests/plugins/galera.py) and must not be touched."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        own_config = any(arg.startswith(b"--defaults-file=") for arg in cmdline)
-        if cmdline and Path(cmdline[0].decode(errors="replace")).name == "mariadbd" and not own_config:
-            pids.append(int(entry.name))
-    return pids
-
-
-def signal_mariadb(sig: int) -> None:
-    """Send `sig` to the machine's MariaDB (SIGSTOP freezes it, SIGCONT thaws it)."""
-    for pid in mariadb_pids():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-def stop_mariadb() -> None:
-    """SIGKILL the machine's MariaDB and wait until it is gone."""
-    signal_mariadb(signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while mariadb_pids() and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
-def start_mariadb() -> None:
-    """Start the machine's MariaDB again, in the background as the test command does, and wait until it
-    answers. Not through `start-stop-daemon --oknodo`: it would take a running Galera test node for it."""
-    subprocess.Popen(
-        ["/usr/sbin/mariadbd"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        probe = subprocess.run(
-            ["mysqladmin", "--protocol=tcp", "-h127.0.0.1", "-uroot", "status"],
-            capture_output=True,
-            check=False,
-        )
-        if probe.returncode == 0:
-            return
-        time.sleep(0.1)
-    raise RuntimeError("MariaDB did not come back")
