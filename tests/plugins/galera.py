@@ -168,9 +168,11 @@ wsrep_sst_receive_address=127.0.0.1:{node.sst_port}
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def galera() -> Iterator[Galera]:
-    """The cluster for the whole session; fails (never skips) when galera-4 or MariaDB is missing."""
+    """The cluster for the tests of one package (tests/reliability holds them all): stopped when they
+    are done, so that its three nodes take nothing from the rest of the suite. Fails (never skips)
+    when galera-4 or MariaDB is missing."""
     for needed in (PROVIDER, MARIADBD):
         if not needed.exists():
             pytest.fail(

@@ -11,12 +11,18 @@ import pytest
 MARK_BY_FIXTURE = {
     "asterisk": "asterisk",
     "mysql_url": "mysql",
+    "own_mariadb": "mysql",
     "browser": "browser",
     "galera": "galera",
     "redis_prefix": "redis",
     "redis_server": "redis",
 }
 """Fixture -> marker; a fixture that needs one of these (`ami` needs `asterisk`) marks it too."""
+
+TESTBED = {"asterisk", "galera"}
+"""The fixtures of the `testbed` mark: the Asterisk test bed (fixed ports, one per machine) and the
+Galera cluster (whose tests route real calls too). `scripts/test` runs `-m testbed` in one pytest,
+in order, beside a second pytest with the rest."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -26,3 +32,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for fixture, marker in MARK_BY_FIXTURE.items():
             if fixture in used:
                 item.add_marker(marker)
+        if used & TESTBED:
+            item.add_marker("testbed")
