@@ -318,6 +318,45 @@ def test_import_is_all_or_nothing_and_names_every_bad_line(world: Run, repo_url:
     assert reexported.read_text() == good.read_text()
 
 
+def test_import_refuses_an_edited_account_or_primary_instead_of_ignoring_it(
+    world: Run, repo_url: str, tmp_path: Path
+) -> None:
+    """An export whose account or primary was changed is refused, naming the line and the column: import
+    applies transfer settings only, and it must not say "imported" for an edit it did not make. The
+    values with blanks around them are no change."""
+    exported = tmp_path / "export.csv"
+    ok(world("transfer", "export", str(exported)))
+    text = exported.read_text()
+    moved = text.replace("15550002,2001,", "15550002,3001,")
+    rerouted = text.replace("15550001,1001,pstn:+4930111,", "15550001,1001,pstn:+4930222,")
+    before = dump(repo_url)
+    for edited, line, column in ((moved, 3, "account"), (rerouted, 2, "primary")):
+        assert edited != text
+        (tmp_path / "edited.csv").write_text(edited)
+        result = world("transfer", "import", str(tmp_path / "edited.csv"))
+        assert result.code == 2
+        first = result.err.splitlines()[0]
+        assert first.startswith(f"did-failover: error: line {line}: {column}: import does not "), first
+        assert "'did set'" in first
+        assert dump(repo_url) == before
+    same = text.replace("15550001,1001,pstn:+4930111,", "15550001, 1001 , pstn:+4930111 ,")
+    (tmp_path / "same.csv").write_text(same)
+    assert ok(world("transfer", "import", str(tmp_path / "same.csv"))).out.startswith("imported")
+
+
+def test_import_reads_a_file_a_spreadsheet_saved_with_semicolons(world: Run, tmp_path: Path) -> None:
+    """A CSV separated by semicolons (a spreadsheet's CSV where the decimal mark is a comma), with a
+    byte-order mark, is read as it is; the forward list's commas stay inside its cell."""
+    csv_file = tmp_path / "excel.csv"
+    csv_file.write_bytes(
+        "\ufeffdid;account;primary;always;busy;no_answer;unavailable;timeout;caller_id;status\r\n"
+        "15550001;1001;pstn:+4930111;;pstn:+4930999/20,voicemail:100;;;25;keep;on\r\n".encode()
+    )
+    assert ok(world("transfer", "import", str(csv_file))).out == "imported the transfer settings of 1 DIDs\n"
+    shown = json.loads(ok(world("transfer", "show", "15550001", "--json")).out)
+    assert (shown["busy"], shown["timeout"]) == ("pstn:+4930999/20,voicemail:100", 25)
+
+
 def test_import_by_a_reseller_refuses_other_resellers_dids(world: Run, repo_url: str, tmp_path: Path) -> None:
     """A reseller importing a row for someone else's DID gets "not found" for that line and no change."""
     csv_file = tmp_path / "mixed.csv"

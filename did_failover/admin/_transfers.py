@@ -132,9 +132,10 @@ class TransferOperations(AccountOperations):
         """Apply the transfer settings of an export-format CSV, all rows or none; return the count.
 
         Every row is checked first; any bad row raises one InputError listing each bad row by
-        line number. The account and primary columns are informational and not applied.
+        line number. The account and primary columns are not applied: a row that changes either
+        is a bad row.
         """
-        visible = {d.number: d.ring_timeout for d in await self.repo.list_dids(reseller=scope.reseller)}
+        visible = {d.number: d for d in await self.repo.list_dids(reseller=scope.reseller)}
         rows, problems = await asyncio.to_thread(parse_csv, text, visible, scope.updated_by, self.max_ring)
         if problems:
             count = len(problems)
@@ -146,7 +147,7 @@ class TransferOperations(AccountOperations):
             rows = [_keep(row, current.get(row.did), kept) for row in rows]
             for row in rows:
                 try:
-                    valid.transfer_ring_total(visible[row.did], row, self.max_ring)
+                    valid.transfer_ring_total(visible[row.did].ring_timeout, row, self.max_ring)
                 except InputError as exc:
                     raise InputError(f"DID {row.did}: {exc}\nnothing imported") from None
         if not dry_run:

@@ -10,6 +10,7 @@ from typing import TextIO
 from did_failover.admin.validation import (
     FORWARDS,
     caller_id_mode,
+    destination,
     optional_forwards,
     optional_schedule,
     ring_total,
@@ -17,8 +18,8 @@ from did_failover.admin.validation import (
 )
 from did_failover.admin.views import TransferView
 from did_failover.errors import InputError
-from did_failover.numbers import did_number
-from did_failover.storage.records import DEFAULT_CALLER_ID, DEFAULT_TRANSFER_TIMEOUT, TransferRow
+from did_failover.numbers import account_number, did_number
+from did_failover.storage.records import DEFAULT_CALLER_ID, DEFAULT_TRANSFER_TIMEOUT, DIDRow, TransferRow
 
 CSV_COLUMNS = (
     "did",
@@ -62,23 +63,32 @@ def write_csv(views: Sequence[TransferView], out: TextIO) -> None:
         )
 
 
+def delimiter(text: str) -> str:
+    """`;` for a file whose header is separated by semicolons (as spreadsheets save CSV where the
+    decimal mark is a comma), else `,`."""
+    first = text.partition("\n")[0]
+    return ";" if ";" in first and "," not in first else ","
+
+
 def csv_header(text: str) -> list[str]:
     """The column names of a CSV file's first line, as `parse_csv` reads them."""
     try:
-        header = next(csv.reader(io.StringIO(text)), None)
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter(text)), None)
     except csv.Error:
         return []
     return [cell.strip().lower() for cell in header or []]
 
 
 def parse_csv(
-    text: str, visible: dict[str, int], updated_by: str, max_ring: int
+    text: str, visible: dict[str, DIDRow], updated_by: str, max_ring: int
 ) -> tuple[list[TransferRow], list[str]]:
     """The rows of an import and the problems found, each problem naming its line.
 
-    `visible` maps the DIDs the importer sees to their ring timeouts. A row of a file without the
-    after_hours or schedule column has that field None. Reads time-zone files: off the event loop."""
-    reader = csv.reader(io.StringIO(text))
+    `visible` maps the DIDs the importer sees to their rows. Commas or semicolons separate the cells
+    (`delimiter`). A row of a file without the after_hours or schedule column has that field None.
+    An account or primary that differs from the DID's is a problem: import changes transfer settings
+    only. Reads time-zone files: off the event loop."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter(text))
     problems: list[str] = []
     try:
         header = next(reader, None)
@@ -125,13 +135,15 @@ def parse_csv(
 
 
 def _csv_row(
-    record: dict[str, str], line: int, visible: dict[str, int], updated_by: str, max_ring: int
+    record: dict[str, str], line: int, visible: dict[str, DIDRow], updated_by: str, max_ring: int
 ) -> TransferRow:
     """One checked CSV record as a TransferRow; InputError naming the line otherwise."""
     where = f"line {line}"
     number = did_number(record["did"], f"{where}: did")
-    if number not in visible:
+    stored = visible.get(number)
+    if stored is None:
         raise InputError(f"{where}: DID {number} not found")
+    _unchanged(record, stored, where)
     destinations = {c: optional_forwards(record.get(c, ""), f"{where}: {c}") for c in FORWARDS}
     schedule = optional_schedule(record.get("schedule", ""), f"{where}: schedule")
     timeout_text = record["timeout"] or str(DEFAULT_TRANSFER_TIMEOUT)
@@ -143,7 +155,7 @@ def _csv_row(
     if status not in ("on", "off"):
         raise InputError(f"{where}: status: must be on or off, got {record['status']!r}")
     try:
-        ring_total(visible[number], timeout, destinations, max_ring)
+        ring_total(stored.ring_timeout, timeout, destinations, max_ring)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
     return TransferRow(
@@ -159,3 +171,20 @@ def _csv_row(
         after_hours=destinations["after_hours"],
         schedule=schedule,
     )
+
+
+def _unchanged(record: dict[str, str], stored: DIDRow, where: str) -> None:
+    """Refuse a record whose account or primary is not the DID's: import applies transfer settings
+    only, and an edit it did not apply must not be reported as imported. An empty cell is left alone."""
+    given = record.get("account", "")
+    if given and account_number(given, f"{where}: account") != stored.account:
+        raise InputError(
+            f"{where}: account: import does not move DID {stored.number} (account {stored.account}, the"
+            f" file says {given[:20]!r}): move it with 'did set', or put {stored.account} back"
+        )
+    given = record.get("primary", "")
+    if given and destination(given, f"{where}: primary") != stored.primary:
+        raise InputError(
+            f"{where}: primary: import does not change the primary destination of DID {stored.number}"
+            f" ({stored.primary}, the file says {given[:40]!r}): change it with 'did set', or put it back"
+        )
