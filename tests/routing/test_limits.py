@@ -98,11 +98,11 @@ async def test_a_server_that_starts_again_frees_its_old_slots_at_once(make: Make
 
 async def test_a_call_longer_than_the_lease_keeps_its_slot(make: Make) -> None:
     """Renewals every third of the lease keep a long call counted."""
-    a, b = make("node-a", lease=3.0), make("node-b", lease=3.0)
+    a, b = make("node-a", lease=1.5), make("node-b", lease=1.5)
     await a.start()
     await b.start()
     assert await a.admit(DID, "long", 1) is True
-    await asyncio.sleep(3.0 * 2)
+    await asyncio.sleep(1.5 * 2)  # two leases: without renewals the slot would be gone
     assert await b.admit(DID, "refused", 1) is False
 
 
