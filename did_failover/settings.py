@@ -34,6 +34,9 @@ AMI_PORT = 5038
 WEB_PORT = 8573
 """The web page's port when DID_FAILOVER_WEB_LISTEN names none."""
 
+DEFAULT_DATABASE_URL = "sqlite:////var/lib/did-failover/did-failover.db"
+"""One database wherever the command runs (not one per current folder): the package's data folder."""
+
 _config_file: Path | None = None
 
 
@@ -94,7 +97,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    database_url: str = "sqlite:///./did-failover.db"
+    database_url: str = DEFAULT_DATABASE_URL
     db_timeout: float = Field(default=1.0, gt=0)
     cache_ttl: float = Field(default=60.0, ge=0)
     change_poll: float = Field(default=1.0, ge=0, le=60)

@@ -397,13 +397,25 @@ def test_db_init_refuses_a_newer_schema(world: Run, repo_url: str) -> None:
     assert dump(repo_url) == before
 
 
-def test_commands_before_db_init_say_to_run_it(cli: Run) -> None:
-    """On an empty database every command explains that `db init` is needed (exit 1)."""
-    result = cli("did", "list")
-    assert result.code == 1
-    assert result.err == (
-        "did-failover: error: the database has no did-failover schema: run 'did-failover db init'\n"
-    )
+def test_commands_before_db_init_say_to_run_it_and_name_the_database(cli: Run, repo_url: str) -> None:
+    """Before `db init` every command names the database it looked at and says to run `db init` (exit
+    1); none of them, `check` included, creates an SQLite file: only `db init` does."""
+    if repo_url.startswith("sqlite:///"):
+        path = Path(repo_url.removeprefix("sqlite:///"))
+        expected = f"SQLite database {path} does not exist: run 'did-failover db init' to create it"
+    else:
+        name = repo_url.rpartition("/")[2]
+        expected = (
+            f"MySQL database {name} on 127.0.0.1:3306 has no did-failover schema: run 'did-failover db init'"
+        )
+    for argv in (["did", "list"], ["transfer", "list"], ["calls"], ["user", "list"]):
+        result = cli(*argv)
+        assert (result.code, result.err) == (1, f"did-failover: error: {expected}\n"), argv
+    assert cli("check").code == 1
+    if repo_url.startswith("sqlite:///"):
+        assert not path.exists()
+    ok(cli("db", "init"))
+    assert ok(cli("did", "list")).code == 0
 
 
 @pytest.mark.parametrize(

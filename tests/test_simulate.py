@@ -55,4 +55,5 @@ async def test_simulate_without_schema_is_one_error_line(tmp_path: Path) -> None
         serve_env(tmp_path, free_port()), "simulate", "1555", "--primary-status", "BUSY"
     )
     assert code == 1 and out == ""
-    assert err.strip().splitlines() == [err.strip()] and "no schema" in err
+    assert err.strip().splitlines() == [err.strip()]
+    assert f"SQLite database {tmp_path}" in err and "run 'did-failover db init'" in err

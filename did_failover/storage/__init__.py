@@ -80,7 +80,7 @@ async def check_schema(repo: Repository) -> int:
     """The schema version of the database behind `repo` when it is the one this code reads;
     SchemaMismatch saying what to run otherwise (StorageUnavailable when the database does not answer)."""
     version = await repo.schema_version()
-    problem = schema_problem(version)
+    problem = schema_problem(version, repo.where)
     if problem is not None or version is None:
         raise SchemaMismatch(problem or "")
     return version

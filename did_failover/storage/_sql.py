@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from did_failover.errors import StorageUnavailable
+from did_failover.errors import SchemaMismatch
 from did_failover.storage._base import (
     ATTEMPTS,
     RETRIES,
@@ -23,7 +23,10 @@ from did_failover.storage._history import HistoryQueries
 from did_failover.storage._logins import LoginQueries
 from did_failover.storage.base import SCHEMA_VERSION, schema_problem
 
-NO_SCHEMA = "the database has no did-failover schema: run 'did-failover db init'"
+
+def no_schema(where: str) -> SchemaMismatch:
+    """The error of a database without the tables (`where`: the repository's `where`)."""
+    return SchemaMismatch(f"{where} has no did-failover schema: run 'did-failover db init'")
 
 
 def read_schema(resource: str) -> list[str]:
@@ -78,7 +81,7 @@ class SQLRepository(GridQueries, HistoryQueries, LoginQueries):
         """Create the schema idempotently and return its version; refuse a newer database."""
         version = await self.schema_version()
         if version is not None and version > SCHEMA_VERSION:
-            raise StorageUnavailable(schema_problem(version) or "")
+            raise SchemaMismatch(schema_problem(version, self.where) or "")
         async with self._write() as db:
             if version is not None and version < 3:
                 for table, column, statement in self._VERSION_3_COLUMNS:
@@ -99,13 +102,13 @@ class SQLRepository(GridQueries, HistoryQueries, LoginQueries):
 
 __all__ = [
     "ATTEMPTS",
-    "NO_SCHEMA",
     "RETRIES",
     "Executor",
     "Retry",
     "Row",
     "SQLRepository",
     "every_operation_retried",
+    "no_schema",
     "read_schema",
     "retried",
     "split_statements",

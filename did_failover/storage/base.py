@@ -54,19 +54,19 @@ def acting_as(actor: str) -> Iterator[None]:
         _ACTOR.reset(token)
 
 
-def schema_problem(version: int | None) -> str | None:
-    """Why a database whose schema has `version` (None: no schema) cannot be used here, else None."""
+def schema_problem(version: int | None, where: str = "the database") -> str | None:
+    """Why a database whose schema has `version` (None: no schema) cannot be used here, else None;
+    `where` names the database (a repository's `where`)."""
     if version == SCHEMA_VERSION:
         return None
     if version is not None and version > SCHEMA_VERSION:
         return (
-            f"the database has schema version {version}, newer than this did-failover "
+            f"{where} has schema version {version}, newer than this did-failover "
             f"({SCHEMA_VERSION}): upgrade did-failover"
         )
     found = "no schema" if version is None else f"schema version {version}"
     return (
-        f"the database has {found}, this did-failover needs version {SCHEMA_VERSION}: "
-        "run 'did-failover db init'"
+        f"{where} has {found}, this did-failover needs version {SCHEMA_VERSION}: run 'did-failover db init'"
     )
 
 
@@ -91,6 +91,10 @@ class Repository(abc.ABC):
     ) -> None:
         """Close the connections."""
         await self.close()
+
+    where: str = "the database"
+    """The database in words for messages, without a password: `SQLite database /var/lib/x.db`,
+    `MySQL database didfailover on 127.0.0.1:3306`."""
 
     @abc.abstractmethod
     async def connect(self) -> None:

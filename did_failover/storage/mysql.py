@@ -17,7 +17,7 @@ from pymysql.constants import CLIENT
 
 from did_failover.errors import InputError, StorageUnavailable
 from did_failover.logs import get_logger
-from did_failover.storage._sql import NO_SCHEMA, Executor, Retry, Row, SQLRepository, every_operation_retried
+from did_failover.storage._sql import Executor, Retry, Row, SQLRepository, every_operation_retried, no_schema
 
 log = get_logger("did_failover.storage")
 
@@ -47,8 +47,8 @@ def _mysql_sql(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-def _translate(exc: BaseException, timeout: float) -> Exception:
-    """The package exception for a driver error or timeout."""
+def _translate(exc: BaseException, timeout: float, where: str) -> Exception:
+    """The package exception for a driver error or timeout (`where`: the repository's)."""
     if isinstance(exc, TimeoutError):
         return StorageUnavailable(f"the database did not answer within {timeout:g} s")
     refused = isinstance(exc, pymysql.err.IntegrityError | pymysql.err.DataError) or (
@@ -58,7 +58,7 @@ def _translate(exc: BaseException, timeout: float) -> Exception:
         detail = exc.args[1] if len(exc.args) > 1 else exc
         return InputError(f"the database refused the change: {detail}")
     if isinstance(exc, pymysql.err.MySQLError) and exc.args and exc.args[0] == _ER_NO_SUCH_TABLE:
-        return StorageUnavailable(NO_SCHEMA)
+        return no_schema(where)
     detail = exc.args[1] if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) > 1 else exc
     if isinstance(exc, pymysql.err.MySQLError) and exc.args and exc.args[0] == _ER_TRIGGER_NEEDS_SUPER:
         return StorageUnavailable(
@@ -161,6 +161,7 @@ class MySQLRepository(SQLRepository):
         self.host, self.port = self.hosts[0]
         """The server connected to now (the first one until a connection is made)."""
         self.user, self.db = user, db
+        self.where = f"MySQL database {db} on {','.join(f'{h}:{p}' for h, p in self.hosts)}"
         self._password = password
         self.timeout = timeout
         self._sync_reads = sync_reads
@@ -224,9 +225,8 @@ class MySQLRepository(SQLRepository):
                         await pool.wait_closed()
                         raise StorageUnavailable(f"{host}:{port} is not usable: {problem}")
         except (pymysql.err.MySQLError, OSError, TimeoutError) as exc:
-            raise StorageUnavailable(
-                f"cannot connect to MySQL {host}:{port}/{self.db}: {_translate(exc, self.timeout)}"
-            ) from None
+            detail = _translate(exc, self.timeout, self.where)
+            raise StorageUnavailable(f"cannot connect to MySQL {host}:{port}/{self.db}: {detail}") from None
         return pool
 
     async def _drop_pool(self) -> None:
@@ -291,7 +291,7 @@ class MySQLRepository(SQLRepository):
     async def _failed(self, exc: BaseException, committing: bool) -> Exception:
         """The exception for a failed statement; on a cluster, a conflict or a lost node is one the
         caller may run again (`Retry`), unless the node was lost while committing."""
-        error = _translate(exc, self.timeout)
+        error = _translate(exc, self.timeout, self.where)
         if not self.cluster or not isinstance(error, StorageUnavailable):
             return error
         code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None

@@ -12,8 +12,8 @@ from typing import Any
 
 import aiosqlite
 
-from did_failover.errors import InputError, StorageUnavailable
-from did_failover.storage._sql import NO_SCHEMA, Executor, Row, SQLRepository
+from did_failover.errors import InputError, SchemaMismatch, StorageUnavailable
+from did_failover.storage._sql import Executor, Row, SQLRepository, no_schema
 
 
 class _SQLiteExecutor(Executor):
@@ -51,12 +51,12 @@ _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 """SQLite's default limit on parameters per statement (SQLITE_MAX_VARIABLE_NUMBER)."""
 
 
-def _translate(exc: sqlite3.Error) -> Exception:
-    """The package exception for a driver error."""
+def _translate(exc: sqlite3.Error, where: str) -> Exception:
+    """The package exception for a driver error (`where`: the repository's)."""
     if isinstance(exc, sqlite3.IntegrityError):
         return InputError(f"the database refused the change: {exc}")
     if "no such table" in str(exc):
-        return StorageUnavailable(NO_SCHEMA)
+        return no_schema(where)
     return StorageUnavailable(f"database unavailable: {exc}")
 
 
@@ -79,35 +79,59 @@ class SQLiteRepository(SQLRepository):
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path
         self.timeout = timeout
+        self._folder = os.path.dirname(os.path.abspath(path))
+        self.where = f"SQLite database {path if path == ':memory:' else os.path.abspath(path)}"
+        self._may_create = False
+        """Only `init_schema` creates a database file; every other use of a missing one is refused."""
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
     async def connect(self) -> None:
-        """Open the database file now (otherwise done on first use); idempotent."""
+        """Open the database file now (otherwise done on first use); idempotent. A file that does not
+        exist is left to the first use: `init_schema` creates it, anything else is refused."""
         async with self._lock:
-            await self._connection()
+            if self.path == ":memory:" or await asyncio.to_thread(os.path.exists, self.path):
+                await self._connection()
 
     async def _connection(self) -> aiosqlite.Connection:
         """The open connection, opened on first use (caller holds the lock)."""
         if self._conn is None:
-            folder = os.path.dirname(self.path) or "."
-            if self.path != ":memory:" and not await asyncio.to_thread(os.path.isdir, folder):
-                raise StorageUnavailable(f"cannot open SQLite database {self.path}: no folder {folder}")
+            if self.path != ":memory:" and not await asyncio.to_thread(os.path.isdir, self._folder):
+                raise StorageUnavailable(f"cannot open {self.where}: no folder {self._folder}")
+            if (
+                self.path != ":memory:"
+                and not self._may_create
+                and not await asyncio.to_thread(os.path.exists, self.path)
+            ):
+                raise SchemaMismatch(f"{self.where} does not exist: run 'did-failover db init' to create it")
             try:
                 conn = await aiosqlite.connect(self.path, timeout=self.timeout, isolation_level=None)
             except sqlite3.Error as exc:
                 # aiosqlite stops its worker thread without waiting; let it finish while the loop runs.
                 await asyncio.sleep(0.05)
-                raise StorageUnavailable(f"cannot open SQLite database {self.path}: {exc}") from None
+                raise StorageUnavailable(f"cannot open {self.where}: {exc}") from None
             try:
                 await conn.execute("PRAGMA foreign_keys = ON")
                 await conn.execute("PRAGMA journal_mode = WAL")
                 await conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:
                 await conn.close()
-                raise StorageUnavailable(f"cannot open SQLite database {self.path}: {exc}") from None
+                raise StorageUnavailable(f"cannot open {self.where}: {exc}") from None
             self._conn = conn
         return self._conn
+
+    async def init_schema(self) -> int:
+        """Create the database file when there is none, then the schema (SQLRepository.init_schema)."""
+        self._may_create = True
+        if self.path != ":memory:":
+            try:
+                await asyncio.to_thread(os.makedirs, self._folder, 0o750, True)
+            except OSError as exc:
+                raise StorageUnavailable(
+                    f"cannot create the folder {self._folder} of {self.where}: {exc.strerror}"
+                    " (DID_FAILOVER_DATABASE_URL names the database)"
+                ) from None
+        return await super().init_schema()
 
     async def close(self) -> None:
         """Close the connection; idempotent."""
@@ -123,7 +147,7 @@ class SQLiteRepository(SQLRepository):
             try:
                 yield _SQLiteExecutor(conn)
             except sqlite3.Error as exc:
-                raise _translate(exc) from None
+                raise _translate(exc, self.where) from None
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Executor]:
@@ -132,21 +156,21 @@ class SQLiteRepository(SQLRepository):
             try:
                 await conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise _translate(exc) from None
+                raise _translate(exc, self.where) from None
             try:
                 yield _SQLiteExecutor(conn)
             except BaseException as exc:
                 if conn.in_transaction:  # some errors (disk full, I/O) already rolled back
                     await conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise _translate(exc) from None
+                    raise _translate(exc, self.where) from None
                 raise
             try:
                 await conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     await conn.execute("ROLLBACK")
-                raise _translate(exc) from None
+                raise _translate(exc, self.where) from None
 
     async def _set_actor(self, db: Executor, actor: str | None) -> None:
         # A row that only ever exists inside a write transaction: emptied before it commits.

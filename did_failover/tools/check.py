@@ -49,8 +49,9 @@ class Outcome:
         return f"{'OK' if self.ok else 'FAIL':<5} {self.name}: {self.detail}"
 
 
-def run(config: Path | None, out: TextIO = sys.stdout) -> int:
-    """Run every check, print one line per check; 0 only when all pass."""
+def run(config: Path | None, out: TextIO | None = None) -> int:
+    """Run every check, print one line per check (to stdout unless `out`); 0 only when all pass."""
+    out = sys.stdout if out is None else out
     settings = load_settings_or_report(
         config, lambda error: print(Outcome("settings", False, error).line(), file=out)
     )

@@ -6,10 +6,11 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from did_failover.errors import InputError, StorageUnavailable
+from did_failover.errors import InputError, SchemaMismatch, StorageUnavailable
 from did_failover.storage import (
     SCHEMA_VERSION,
     CallRecord,
@@ -62,9 +63,18 @@ def _transfer(did: str, **changes: object) -> TransferRow:
 
 
 async def test_new_database_has_no_schema_version_until_init(repo_url: str) -> None:
-    """schema_version() is None on an empty database, SCHEMA_VERSION after init, init twice is harmless."""
+    """schema_version() is None on an empty database (an SQLite file that does not exist is refused
+    and not created), SCHEMA_VERSION after init, init twice is harmless."""
     async with open_repository(repo_url, 5.0) as repo:
-        assert await repo.schema_version() is None
+        if repo_url.startswith("sqlite:///"):
+            path = Path(repo_url.removeprefix("sqlite:///"))
+            with pytest.raises(
+                SchemaMismatch, match=f"SQLite database {path} does not exist: run 'did-failover db init'"
+            ):
+                await repo.schema_version()
+            assert not path.exists()
+        else:
+            assert await repo.schema_version() is None
         assert await repo.init_schema() == SCHEMA_VERSION
         assert await repo.init_schema() == SCHEMA_VERSION
         assert await repo.schema_version() == SCHEMA_VERSION
