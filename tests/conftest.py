@@ -8,12 +8,12 @@ pytest_plugins = [
     "tests.plugins.loops",
     "tests.plugins.servers",
     "tests.plugins.testbed",
+    "tests.plugins.own_mariadb",
     "tests.plugins.galera",
     "tests.plugins.dns",
     "tests.plugins.redis",
     "tests.plugins.web",
     "tests.plugins.databases",
-    "tests.plugins.own_mariadb",
     "tests.plugins.markers",
     "tests.plugins.figures",
 ]

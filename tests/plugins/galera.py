@@ -23,6 +23,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from tests.plugins.own_mariadb import install_mariadb
 from tests.support.net import free_port
 
 PROVIDER = Path("/usr/lib/galera/libgalera_smm.so")
@@ -125,24 +126,13 @@ class Galera:
 
 
 def _configure(node: Node, peers: list[Node]) -> None:
-    data = node.base / "data"
-    data.mkdir(parents=True)
     members = ",".join(f"127.0.0.1:{p.group_port}" for p in peers)
-    node.config.write_text(
-        f"""[mysqld]
-user=mysql
-datadir={data}
-socket={node.base}/mysqld.sock
-port={node.port}
-bind-address=127.0.0.1
-pid-file={node.base}/mysqld.pid
-log-error={node.base}/error.log
-skip-name-resolve
-binlog_format=ROW
+    install_mariadb(
+        node.base,
+        node.port,
+        f"""binlog_format=ROW
 default_storage_engine=InnoDB
 innodb_autoinc_lock_mode=2
-innodb_buffer_pool_size=64M
-innodb_log_file_size=16M
 wsrep_on=ON
 wsrep_provider={PROVIDER}
 wsrep_cluster_name=did-failover-test
@@ -152,19 +142,7 @@ wsrep_node_address=127.0.0.1:{node.group_port}
 wsrep_provider_options=gmcast.listen_addr=tcp://127.0.0.1:{node.group_port};ist.recv_addr=127.0.0.1:{node.ist_port};gcache.size=32M
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=127.0.0.1:{node.sst_port}
-"""
-    )
-    shutil.chown(node.base, "mysql", "mysql")
-    shutil.chown(data, "mysql", "mysql")
-    subprocess.run(
-        [
-            "mariadb-install-db",
-            f"--defaults-file={node.config}",
-            "--user=mysql",
-            "--auth-root-authentication-method=normal",
-        ],
-        check=True,
-        capture_output=True,
+""",
     )
 
 

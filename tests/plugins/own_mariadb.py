@@ -23,6 +23,42 @@ MARIADBD = Path("/usr/sbin/mariadbd")
 READY_SECONDS = 30.0
 
 
+def install_mariadb(base: Path, port: int, extra: str = "") -> Path:
+    """A data folder under `base` with its system tables, and the config (`base/my.cnf`, `extra`
+    lines added) of a `mariadbd` on 127.0.0.1:`port`; returns the config's path. Used by the
+    suite's own MariaDB and by each Galera node (tests/plugins/galera.py)."""
+    data = base / "data"
+    data.mkdir(parents=True)
+    config = base / "my.cnf"
+    config.write_text(
+        f"""[mysqld]
+user=mysql
+datadir={data}
+socket={base}/mysqld.sock
+port={port}
+bind-address=127.0.0.1
+pid-file={base}/mysqld.pid
+log-error={base}/error.log
+skip-name-resolve
+innodb_buffer_pool_size=64M
+innodb_log_file_size=16M
+{extra}"""
+    )
+    shutil.chown(base, "mysql", "mysql")
+    shutil.chown(data, "mysql", "mysql")
+    subprocess.run(
+        [
+            "mariadb-install-db",
+            f"--defaults-file={config}",
+            "--user=mysql",
+            "--auth-root-authentication-method=normal",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return config
+
+
 class OwnMariaDB:
     """One `mariadbd` with a `--defaults-file` of its own, which a test may SIGKILL, SIGSTOP, SIGCONT
     and start again on the same data."""
@@ -38,34 +74,7 @@ class OwnMariaDB:
 
     def install(self) -> None:
         """Write the config and create the system tables."""
-        data = self.base / "data"
-        data.mkdir(parents=True)
-        self.config.write_text(
-            f"""[mysqld]
-user=mysql
-datadir={data}
-socket={self.base}/mysqld.sock
-port={self.port}
-bind-address=127.0.0.1
-pid-file={self.base}/mysqld.pid
-log-error={self.base}/error.log
-skip-name-resolve
-innodb_buffer_pool_size=64M
-innodb_log_file_size=16M
-"""
-        )
-        shutil.chown(self.base, "mysql", "mysql")
-        shutil.chown(data, "mysql", "mysql")
-        subprocess.run(
-            [
-                "mariadb-install-db",
-                f"--defaults-file={self.config}",
-                "--user=mysql",
-                "--auth-root-authentication-method=normal",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        install_mariadb(self.base, self.port)
 
     def answers(self) -> bool:
         try:
