@@ -144,7 +144,7 @@ def test_account_transfer_switch_off_shows_in_transfer_list(world: Run) -> None:
     rows = {r["did"]: r for r in json.loads(ok(world("transfer", "list", "--json")).out)}
     assert (rows["15550001"]["transfer"], rows["15550001"]["account_transfer"]) == ("on", "off")
     assert rows["15550001"]["status"] == "off (account)"
-    assert rows["15550002"]["status"] == "off"
+    assert rows["15550002"]["status"] == "on"  # never configured: the switch is on, nothing to forward to
     assert "off (account)" in ok(world("transfer", "list")).out
 
 
@@ -301,7 +301,7 @@ def test_import_is_all_or_nothing_and_names_every_bad_line(world: Run, repo_url:
     assert dump(repo_url) == before
 
     good = tmp_path / "good.csv"
-    good.write_text(exported.read_text().replace("15550002,2001,endpoint:desk-2,,,,,30,keep,off", good_row))
+    good.write_text(exported.read_text().replace("15550002,2001,endpoint:desk-2,,,,,30,keep,on", good_row))
     assert "nothing changed" in ok(world("transfer", "import", str(good), "--dry-run")).out
     assert dump(repo_url) == before
     assert ok(world("transfer", "import", str(good))).out == "imported the transfer settings of 2 DIDs\n"
@@ -510,7 +510,7 @@ def test_changes_lists_what_each_command_changed_field_by_field(world: Run, tmp_
     exported = tmp_path / "export.csv"
     ok(world("transfer", "export", str(exported)))
     edited = exported.read_text().replace(
-        "15550002,2001,endpoint:desk-2,,,,,30,keep,off", "15550002,2001,endpoint:desk-2,,,,,25,keep,off"
+        "15550002,2001,endpoint:desk-2,,,,,30,keep,on", "15550002,2001,endpoint:desk-2,,,,,25,keep,on"
     )
     (tmp_path / "edited.csv").write_text(edited)
     ok(world("transfer", "import", str(tmp_path / "edited.csv")))  # one field of one DID changed
@@ -522,10 +522,10 @@ def test_changes_lists_what_each_command_changed_field_by_field(world: Run, tmp_
         (a, "set", "did", "1001", "15550001", "ring_timeout", "30", "40"),
         (a, "set", "transfer", "1001", "15550001", "busy", "pstn:+4930999", None),
         (a, "set", "transfer", "1001", "15550001", "no_answer", None, "pstn:+4930555"),
-        (a, "add", "transfer", "2001", "15550002", "transfer", None, "false"),
+        (a, "add", "transfer", "2001", "15550002", "transfer", None, "true"),
         (a, "add", "transfer", "2001", "15550002", "timeout", None, "25"),
         (a, "add", "transfer", "2001", "15550002", "caller_id", None, "keep"),
-        (a, "remove", "transfer", "2001", "15550002", "transfer", "false", None),
+        (a, "remove", "transfer", "2001", "15550002", "transfer", "true", None),
         (a, "remove", "transfer", "2001", "15550002", "timeout", "25", None),
         (a, "remove", "transfer", "2001", "15550002", "caller_id", "keep", None),
         (a, "remove", "did", "2001", "15550002", "number", "15550002", None),
@@ -580,3 +580,28 @@ def test_a_reseller_sees_only_its_own_customers_changes(world: Run) -> None:
     assert _changes(world, "--as-reseller", "100", "--did", "15550002") == []
     refused = world("changes", "--as-reseller", "100", "--account", "2001")
     assert (refused.code, refused.err) == (2, "did-failover: error: account 2001 not found\n")
+
+
+def test_only_on_and_off_change_the_transfer_switch_and_an_off_one_is_said(world: Run) -> None:
+    """A DID never configured lists its switch as on (it forwards nothing until it has a list); no
+    `transfer set` without --on or --off changes the switch, and one that leaves it off says so and
+    what turns it on, for the DID's switch and for its account's."""
+    listed = {r["did"]: r for r in json.loads(ok(world("transfer", "list", "--json")).out)}
+    assert listed["15550002"]["status"] == "on"
+    result = ok(world("transfer", "set", "15550002", "--timeout", "20", "--as-reseller", "200"))
+    assert result.out == "transfer of DID 15550002 updated: on\n"
+    ok(world("transfer", "set", "15550001", "--off"))
+    result = ok(world("transfer", "set", "15550001", "--busy", "pstn:+4930888"))
+    assert result.out.splitlines() == [
+        "transfer of DID 15550001 updated: off",
+        "note: transfer of DID 15550001 is off, so calls are not forwarded:"
+        " 'did-failover transfer set 15550001 --on' turns it on",
+    ]
+    assert json.loads(ok(world("transfer", "show", "15550001", "--json")).out)["transfer"] == "off"
+    ok(world("transfer", "set", "15550001", "--on"))
+    ok(world("account", "set", "1001", "--transfer", "off"))
+    result = ok(world("transfer", "set", "15550001", "--busy", "pstn:+4930777"))
+    assert result.out.splitlines()[1] == (
+        "note: transfer of account 1001 is off, so none of its DIDs forwards:"
+        " 'did-failover account set 1001 --transfer on' turns it on"
+    )

@@ -57,3 +57,28 @@ async def test_simulate_without_schema_is_one_error_line(tmp_path: Path) -> None
     assert code == 1 and out == ""
     assert err.strip().splitlines() == [err.strip()]
     assert f"SQLite database {tmp_path}" in err and "run 'did-failover db init'" in err
+
+
+async def test_simulate_says_when_transfer_is_off_and_when_nothing_dials_the_primary(tmp_path: Path) -> None:
+    """The state that explains a result is said: transfer off on the DID or on its account (the
+    forward lists kept but unused), an unknown DID, and a primary that an ALWAYS list never dials."""
+    env = serve_env(tmp_path, free_port())
+    await sample_did(env)
+    assert (await cli(env, "transfer", "set", "15551230000", "--off"))[0] == 0
+    code, out, _ = await cli(env, "simulate", "15551230000", "--primary-status", "BUSY")
+    assert code == 0
+    assert "  note    transfer of DID 15551230000 is off: its forward lists are not used" in out
+    assert out.splitlines()[-1] == "result: BUSY (last leg dialled: PRIMARY)"
+    assert (await cli(env, "transfer", "set", "15551230000", "--on"))[0] == 0
+    assert (await cli(env, "account", "set", "2001", "--transfer", "off"))[0] == 0
+    _, out, _ = await cli(env, "simulate", "15551230000", "--primary-status", "BUSY")
+    assert "  note    transfer of account 2001 is off: none of its DIDs forwards" in out
+    assert (await cli(env, "account", "set", "2001", "--transfer", "on"))[0] == 0
+    _, out, _ = await cli(env, "simulate", "15551230000", "--primary-status", "BUSY")
+    assert "  note " not in out
+    _, out, _ = await cli(env, "simulate", "15550000000", "--primary-status", "BUSY")
+    assert out.splitlines()[0].endswith("; the primary is not dialled, a transfer leg ends ANSWER")
+    assert "  note    DID 15550000000 is not in the database" in out
+    assert (await cli(env, "transfer", "set", "15551230000", "--always", "pstn:+15550009999"))[0] == 0
+    _, out, _ = await cli(env, "simulate", "15551230000", "--primary-status", "BUSY")
+    assert "; the primary is not dialled," in out.splitlines()[0]

@@ -84,7 +84,7 @@ def transfer_view(did: DIDRow, account: AccountRow, transfer: TransferRow | None
         primary=did.primary,
         did_active=did.active,
         account_transfer=account.transfer_enabled,
-        enabled=t.enabled if transfer is not None else False,
+        enabled=t.enabled,
         always=t.always,
         busy=t.busy,
         no_answer=t.no_answer,

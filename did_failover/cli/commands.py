@@ -11,7 +11,15 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from did_failover.admin.service import Scope, Service
-from did_failover.admin.views import account_dict, active_word, call_dict, change_dict, did_dict, on_off
+from did_failover.admin.views import (
+    TransferView,
+    account_dict,
+    active_word,
+    call_dict,
+    change_dict,
+    did_dict,
+    on_off,
+)
 from did_failover.cli.progress import progress
 from did_failover.cli.render import clock, print_json, table, transfer_lines
 from did_failover.console import EXIT_FAILED, EXIT_INPUT, PERSON_TIMEOUT, error
@@ -175,6 +183,22 @@ async def transfer_set(service: Service, scope: Scope, args: argparse.Namespace)
         enabled=args.enabled,
     )
     print(f"transfer of DID {v.did} updated: {v.status}")
+    if args.enabled is None and v.status != "on":
+        print(transfer_off_note(v))
+
+
+def transfer_off_note(v: TransferView) -> str:
+    """What to run when a DID's transfer, or its account's, is off: its forward lists are kept but not
+    used. Only --on and --off change the DID's switch."""
+    if not v.enabled:
+        return (
+            f"note: transfer of DID {v.did} is off, so calls are not forwarded:"
+            f" 'did-failover transfer set {v.did} --on' turns it on"
+        )
+    return (
+        f"note: transfer of account {v.account} is off, so none of its DIDs forwards:"
+        f" 'did-failover account set {v.account} --transfer on' turns it on"
+    )
 
 
 async def transfer_list(service: Service, scope: Scope, args: argparse.Namespace) -> None:

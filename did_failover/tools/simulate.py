@@ -24,6 +24,7 @@ from did_failover.routing.handler import DIAL_RESULT, ROUTE, DIDFailover
 from did_failover.routing.schedule import parse_schedule
 from did_failover.settings import Settings, load_settings_or_report
 from did_failover.storage import Repository, check_schema, open_repository
+from did_failover.storage.records import DIDRoute
 from fastagi.client import call, environment
 from fastagi.server import Server
 
@@ -65,6 +66,7 @@ class FakeAsterisk:
     variables: dict[str, str] = field(default_factory=dict)
     _forwards: int = 0
     """Transfer legs dialled so far (each follows a REDIRECTING() MSet); 0 while the primary rings."""
+    primary_dialled: bool = False
 
     def __call__(self, command: str) -> list[str]:
         """One reply (list of lines) for one command line."""
@@ -90,6 +92,7 @@ class FakeAsterisk:
                 self.variables[name] = value
                 self.steps.append(("set", assignment))
         elif app == "Dial":
+            self.primary_dialled = self.primary_dialled or self._forwards == 0
             leg = self._leg()
             self.steps.append(("dial", f"{options} -> {leg.status} (cause {_cause(leg.cause)})"))
         elif app == "VoiceMail":
@@ -213,18 +216,24 @@ def run(
         [_Leg(status, CAUSES[status]) for status in statuses],
     )
     try:
-        result, when = asyncio.run(_simulate(settings, did, caller, asterisk, moment))
+        result, when, route = asyncio.run(_simulate(settings, did, caller, asterisk, moment))
     except StorageUnavailable as exc:
         error(str(exc))
         return EXIT_FAILED
     legs = "a transfer leg ends" if len(statuses) == 1 else "transfer legs end"
+    primary = (
+        f"the primary ends {primary_status} (cause {_cause(asterisk.primary.cause)})"
+        if asterisk.primary_dialled
+        else "the primary is not dialled"
+    )
     print(
-        f"DID {strip_plus(did)} called by {caller}{when}; the primary ends {primary_status}"
-        f" (cause {_cause(asterisk.primary.cause)}), {legs} {', '.join(statuses)}",
-        file=out,
+        f"DID {strip_plus(did)} called by {caller}{when}; {primary}, {legs} {', '.join(statuses)}", file=out
     )
     for kind, text in asterisk.steps:
         print(f"  {kind:<7} {text}", file=out)
+    note = _note(strip_plus(did), route)
+    if note:
+        print(f"  note    {note}", file=out)
     if result:
         print("  failure AGISTATUS=FAILURE: the dialplan's fallback takes the call", file=out)
     outcome = asterisk.variables.get("DID_FAILOVER_RESULT", "")
@@ -235,15 +244,36 @@ def run(
     return EXIT_FAILED if outcome in ("ERROR", "") else 0
 
 
+def _note(did: str, route: DIDRoute | None) -> str:
+    """What the steps do not say: the DID is unknown, or its transfer (or its account's) is off while
+    it has forward lists."""
+    if route is None:
+        return f"DID {did} is not in the database ('did-failover did list' shows those there are)"
+    lists = (route.always, route.busy, route.no_answer, route.unavailable, route.after_hours)
+    if not any(lists):
+        return ""
+    if not route.transfer_enabled:
+        return f"transfer of DID {did} is off: its forward lists are not used ('transfer set {did} --on')"
+    if not route.account_transfer:
+        number = route.account_number
+        return (
+            f"transfer of account {number} is off: none of its DIDs forwards ('account set {number}"
+            " --transfer on')"
+        )
+    return ""
+
+
 async def _simulate(
     settings: Settings, did: str, caller: str, asterisk: FakeAsterisk, moment: datetime | None
-) -> tuple[bool, str]:
+) -> tuple[bool, str, DIDRoute | None]:
     """Serve the call on 127.0.0.1 port 0 (at `moment`, read in the DID's time zone unless it has an
-    offset): whether the session ended with AGISTATUS=FAILURE, and the moment as printed."""
+    offset): whether the session ended with AGISTATUS=FAILURE, the moment as printed, and the DID's
+    route as the database has it."""
     timeout = max(settings.db_timeout, 5.0)
     repository = open_repository(settings.database_url, timeout)
     try:
         await check_schema(repository)
+        route = await repository.get_route(strip_plus(did))
         handler = DIDFailover(
             RouteCache(repository, 0, timeout),
             DialTemplates(settings),
@@ -267,6 +297,6 @@ async def _simulate(
         finally:
             server.request_stop()
             await serving
-        return result.failure, when
+        return result.failure, when, route
     finally:
         await repository.close()
