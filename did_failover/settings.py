@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -50,9 +51,30 @@ def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
         host, port = value.split(":")
     else:
         host, port = value, str(default_port)
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if host.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {value!r}: a port alone (write 127.0.0.1:{host})")
+    if not host or not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"expected HOST:PORT, got {value!r}")
+    if not _is_host(host):
+        raise ValueError(f"expected HOST:PORT, got {value!r}: {host!r} is not an IP address or a host name")
     return host, int(port)
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _is_host(host: str) -> bool:
+    """An IP address, or a host name of letters, digits and hyphens between dots (not all digits)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.removesuffix(".").split(".")
+        return (
+            len(host) <= 253
+            and all(_HOST_LABEL.fullmatch(label) for label in labels)
+            and not all(label.isdigit() for label in labels)
+        )
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +175,13 @@ class Settings(BaseSettings):
         parse_hostport(value, WEB_PORT)
         return value
 
+    @field_validator("metrics_listen")
+    @classmethod
+    def _check_metrics_listen(cls, value: str) -> str:
+        if value:
+            parse_hostport(value, METRICS_PORT)
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str, info: Any) -> str:
@@ -247,7 +276,7 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ValueError(describe_error(exc)) from None
+        raise ValueError(describe_error(exc, config)) from None
     except tomllib.TOMLDecodeError as exc:
         assert config is not None
         raise ValueError(describe_toml_error(config, exc)) from None
@@ -284,10 +313,28 @@ def load_settings_or_report(
         return None
 
 
-def describe_error(exc: ValidationError) -> str:
-    """One line naming the first bad setting by its environment variable and the rule it broke."""
+def describe_error(exc: ValidationError, config: Path | None = None) -> str:
+    """One line naming the first bad setting by its environment variable and the rule it broke; an
+    unknown key of the config file by the file, its line and the key, with the closest setting."""
     first = exc.errors()[0]
-    name = "_".join(str(part) for part in first["loc"][:1]).upper()
-    message = first["msg"].removeprefix("Value error, ")
+    key = "_".join(str(part) for part in first["loc"][:1])
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"setting DID_FAILOVER_{name}: {message}{more}"
+    if first["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(key, Settings.model_fields, n=1)
+        hint = f"; did you mean {close[0]}?" if close else " (docs/settings.md lists the settings)"
+        where = _key_line(config, key) if config is not None else None
+        place = (
+            f"config file {config}: line {where}: " if where else f"config file {config}: " if config else ""
+        )
+        return f"{place}unknown setting {key}{hint}{more}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"setting DID_FAILOVER_{key.upper()}: {message}{more}"
+
+
+def _key_line(config: Path, key: str) -> int | None:
+    """The line of the config file that sets `key` (None when it cannot be found)."""
+    pattern = re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for number, line in enumerate(config.read_text(errors="replace").splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None

@@ -605,3 +605,57 @@ def test_only_on_and_off_change_the_transfer_switch_and_an_off_one_is_said(world
         "note: transfer of account 1001 is off, so none of its DIDs forwards:"
         " 'did-failover account set 1001 --transfer on' turns it on"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("LISTEN", "18601", "expected HOST:PORT, got '18601': a port alone (write 127.0.0.1:18601)"),
+        ("WEB_LISTEN", "18604", "expected HOST:PORT, got '18604': a port alone (write 127.0.0.1:18604)"),
+        ("METRICS_LISTEN", "9", "expected HOST:PORT, got '9': a port alone (write 127.0.0.1:9)"),
+        (
+            "LISTEN",
+            "local host:4573",
+            "expected HOST:PORT, got 'local host:4573': 'local host' is not an IP address or a host name",
+        ),
+        ("WEB_LISTEN", "127.0.0.1:http", "expected HOST:PORT, got '127.0.0.1:http'"),
+    ],
+)
+def test_a_host_port_setting_that_is_not_one_is_refused_by_every_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    expected: str,
+) -> None:
+    """A port alone, a host with a blank, a port that is a name: one line naming the variable, exit 2,
+    from a command and from `check` alike (which used to call it valid and probe agi://18601:4573)."""
+    monkeypatch.setenv("DID_FAILOVER_DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
+    monkeypatch.setenv(f"DID_FAILOVER_{variable}", value)
+    capsys.readouterr()
+    assert main(["did", "list"]) == 2
+    assert capsys.readouterr().err == f"did-failover: error: setting DID_FAILOVER_{variable}: {expected}\n"
+    assert main(["check"]) == 2
+    assert f"FAIL  settings: setting DID_FAILOVER_{variable}: {expected}" in capsys.readouterr().out
+
+
+def test_an_unknown_key_of_the_config_file_names_the_file_its_line_and_the_closest_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not pydantic's "Extra inputs are not permitted" under an environment variable's name."""
+    monkeypatch.setenv("DID_FAILOVER_DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
+    config = tmp_path / "config.toml"
+    config.write_text('listen = "127.0.0.1:4573"\n\nweb_listn = "127.0.0.1:8573"\n')
+    capsys.readouterr()
+    assert main(["--config", str(config), "did", "list"]) == 2
+    assert capsys.readouterr().err == (
+        f"did-failover: error: config file {config}: line 3: unknown setting web_listn;"
+        " did you mean web_listen?\n"
+    )
+    config.write_text("colour = 'blue'\n")
+    assert main(["--config", str(config), "did", "list"]) == 2
+    assert capsys.readouterr().err == (
+        f"did-failover: error: config file {config}: line 1: unknown setting colour"
+        " (docs/settings.md lists the settings)\n"
+    )
