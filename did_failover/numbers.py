@@ -28,8 +28,35 @@ def strip_plus(did: str) -> str:
     return did.removeprefix("+")
 
 
+_TYPED_NUMBER = re.compile(r"\+?[0-9][0-9 .()-]{0,38}[0-9]", re.ASCII)
+"""A phone number as people write it: `06 12 34 56 78`, `+33 (0)6.12.34.56.78`, `555-123-4567`."""
+_TYPED_SEPARATORS = re.compile(r"[ .()-]", re.ASCII)
+
+
+def typed_number(text: str) -> str:
+    """`text` without the blanks, dots, dashes and brackets of a phone number as people write it
+    (`06 12 34 56 78` -> `0612345678`); anything else unchanged, for its own rule to refuse."""
+    text = text.strip()
+    return _TYPED_SEPARATORS.sub("", text) if _TYPED_NUMBER.fullmatch(text) else text
+
+
+def typed_pstn(text: str) -> str:
+    """A destination, or a forward list, with each `pstn:` number as `typed_number` writes it (a
+    `/SECONDS` ring timeout kept): what a shell hands on before the destination rules check it."""
+    items = []
+    for item in text.split(","):
+        kind, colon, rest = item.strip().partition(":")
+        if colon and kind == "pstn":
+            number, slash, seconds = rest.partition("/")
+            item = f"pstn:{typed_number(number)}{slash}{seconds}"
+        items.append(item)
+    return ",".join(items)
+
+
 def did_number(text: str, field: str = "did") -> str:
-    """A DID as stored (digits, no +); InputError unless 3..20 digits with an optional leading +."""
+    """A DID as stored (digits, no +; written with blanks, dots or dashes as `typed_number` takes
+    it); InputError unless 3..20 digits with an optional leading +."""
+    text = typed_number(text)
     if not PHONE_NUMBER.fullmatch(text):
         raise InputError(
             f"{text[:40]!r} is not a valid DID: 3 to 20 digits with an optional leading +", field

@@ -659,3 +659,23 @@ def test_an_unknown_key_of_the_config_file_names_the_file_its_line_and_the_close
         f"did-failover: error: config file {config}: line 1: unknown setting colour"
         " (docs/settings.md lists the settings)\n"
     )
+
+
+def test_phone_numbers_typed_with_blanks_dots_or_dashes_are_taken_and_shown_normalised(world: Run) -> None:
+    """`06 12 34 56 78`, `+49 (30) 123-456`, `555.123.4567`: a DID, a primary and each pstn: step of a
+    forward list are stored and shown as digits; other kinds, and separators inside anything else,
+    are refused as before."""
+    ok(world("did", "add", "+1 555-900-0001", "--account", "1001", "--primary", "pstn:+49 (30) 123-456"))
+    ok(world("transfer", "set", "1 555 900 0001", "--busy", "pstn:06 12 34 56 78/20,pstn:555.123.4567"))
+    shown = json.loads(ok(world("transfer", "show", "15559000001", "--json")).out)
+    assert (shown["did"], shown["primary"], shown["busy"]) == (
+        "15559000001",
+        "pstn:+4930123456",
+        "pstn:0612345678/20,pstn:5551234567",
+    )
+    for argv in (
+        ["transfer", "set", "15559000001", "--busy", "pstn:06 12 34 56 7x"],
+        ["transfer", "set", "15559000001", "--busy", "endpoint:desk 2"],
+        ["did", "set", "15559000001", "--primary", "pstn:06 12&34"],
+    ):
+        assert world(*argv).code == 2, argv

@@ -8,6 +8,7 @@ from typing import get_args
 
 from did_failover.conditions import FIELDS
 from did_failover.errors import InputError, InvalidDestination, InvalidSchedule
+from did_failover.numbers import typed_pstn
 from did_failover.routing.destinations import parse_destination
 from did_failover.routing.forwards import format_forwards, parse_forwards, ring_seconds
 from did_failover.routing.schedule import parse_schedule
@@ -46,9 +47,10 @@ def max_channels(value: int) -> int:
 
 
 def destination(text: str, field: str) -> str:
-    """A primary destination in its canonical text; InputError naming `field` otherwise."""
+    """A primary destination in its canonical text (a pstn: number typed with blanks, dots or dashes
+    taken without them); InputError naming `field` otherwise."""
     try:
-        dest = parse_destination(text, field)
+        dest = parse_destination(typed_pstn(text), field)
     except InvalidDestination as exc:
         raise InputError(exc.reason, exc.field, exc.item) from None
     if dest.kind == "voicemail":
@@ -66,7 +68,7 @@ def optional_forwards(text: str, field: str) -> str | None:
     if text.strip() in ("", "none"):
         return None
     try:
-        return format_forwards(parse_forwards(text, field))
+        return format_forwards(parse_forwards(typed_pstn(text), field))
     except InvalidDestination as exc:
         raise InputError(exc.reason, exc.field, exc.item) from None
 

@@ -16,7 +16,7 @@ from typing import Any
 from did_failover.admin.views import TransferView
 from did_failover.conditions import FIELDS, Condition
 from did_failover.errors import InputError, InvalidDestination
-from did_failover.numbers import whole_number
+from did_failover.numbers import typed_number, whole_number
 from did_failover.routing.destinations import parse_destination
 from did_failover.routing.forwards import MAX_STEPS, SEPARATOR, TIMEOUT_MARK, ring_timeout
 
@@ -164,13 +164,14 @@ class TransferForm:
             for position, row in enumerate(self.steps[key], 1):
                 if row.type == "none":
                     continue
+                text = typed_number(row.text) if row.type == "pstn" else row.text
                 try:
-                    parse_destination(join(row.type, row.text), key, position)
+                    parse_destination(join(row.type, text), key, position)
                 except InvalidDestination as exc:
                     raise InputError(exc.reason, key, position) from None
                 if row.timeout and ring_timeout(row.timeout) is None:
                     raise InputError(f"must be 1..300, got {row.timeout[:20]!r}", key + RING, position)
-                items.append(join(row.type, row.text) + (TIMEOUT_MARK + row.timeout if row.timeout else ""))
+                items.append(join(row.type, text) + (TIMEOUT_MARK + row.timeout if row.timeout else ""))
             values[key] = SEPARATOR.join(items) or "none"
         timeout = whole_number(self.timeout, 3)
         if timeout is None:

@@ -92,6 +92,26 @@ async def test_an_admin_provisions_a_did_and_its_forwards(site: Site) -> None:
         assert api_error(await client.get("/api/v1/dids/15559000001", headers=h), 404)
 
 
+async def test_a_phone_number_typed_with_dashes_through_the_api_is_stored_normalised(site: Site) -> None:
+    """A DID and a forward written as people write phone numbers come back as digits."""
+    async with site.client() as client:
+        h = await api_token(client, "root")
+        made = await client.post(
+            "/api/v1/dids",
+            headers=h,
+            json={"did": "+1 555-900-0002", "account": "1001", "primary": "endpoint:d"},
+        )
+        assert made.status_code == 201 and made.json()["did"] == "15559000002"
+        put = await client.put(
+            "/api/v1/dids/15559000002/forwards/busy",
+            headers=h,
+            json={"enabled": True, "destination": "pstn:+33 6.12.34.56.78"},
+        )
+        assert put.status_code == 204, put.text
+        busy = (await client.get("/api/v1/dids/15559000002/forwards/busy", headers=h)).json()
+        assert busy == {"enabled": True, "destination": "pstn:+33612345678"}
+
+
 async def test_refused_requests_get_their_status_field_and_the_clis_message(site: Site) -> None:
     """409, 422 (bad value, unknown field, a string for a boolean, enabled without destination), 400."""
     async with site.client() as client:

@@ -51,6 +51,26 @@ async def test_login_flow_cookie_and_headers(site: Site) -> None:
             assert response.headers["referrer-policy"] == "same-origin"
 
 
+async def test_a_phone_number_typed_with_blanks_on_the_page_is_stored_and_shown_normalised(
+    site: Site,
+) -> None:
+    """`06 12 34 56 78` as a PSTN destination is saved as 0612345678 and shown so on the page again."""
+    async with contextlib.aclosing(await site.login("root")) as client:
+        token = csrf_of((await client.get("/dids/15550001")).text)
+        form = {
+            "csrf": token,
+            "busy_type": "pstn",
+            "busy_destination": "06 12 34 56 78",
+            "timeout": "25",
+            "caller_id": "keep",
+            "enabled": "on",
+        }
+        saved = await client.post("/dids/15550001", data=form)
+        assert saved.status_code == 303, saved.text
+        assert (await _view(site.database_url, "15550001"))["busy"] == "pstn:0612345678"
+        assert 'value="0612345678"' in (await client.get("/dids/15550001")).text
+
+
 async def test_an_admin_sets_a_busy_destination_and_a_refused_one_changes_nothing(site: Site) -> None:
     """Save on the DID page stores it (actor web:root); a bad value comes back next to its field,
     tied with aria-describedby, with what was typed, and nothing is stored."""
