@@ -18,11 +18,12 @@ class Condition(Enum):
     ALWAYS = ("always", "unconditional", "Always", "ALWAYS")
     AFTER_HOURS = ("after_hours", "afterhours", "After hours", "AFTER_HOURS")
 
-    def __init__(self, field: str, api: str, label: str, leg: str) -> None:
+    def __init__(self, field: str, wazo: str, label: str, leg: str) -> None:
         self.field = field
         """The service layer's argument, the CSV column, the TransferRow attribute."""
-        self.api = api
-        """The REST API's forward kind (Wazo's names, and `afterhours`)."""
+        self.wazo = wazo
+        """Wazo's name for the forward (and `afterhours`): the REST API takes it as an alias of
+        `field`, in paths and bodies, and answers with `field`."""
         self.label = label
         """The page's words."""
         self.leg = leg

@@ -35,7 +35,7 @@ def test_each_shell_names_a_forward_list_step_in_its_own_words() -> None:
     )
     assert (
         refused.words(api_name)
-        == "noanswer.destination item 2: voicemail is a final step: nothing can follow it"
+        == "no_answer.destination item 2: voicemail is a final step: nothing can follow it"
     )
     assert InputError("bad", "did").words(flags_of(_parser())) == "DID: bad"
     assert InputError("bad", "schedule").words(flags_of(_parser())) == "schedule: bad"  # no such option
@@ -51,4 +51,4 @@ def test_the_api_status_comes_from_the_type_never_the_text() -> None:
     assert refusal(Conflict("taken")).status == 409
     assert refusal(Forbidden("not for customers")).status == 403
     assert refusal(InputError("bad", "busy")).field == "busy"
-    assert refusal(InputError("bad", "always")).field == "unconditional"
+    assert refusal(InputError("bad", "always")).field == "always"

@@ -27,7 +27,7 @@ from did_failover.errors import InputError, InvalidDestination, StorageUnavailab
 from did_failover.storage import LOGIN_TOKEN
 from did_failover.web import auth
 from did_failover.web.api_errors import ApiError, body, checked, error, query_int, refusal
-from did_failover.web.openapi import FORWARD_KINDS, OPTIONAL_KINDS, SPEC
+from did_failover.web.openapi import FORWARD_KINDS, OPTIONAL_KINDS, SPEC, WAZO_ALIASES
 
 LOGIN_TOKEN_LIFETIME = timedelta(hours=24)
 Handler = Callable[[Request, "Api"], Awaitable[Response]]
@@ -173,8 +173,8 @@ async def did(request: Request, api: Api) -> Response:
 
 def _forwards(view: TransferView) -> dict[str, Any]:
     out: dict[str, Any] = {
-        kind: {"enabled": getattr(view, attr) is not None, "destination": getattr(view, attr)}
-        for kind, attr in FORWARD_KINDS.items()
+        kind: {"enabled": getattr(view, kind) is not None, "destination": getattr(view, kind)}
+        for kind in FORWARD_KINDS
     }
     out.update(enabled=view.enabled, timeout=view.transfer_timeout, caller_id=view.caller_id)
     return out
@@ -193,22 +193,42 @@ def _destination(kind: str, forward: Any) -> str:
     return str(data["destination"])
 
 
+def _kind(name: str) -> str:
+    """A forward's name in a path, Wazo's taken for ours; 404 naming the five otherwise."""
+    kind = WAZO_ALIASES.get(name, name)
+    if kind not in FORWARD_KINDS:
+        raise ApiError(404, f"forward {name[:40]} not found: the forwards are {', '.join(FORWARD_KINDS)}")
+    return kind
+
+
+def _by_our_names(data: dict[str, Any]) -> dict[str, Any]:
+    """A PUT body with Wazo's forward names as ours; 422 when a forward is given under both."""
+    out = dict(data)
+    for alias, kind in WAZO_ALIASES.items():
+        if alias in out:
+            if kind in out:
+                raise ApiError(422, f"{alias}: {kind} is given too (send one of them)", kind)
+            out[kind] = out.pop(alias)
+    return out
+
+
 async def forwards(request: Request, api: Api) -> Response:
     number = request.path_params["did"]
-    kind = request.path_params.get("kind")
-    if kind is not None and kind not in FORWARD_KINDS:
-        raise ApiError(404, f"forward {kind} not found")
+    named = request.path_params.get("kind")
+    kind = _kind(named) if named is not None else None
     view = await api.service.show_transfer(api.scope, number)
     if request.method == "GET":
         shown = _forwards(view)
         return JSONResponse(shown[kind] if kind else shown)
     if kind is not None:
-        changes = {FORWARD_KINDS[kind]: _destination(kind, await body(request, _FORWARD, {"enabled"}))}
+        changes = {kind: _destination(kind, await body(request, _FORWARD, {"enabled"}))}
     else:
-        fields: dict[str, type | tuple[type, ...]] = {k: dict for k in FORWARD_KINDS}
+        fields: dict[str, type | tuple[type, ...]] = {k: dict for k in (*FORWARD_KINDS, *WAZO_ALIASES)}
         fields.update(enabled=bool, timeout=int, caller_id=str)
-        data = await body(request, fields, set(fields) - OPTIONAL_KINDS)
-        changes = {FORWARD_KINDS[k]: _destination(k, data[k]) for k in FORWARD_KINDS if k in data}
+        data = _by_our_names(await body(request, fields, {"enabled", "timeout", "caller_id"}))
+        for missing in [k for k in FORWARD_KINDS if k not in data and k not in OPTIONAL_KINDS]:
+            raise ApiError(422, f"{missing}: required", missing)
+        changes = {k: _destination(k, data[k]) for k in FORWARD_KINDS if k in data}
         changes.update(enabled=data["enabled"], timeout=data["timeout"], caller_id=data["caller_id"])
     await api.service.set_transfer(api.scope, view.did, **changes)
     return Response(status_code=204)

@@ -31,7 +31,7 @@ def api_name(field: str, item: int | None = None) -> str:
     """How the API names a refused field: a forward's `busy.destination` (`item 2`: its second
     step), any other by its JSON name."""
     condition = Condition.of_field(field)
-    name = f"{condition.api}.destination" if condition else field
+    name = f"{condition.field}.destination" if condition else field
     return f"{name} item {item}" if item else name
 
 
@@ -43,7 +43,7 @@ def refusal(exc: InputError | InvalidDestination) -> ApiError:
     JSON name (a forward by its kind)."""
     status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 422)
     condition = Condition.of_field(exc.field or "")
-    field = condition.api if condition else exc.field
+    field = condition.field if condition else exc.field
     return ApiError(status, exc.words(api_name), None if status == 404 else field)
 
 

@@ -9,9 +9,14 @@ from did_failover.conditions import Condition
 from did_failover.routing.forwards import MAX_LIST_LENGTH
 from did_failover.routing.schedule import MAX_LENGTH as MAX_SCHEDULE_LENGTH
 
-FORWARD_KINDS = {condition.api: condition.field for condition in Condition}
-"""The API's forward names (Wazo's, and ours for after hours) and the service layer's."""
-OPTIONAL_KINDS = frozenset({"afterhours"})
+FORWARD_KINDS = tuple(condition.field for condition in Condition)
+"""The API's forward names: the fields' names everywhere else (`GET /dids`, CSV, the CLI)."""
+WAZO_ALIASES = {
+    condition.wazo: condition.field for condition in Condition if condition.wazo != condition.field
+}
+"""Wazo's names (wazo-confd's forwards API), taken on input as aliases: `noanswer`, `unconditional`,
+`afterhours`."""
+OPTIONAL_KINDS = frozenset({"after_hours"})
 """Forwards a PUT of all forwards may leave out (they came after the first API): they keep their value."""
 
 _DEST = {
@@ -75,7 +80,7 @@ _KIND_PARAM = {
     "name": "kind",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "enum": list(FORWARD_KINDS)},
+    "schema": {"type": "string", "enum": [*FORWARD_KINDS, *WAZO_ALIASES]},
 }
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
 _SINCE = {
@@ -109,9 +114,15 @@ SPEC: dict[str, Any] = {
             },
             "Forwards": {
                 "type": "object", "additionalProperties": False,
-                "required": [*(k for k in FORWARD_KINDS if k not in OPTIONAL_KINDS), "enabled", "timeout", "caller_id"],
+                "required": [*(k for k in FORWARD_KINDS if k not in OPTIONAL_KINDS and k not in WAZO_ALIASES.values()), "enabled", "timeout", "caller_id"],
+                # each forward by its name or by Wazo's, not both; after_hours may be left out
+                "allOf": [
+                    {"oneOf": [{"required": [field]}, {"required": [alias]}]} if field not in OPTIONAL_KINDS else {"not": {"required": [field, alias]}}
+                    for alias, field in WAZO_ALIASES.items()
+                ],
                 "properties": {
                     **{kind: {"$ref": "#/components/schemas/Forward"} for kind in FORWARD_KINDS},
+                    **{alias: {"$ref": "#/components/schemas/Forward", "description": f"Wazo's name for {field}, taken on input"} for alias, field in WAZO_ALIASES.items()},
                     "enabled": {"type": "boolean", "description": "the DID's call-transfer switch"},
                     "timeout": {"type": "integer", "minimum": 1, "maximum": 300},
                     "caller_id": {"type": "string", "enum": ["keep", "did"]},

@@ -63,11 +63,28 @@ async def test_an_admin_provisions_a_did_and_its_forwards(site: Site) -> None:
         assert (
             await client.put("/api/v1/dids/15559000001/forwards", headers=h, json=forwards)
         ).status_code == 204
-        # A body without afterhours (clients from before it) leaves it as it is: off.
+        # Wazo's names (noanswer, unconditional) are taken; the answer has ours, as GET /dids has.
+        # A body without after_hours (clients from before it) leaves it as it is: off.
         assert (await client.get("/api/v1/dids/15559000001/forwards", headers=h)).json() == {
-            **forwards,
-            "afterhours": {"enabled": False, "destination": None},
+            "busy": forwards["busy"],
+            "no_answer": forwards["noanswer"],
+            "unavailable": forwards["unavailable"],
+            "always": forwards["unconditional"],
+            "after_hours": {"enabled": False, "destination": None},
+            "enabled": True,
+            "timeout": 20,
+            "caller_id": "did",
         }
+        both = await client.put(
+            "/api/v1/dids/15559000001/forwards",
+            headers=h,
+            json={**forwards, "no_answer": forwards["noanswer"]},
+        )
+        assert api_error(both, 422)["message"] == "noanswer: no_answer is given too (send one of them)"
+        unknown = await client.get("/api/v1/dids/15559000001/forwards/noanswr", headers=h)
+        assert api_error(unknown, 404)["message"] == (
+            "forward noanswr not found: the forwards are busy, no_answer, unavailable, always, after_hours"
+        )
         one = await client.put(
             "/api/v1/dids/15559000001/forwards/busy",
             headers=h,
@@ -140,8 +157,8 @@ async def test_refused_requests_get_their_status_field_and_the_clis_message(site
             headers=h,
             json={"enabled": True, "destination": "sip:a@b.example.com,1"},
         )
-        assert api_error(inject, 422)["message"].startswith("noanswer.destination item 2:")
-        assert api_error(inject, 422)["field"] == "noanswer"
+        assert api_error(inject, 422)["message"].startswith("no_answer.destination item 2:")
+        assert api_error(inject, 422)["field"] == "no_answer"
         broken = await client.post(
             "/api/v1/dids", headers={**h, "content-type": "application/json"}, content=b"{not json"
         )
@@ -252,18 +269,18 @@ async def test_forward_lists_after_hours_and_the_schedule_over_the_api(site: Sit
         ).status_code == 204
         forwards = (await client.get("/api/v1/dids/15550001/forwards", headers=h)).json()
         assert forwards["busy"] == {"enabled": True, "destination": busy}
-        assert forwards["afterhours"] == {"enabled": True, "destination": "pstn:+15559990000"}
+        assert forwards["after_hours"] == {"enabled": True, "destination": "pstn:+15559990000"}
         assert (await client.get("/api/v1/dids/15550001/schedule", headers=h)).json() == {
             "schedule": "Europe/Paris; mon-fri 09:00-18:00; closed 2026-12-25"
         }
         before = dump(site.database_url)
         refusals = [
             ("forwards/busy", {"enabled": True, "destination": "voicemail:100,pstn:+15557654321"}, "busy"),
-            ("forwards/afterhours", {"enabled": True, "destination": "pstn:+1555/20x"}, "afterhours"),
+            ("forwards/after_hours", {"enabled": True, "destination": "pstn:+1555/20x"}, "after_hours"),
             (
                 "forwards/unconditional",
                 {"enabled": True, "destination": "pstn:+15557654321/301"},
-                "unconditional",
+                "always",
             ),
             ("schedule", {"schedule": "Mars/Olympus; mon 09:00-17:00"}, "schedule"),
             ("schedule", {"schedule": 7}, "schedule"),
