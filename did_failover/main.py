@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,9 +98,36 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args, extras = parser.parse_known_args(words)
+    if extras:
+        leaf = _leaf_of(parser, words)
+        leaf.error(_unrecognized(leaf, extras))
     code: int = args.func(args)
     return code
+
+
+def _leaf_of(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:
+    """The (sub)command parser `words` reach: its usage is the one to show for a mistyped option."""
+    current = parser
+    for word in words:
+        found = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = found[0].choices.get(word) if found else None
+        if chosen is not None:
+            current = chosen
+    return current
+
+
+def _unrecognized(leaf: argparse.ArgumentParser, extras: list[str]) -> str:
+    """argparse's message for unknown arguments, with the closest option of the command."""
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    options = [option for action in leaf._actions for option in action.option_strings]
+    for extra in extras:
+        if extra.startswith("--"):
+            close = difflib.get_close_matches(extra.partition("=")[0], options, n=1)
+            if close:
+                return f"{message} (did you mean {close[0]}?)"
+    return message
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 from did_failover.calls.history import HistoryWriter
 from did_failover.main import main
 from did_failover.storage import CallRecord, open_repository
+from did_failover.storage.records import Attempt
 
 
 @pytest.fixture
@@ -27,7 +28,17 @@ async def history(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
             [
                 CallRecord(now - timedelta(days=3), "15550001", "ANSWERED", "1001", "111", billsec=42),
                 CallRecord(now - timedelta(hours=1), "15550001", "BUSY", "1001", "222"),
-                CallRecord(now - timedelta(minutes=5), "15550003", "NOANSWER", "3001", "333"),
+                CallRecord(
+                    now - timedelta(minutes=5),
+                    "15550003",
+                    "NOANSWER",
+                    "3001",
+                    "333",
+                    attempts=(
+                        Attempt("PRIMARY", 0, "endpoint:desk", "NOANSWER"),
+                        Attempt("NOANSWER", 1, "pstn:+15557654321", "NOANSWER"),
+                    ),
+                ),
             ]
         )
     return sqlite_url
@@ -37,6 +48,13 @@ async def test_calls_lists_newest_first_and_filters(history: str, capsys: pytest
     """The table shows the newest first; --since, --did and --limit narrow it."""
     code, out, _ = await _run(capsys, "--json")
     assert code == 0 and [c["caller"] for c in json.loads(out)] == ["333", "222", "111"]
+    # `legs` is the call log's text, as it was before attempts were records; none: null
+    assert [c["legs"] for c in json.loads(out)] == [
+        "PRIMARY endpoint:desk NOANSWER|NOANSWER#1 pstn:+15557654321 NOANSWER",
+        None,
+        None,
+    ]
+    assert "attempts" not in json.loads(out)[0]
     code, out, _ = await _run(capsys, "--since", "2h", "--json")
     assert [c["caller"] for c in json.loads(out)] == ["333", "222"]
     code, out, _ = await _run(capsys, "--did", "+15550001", "--limit", "1")

@@ -134,7 +134,10 @@ def test_sysadmin_walkthrough_creates_reseller_customer_did_and_transfer(cli: Ru
     dids = json.loads(ok(cli("did", "list", "--account", "1001", "--json")).out)
     assert [(d["did"], d["ring_timeout"], d["max_channels"]) for d in dids] == [("4930555123", 25, 2)]
     assert execute(repo_url, "SELECT COUNT(*) FROM did_transfers") == [(1,)]
-    assert ok(cli("did", "remove", "+4930555123")).out == "DID 4930555123 removed\n"
+    assert ok(cli("did", "remove", "+4930555123")).out == (
+        "DID 4930555123 removed with its transfer settings; its call history and its changes stay"
+        " ('did-failover calls --did 4930555123', 'did-failover changes --did 4930555123')\n"
+    )
     assert execute(repo_url, "SELECT COUNT(*) FROM did_transfers") == [(0,)]
 
 
@@ -679,3 +682,17 @@ def test_phone_numbers_typed_with_blanks_dots_or_dashes_are_taken_and_shown_norm
         ["did", "set", "15559000001", "--primary", "pstn:06 12&34"],
     ):
         assert world(*argv).code == 2, argv
+
+
+def test_a_mistyped_option_gets_the_commands_usage_and_the_closest_option(cli: Run) -> None:
+    """`--buzy` prints `transfer set`'s usage, not the top level's, and names --busy; exit 2."""
+    result = cli("transfer", "set", "15550001", "--buzy", "pstn:+4930999")
+    assert result.code == 2
+    assert result.err.startswith("usage: did-failover transfer set ")
+    assert result.err.splitlines()[-1] == (
+        "did-failover transfer set: error: unrecognized arguments: --buzy pstn:+4930999"
+        " (did you mean --busy?)"
+    )
+    result = cli("did", "list", "--acount", "1001")
+    assert result.err.splitlines()[-1].endswith("(did you mean --account?)")
+    assert result.err.startswith("usage: did-failover did list ")

@@ -14,6 +14,7 @@ from did_failover.storage.records import (
     DIDRow,
     TransferRow,
     UserRow,
+    attempts_text,
     default_transfer,
 )
 
@@ -138,11 +139,13 @@ def did_dict(d: DIDRow) -> dict[str, Any]:
 
 
 def call_dict(call: CallRecord) -> dict[str, Any]:
-    """A call-history row as JSON-ready values."""
+    """A call-history row as JSON-ready values; `legs` is every attempt as the call log's column has
+    it (`PRIMARY endpoint:alice BUSY|BUSY#1 pstn:+15551230001 ANSWER`), null for none."""
     values = call._asdict()
     for key, value in values.items():
         if isinstance(value, datetime):
             values[key] = value.isoformat()
+    values["legs"] = attempts_text(values.pop("attempts"))
     return values
 
 

@@ -143,7 +143,11 @@ async def did_set(service: Service, scope: Scope, args: argparse.Namespace) -> N
 async def did_remove(service: Service, scope: Scope, args: argparse.Namespace) -> None:
     """`did remove`."""
     await service.remove_did(scope, args.did)
-    print(f"DID {strip_plus(args.did)} removed")
+    number = strip_plus(args.did)
+    print(
+        f"DID {number} removed with its transfer settings; its call history and its changes stay"
+        f" ('did-failover calls --did {number}', 'did-failover changes --did {number}')"
+    )
 
 
 async def did_list(service: Service, scope: Scope, args: argparse.Namespace) -> None:
@@ -278,7 +282,8 @@ async def calls(service: Service, scope: Scope, args: argparse.Namespace) -> Non
         print_json([call_dict(c) for c in calls])
         return
     headers = [
-        "STARTED (UTC)", "DID", "ACCOUNT", "CALLER", "PRIMARY", "STATUS", "TRANSFER", "TO", "STATUS",
+        "STARTED (UTC)", "DID", "ACCOUNT", "CALLER", "PRIMARY", "PRIMARY STATUS", "TRANSFER", "TO",
+        "TRANSFER STATUS",
         "RESULT", "ANSWERED", "ENDED", "CAUSE", "BILLSEC",
     ]  # fmt: skip
     rows = [
