@@ -101,3 +101,21 @@ async def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str
     code = await asyncio.to_thread(main, ["calls", *args])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+async def test_calls_of_a_did_are_its_current_owners_unless_every_owner_is_asked(
+    history: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """15550001 had calls for 1001; removed and added again for 3001, `calls --did` shows 3001's only
+    (none yet); `--every-owner` shows the earlier owner's too, and `--account` still picks one."""
+    async with open_repository(history, 5.0) as repo:
+        await repo.add_did("15550001", "3001", "endpoint:new-owner", 30, 0)
+    code, out, _ = await _run(capsys, "--did", "15550001", "--json")
+    assert code == 0 and json.loads(out) == []
+    code, out, _ = await _run(capsys, "--did", "15550001", "--every-owner", "--json")
+    assert [c["caller"] for c in json.loads(out)] == ["222", "111"]
+    code, out, _ = await _run(capsys, "--did", "15550001", "--account", "1001", "--json")
+    assert [c["caller"] for c in json.loads(out)] == ["222", "111"]
+    # a DID no one owns now (removed): its whole history, as before
+    code, out, _ = await _run(capsys, "--did", "15550003", "--json")
+    assert [c["caller"] for c in json.loads(out)] == ["333"]

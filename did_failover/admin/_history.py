@@ -32,15 +32,25 @@ class HistoryOperations(AccountOperations):
         account: str | None = None,
         since: str | None = None,
         limit: int = 50,
+        every_owner: bool = False,
     ) -> list[CallRecord]:
-        """The call history the scope sees, newest first."""
+        """The call history the scope sees, newest first. With `did` (and no `account`), only the
+        calls of the DID's current owner unless `every_owner`: a number removed and added again, or
+        moved, for another customer does not mix that customer's calls with the earlier owner's."""
         if account is not None:
             await self._account(scope, account, "account")
         if not 1 <= limit <= 100_000:
             raise InputError(f"{limit} is not a number of calls 1..100000", "limit")
+        number = did_number(did, "did") if did is not None else None
+        owner = account or scope.customer
+        if number is not None and owner is None and not every_owner:
+            current = await self.repo.get_did(number)
+            owner_row = await self.repo.get_account(current.account) if current is not None else None
+            if owner_row is not None and self.sees(scope, owner_row):
+                owner = owner_row.number
         return await self.repo.list_calls(
-            did=did_number(did, "did") if did is not None else None,
-            account=account or scope.customer,
+            did=number,
+            account=owner,
             reseller=scope.reseller,
             since=valid.parse_since(since) if since is not None else None,
             limit=limit,

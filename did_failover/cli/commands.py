@@ -276,7 +276,12 @@ async def transfer_import(service: Service, scope: Scope, args: argparse.Namespa
 async def calls(service: Service, scope: Scope, args: argparse.Namespace) -> None:
     """`calls`: the call history."""
     calls = await service.list_calls(
-        scope, did=args.did, account=args.account, since=args.since, limit=args.limit
+        scope,
+        did=args.did,
+        account=args.account,
+        since=args.since,
+        limit=args.limit,
+        every_owner=args.every_owner,
     )
     if args.json:
         print_json([call_dict(c) for c in calls])

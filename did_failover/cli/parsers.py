@@ -121,6 +121,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--account", metavar="NUMBER")
     p.add_argument("--since", metavar="WHEN", help="age (30m, 2h, 7d, 1w) or date/time (2026-11-27T08:00)")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N calls (default 50)")
+    p.add_argument(
+        "--every-owner",
+        action="store_true",
+        help="with --did: also the calls of the DID's earlier owners (default: its current owner's only)",
+    )
     p.add_argument("--json", action="store_true")
 
     user = sub.add_parser("user", help="logins of the web page and the API").add_subparsers(

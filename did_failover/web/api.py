@@ -291,6 +291,7 @@ async def calls(request: Request, api: Api) -> Response:
         account=query.get("account"),
         since=query.get("since"),
         limit=query_int(request, "limit", 50),
+        every_owner=query.get("every_owner") in ("1", "true"),
     )
     return JSONResponse({"items": [call_dict(c) for c in rows], "total": len(rows)})
 

@@ -241,7 +241,7 @@ SPEC: dict[str, Any] = {
         },
         "/calls": {"get": {
             "summary": "Call history, newest first", "security": _AUTH,
-            "parameters": [{"name": "did", "in": "query", "schema": {"type": "string"}}, {"name": "account", "in": "query", "schema": {"type": "string"}}, _SINCE, _LIMIT],
+            "parameters": [{"name": "did", "in": "query", "schema": {"type": "string"}}, {"name": "account", "in": "query", "schema": {"type": "string"}}, _SINCE, _LIMIT, {"name": "every_owner", "in": "query", "description": "with did: also the calls of the DID's earlier owners (true or 1)", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}],
             "responses": {"200": _json("List"), **_errors(401, 404, 422)},
         }},
         "/changes": {"get": {

@@ -393,9 +393,14 @@ def _listing_leaks(site: str, url: str, history: History, username: str) -> tupl
         for did in sorted(history.owner):
             wanted = {c.id for c in every if c.id in expected_changes and c.did == did}
             check_changes(get("/api/v1/changes", did=did)["items"], wanted, f"changes of {did}")
-            calls = {(c["did"], c["account_number"]) for c in get("/api/v1/calls", did=did)["items"]}
+            every_owner = get("/api/v1/calls", did=did, every_owner="true")["items"]
+            calls = {(c["did"], c["account_number"]) for c in every_owner}
             if calls != {c for c in expected_calls if c[0] == did}:
                 problems.append(f"{username} calls of {did}: {sorted(calls)}")
+            # without every_owner: the current owner's calls only, so fewer, never others
+            current = {(c["did"], c["account_number"]) for c in get("/api/v1/calls", did=did)["items"]}
+            if not current <= calls:
+                problems.append(f"{username} current owner's calls of {did}: {sorted(current)}")
         for account in sorted(accounts if accounts is not None else history.tree.all_customers()):
             wanted = {c.id for c in every if c.id in expected_changes and c.account == account}
             check_changes(get("/api/v1/changes", account=account)["items"], wanted, f"changes of {account}")
