@@ -107,6 +107,8 @@ def test_sysadmin_walkthrough_creates_reseller_customer_did_and_transfer(cli: Ru
         "ANSWER",
         "UNAVAILABLE",
         "ALWAYS",
+        "AFTER",
+        "HOURS",
         "TRANSFER",
     ]
     assert table[2].split() == [
@@ -117,6 +119,7 @@ def test_sysadmin_walkthrough_creates_reseller_customer_did_and_transfer(cli: Ru
         "pstn:+4930999888",
         "endpoint:reception",
         "sip:backup@[2001:db8::5]:5070",
+        "-",
         "-",
         "on",
     ]
@@ -696,3 +699,38 @@ def test_a_mistyped_option_gets_the_commands_usage_and_the_closest_option(cli: R
     result = cli("did", "list", "--acount", "1001")
     assert result.err.splitlines()[-1].endswith("(did you mean --account?)")
     assert result.err.startswith("usage: did-failover did list ")
+
+
+def test_transfer_list_shows_a_list_by_its_first_step_and_after_hours_and_wide_shows_all(world: Run) -> None:
+    """A forward list of three takes one cell (`FIRST (+2)`); the after-hours list has its column;
+    `--wide` prints every step."""
+    ok(
+        world(
+            "transfer",
+            "set",
+            "15550001",
+            "--busy",
+            "pstn:+4930111/20,sip:office@pbx.example.com,voicemail:100",
+        )
+    )
+    ok(
+        world(
+            "schedule",
+            "set",
+            "15550001",
+            "--zone",
+            "UTC",
+            "--open",
+            "mon-fri 09:00-18:00",
+            "--after-hours",
+            "pstn:+4930222",
+        )
+    )
+    row = next(line for line in ok(world("transfer", "list")).out.splitlines() if line.startswith("15550001"))
+    assert "pstn:+4930111/20 (+2)" in row and "pstn:+4930222" in row and "voicemail:100" not in row
+    wide = next(
+        line
+        for line in ok(world("transfer", "list", "--wide")).out.splitlines()
+        if line.startswith("15550001")
+    )
+    assert "pstn:+4930111/20,sip:office@pbx.example.com,voicemail:100" in wide

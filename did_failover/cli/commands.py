@@ -211,23 +211,44 @@ async def transfer_list(service: Service, scope: Scope, args: argparse.Namespace
     if args.json:
         print_json([v.as_dict() for v in views])
         return
-    headers = ["DID", "ACCOUNT", "DID TYPE", "PRIMARY", "BUSY", "NO ANSWER", "UNAVAILABLE", "ALWAYS"]
+    headers = [
+        "DID",
+        "ACCOUNT",
+        "DID TYPE",
+        "PRIMARY",
+        "BUSY",
+        "NO ANSWER",
+        "UNAVAILABLE",
+        "ALWAYS",
+        "AFTER HOURS",
+    ]
+    shown = (lambda text: text or "-") if args.wide else _first_step
     rows = [
         [
             v.did,
             v.account,
             v.did_type,
             v.primary,
-            v.busy or "-",
-            v.no_answer or "-",
-            v.unavailable or "-",
-            v.always or "-",
+            shown(v.busy),
+            shown(v.no_answer),
+            shown(v.unavailable),
+            shown(v.always),
+            shown(v.after_hours),
             v.status,
         ]
         for v in views
     ]
     print("DIDs Call Transfer")
     print(table([*headers, "TRANSFER"], rows))
+
+
+def _first_step(forwards: str | None) -> str:
+    """A forward list in a table cell: its first step, and how many more (`transfer show` and
+    `--wide` have the whole list): `pstn:+15557654321/20 (+2)`."""
+    if not forwards:
+        return "-"
+    first, _, rest = forwards.partition(",")
+    return f"{first} (+{rest.count(',') + 1})" if rest else first
 
 
 async def transfer_show(service: Service, scope: Scope, args: argparse.Namespace) -> None:

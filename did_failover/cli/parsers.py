@@ -83,6 +83,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--caller-id", choices=["keep", "did"])
     _on_off_flags(p, "enabled", "--on", "--off")
     p = leaf(transfer, "list", commands.transfer_list, 'the "DIDs Call Transfer" table')
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="every step of each forward list (default: the first, and how many more)",
+    )
     p.add_argument("--json", action="store_true")
     p = leaf(transfer, "show", commands.transfer_show, "one DID's call-transfer settings")
     p.add_argument("did", metavar="DID")
