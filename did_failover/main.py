@@ -77,7 +77,9 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="'YYYY-MM-DD HH:MM'",
         help="when the call happens, in the DID's business-hours time zone (default: now)",
     )
-    simulate.add_argument("--caller", default="15551110000", metavar="NUMBER", help="the caller's number")
+    simulate.add_argument(
+        "--caller", default="15551110000", metavar="NUMBER", help="the caller's number (default 15551110000)"
+    )
     simulate.set_defaults(func=_cmd_simulate)
 
 

@@ -734,3 +734,32 @@ def test_transfer_list_shows_a_list_by_its_first_step_and_after_hours_and_wide_s
         if line.startswith("15550001")
     )
     assert "pstn:+4930111/20,sip:office@pbx.example.com,voicemail:100" in wide
+
+
+def test_every_option_of_every_command_says_what_it_does_and_its_default() -> None:
+    """`--help` of each command explains each option, and names the default of one that has one."""
+    import argparse
+
+    from did_failover.main import build_parser
+
+    def leaves(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, argparse.ArgumentParser]]:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            return [(path, parser)]
+        return [
+            leaf for name, sub in subs[0].choices.items() for leaf in leaves(sub, f"{path} {name}".strip())
+        ]
+
+    unexplained = []
+    for path, parser in leaves(build_parser(), ""):
+        for action in parser._actions:
+            if (
+                not action.option_strings
+                or action.dest == "help"
+                or isinstance(action, argparse._VersionAction)
+            ):
+                continue
+            text = action.help or ""
+            if not text or (action.default not in (None, False, []) and "default" not in text):
+                unexplained.append(f"{path} {action.option_strings[0]}")
+    assert unexplained == []

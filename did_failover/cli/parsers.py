@@ -35,38 +35,56 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p = leaf(account, "add", commands.account_add, "create an account")
     p.add_argument("number", metavar="NUMBER")
-    p.add_argument("--name", required=True)
-    p.add_argument("--type", required=True, choices=["admin", "reseller", "customer"])
+    p.add_argument("--name", required=True, help="the account's name, as people know it")
+    p.add_argument(
+        "--type",
+        required=True,
+        choices=["admin", "reseller", "customer"],
+        help="customers own DIDs; resellers own customers",
+    )
     p.add_argument("--reseller", metavar="NUMBER", help="the reseller owning this customer")
     p = leaf(account, "set", commands.account_set, "change an account")
     p.add_argument("number", metavar="NUMBER")
-    p.add_argument("--name")
+    p.add_argument("--name", help="a new name")
     _on_off_flags(p, "active", "--active", "--inactive")
     p.add_argument("--transfer", choices=["on", "off"], help="account-level call-transfer switch")
     p = leaf(account, "list", commands.account_list, "list accounts")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
 
     did = sub.add_parser("did", help="DIDs").add_subparsers(
         dest="did_command", required=True, metavar="COMMAND"
     )
     p = leaf(did, "add", commands.did_add, "add a DID to a customer account")
     p.add_argument("did", metavar="DID")
-    p.add_argument("--account", required=True, metavar="NUMBER")
-    p.add_argument("--primary", required=True, metavar="DEST")
-    p.add_argument("--ring-timeout", type=int, default=30, metavar="SEC")
-    p.add_argument("--max-channels", type=int, default=0, metavar="N", help="0 = unlimited")
-    p = leaf(did, "set", commands.did_set, "change a DID")
+    p.add_argument("--account", required=True, metavar="NUMBER", help="the customer account it belongs to")
+    p.add_argument(
+        "--primary",
+        required=True,
+        metavar="DEST",
+        help="where calls go first: pstn:NUMBER, sip:USER@HOST or endpoint:NAME",
+    )
+    p.add_argument(
+        "--ring-timeout",
+        type=int,
+        default=30,
+        metavar="SEC",
+        help="seconds the primary rings, 1-300 (default 30)",
+    )
+    p.add_argument(
+        "--max-channels", type=int, default=0, metavar="N", help="calls at once, 0 = unlimited (default 0)"
+    )
+    p = leaf(did, "set", commands.did_set, "change a DID (what is not given stays as it is)")
     p.add_argument("did", metavar="DID")
-    p.add_argument("--account", metavar="NUMBER")
-    p.add_argument("--primary", metavar="DEST")
-    p.add_argument("--ring-timeout", type=int, metavar="SEC")
-    p.add_argument("--max-channels", type=int, metavar="N")
+    p.add_argument("--account", metavar="NUMBER", help="move it to this customer account")
+    p.add_argument("--primary", metavar="DEST", help="pstn:NUMBER, sip:USER@HOST or endpoint:NAME")
+    p.add_argument("--ring-timeout", type=int, metavar="SEC", help="seconds the primary rings, 1-300")
+    p.add_argument("--max-channels", type=int, metavar="N", help="calls at once, 0 = unlimited")
     _on_off_flags(p, "active", "--active", "--inactive")
     p = leaf(did, "remove", commands.did_remove, "remove a DID and its transfer settings")
     p.add_argument("did", metavar="DID")
     p = leaf(did, "list", commands.did_list, "list DIDs")
-    p.add_argument("--account", metavar="NUMBER")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--account", metavar="NUMBER", help="this account's only")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
 
     transfer = sub.add_parser("transfer", help="call transfer per DID").add_subparsers(
         dest="transfer_command", required=True, metavar="COMMAND"
@@ -77,10 +95,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.add_argument(
             condition.flag,
             metavar="LIST|none",
-            help="DEST[/SEC][,DEST[/SEC]...]: up to 5 destinations tried in order (voicemail:BOX last)",
+            help="DEST[/SEC][,DEST[/SEC]...]: up to 5 destinations tried in order, each ringing SEC or the"
+            " transfer timeout (voicemail:BOX last); none clears it",
         )
-    p.add_argument("--timeout", type=int, metavar="SEC", help="transfer-leg ring timeout")
-    p.add_argument("--caller-id", choices=["keep", "did"])
+    p.add_argument(
+        "--timeout",
+        type=int,
+        metavar="SEC",
+        help="the transfer timeout: seconds a forward step rings unless it has /SEC, 1-300 (default 30)",
+    )
+    p.add_argument(
+        "--caller-id",
+        choices=["keep", "did"],
+        help="caller ID of forwarded calls: the caller's (keep, the default) or the DID (did)",
+    )
     _on_off_flags(p, "enabled", "--on", "--off")
     p = leaf(transfer, "list", commands.transfer_list, 'the "DIDs Call Transfer" table')
     p.add_argument(
@@ -88,10 +116,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="every step of each forward list (default: the first, and how many more)",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
     p = leaf(transfer, "show", commands.transfer_show, "one DID's call-transfer settings")
     p.add_argument("did", metavar="DID")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
     p = leaf(transfer, "export", commands.transfer_export, "write the settings as CSV")
     p.add_argument("file", nargs="?", type=Path, metavar="FILE.csv", help="stdout when omitted")
     p = leaf(transfer, "import", commands.transfer_import, "apply a CSV export, all rows or none")
@@ -117,13 +145,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--after-hours", metavar="LIST|none", help="where calls go while closed")
     p = leaf(schedule, "show", schedules.schedule_show, "a DID's business hours, and whether it is open now")
     p.add_argument("did", metavar="DID")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
     p = leaf(schedule, "remove", schedules.schedule_remove, "remove a DID's business hours: always open")
     p.add_argument("did", metavar="DID")
 
     p = leaf(sub, "calls", commands.calls, "call history of routed calls, newest first")
-    p.add_argument("--did", metavar="DID")
-    p.add_argument("--account", metavar="NUMBER")
+    p.add_argument("--did", metavar="DID", help="this DID's only")
+    p.add_argument("--account", metavar="NUMBER", help="this account's only")
     p.add_argument("--since", metavar="WHEN", help="age (30m, 2h, 7d, 1w) or date/time (2026-11-27T08:00)")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N calls (default 50)")
     p.add_argument(
@@ -131,14 +159,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="with --did: also the calls of the DID's earlier owners (default: its current owner's only)",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
 
     user = sub.add_parser("user", help="logins of the web page and the API").add_subparsers(
         dest="user_command", required=True, metavar="COMMAND"
     )
     p = leaf(user, "add", users.user_add, "create a user (the password is asked twice, or read from stdin)")
     p.add_argument("username", metavar="USERNAME")
-    p.add_argument("--role", required=True, choices=["admin", "reseller", "customer"])
+    p.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "reseller", "customer"],
+        help="admin: everything; reseller, customer: that account's (--account)",
+    )
     p.add_argument("--account", metavar="NUMBER", help="the reseller or customer account (not for admin)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p = leaf(user, "set", users.user_set, "change a user's password or status (ends its sessions)")
@@ -148,7 +181,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = leaf(user, "remove", users.user_remove, "remove a user (ends its sessions)")
     p.add_argument("username", metavar="USERNAME")
     p = leaf(user, "list", users.user_list, "list users")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
 
     token = sub.add_parser("token", help="API tokens (Authorization: Bearer TOKEN)").add_subparsers(
         dest="token_command", required=True, metavar="COMMAND"
@@ -159,22 +192,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--name", default="cli", metavar="LABEL", help="what it is for (default cli)")
     p = leaf(token, "list", users.token_list, "list tokens (never the tokens themselves)")
     p.add_argument("username", nargs="?", metavar="USERNAME")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
     p = leaf(token, "remove", users.token_remove, "remove a token: it stops working at once")
     p.add_argument("id", type=int, metavar="ID")
 
     p = leaf(
         sub, "changes", commands.changes, "who changed which account, DID or transfer setting, newest first"
     )
-    p.add_argument("--did", metavar="DID")
-    p.add_argument("--account", metavar="NUMBER")
+    p.add_argument("--did", metavar="DID", help="this DID's only")
+    p.add_argument("--account", metavar="NUMBER", help="this account's only")
     p.add_argument("--actor", metavar="NAME", help="only this actor's changes (cli:USER, sql, ...)")
     p.add_argument("--since", metavar="WHEN", help="age (30m, 2h, 7d, 1w) or date/time (2026-11-27T08:00)")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N changes (default 50)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
 
 
 def _on_off_flags(parser: argparse.ArgumentParser, dest: str, on: str, off: str) -> None:
+    """A pair of switches; given neither, the setting stays as it is."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument(on, dest=dest, action="store_const", const=True, default=None)
-    group.add_argument(off, dest=dest, action="store_const", const=False)
+    group.add_argument(on, dest=dest, action="store_const", const=True, default=None, help="switch it on")
+    group.add_argument(
+        off, dest=dest, action="store_const", const=False, help="switch it off (neither: as it is)"
+    )
