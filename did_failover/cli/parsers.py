@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from did_failover.cli import commands, schedules, users
+from did_failover.cli import commands, schedules, transfers, users
 from did_failover.cli.commands import Work
 from did_failover.conditions import Condition
 
@@ -89,7 +89,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     transfer = sub.add_parser("transfer", help="call transfer per DID").add_subparsers(
         dest="transfer_command", required=True, metavar="COMMAND"
     )
-    p = leaf(transfer, "set", commands.transfer_set, "change a DID's call-transfer settings")
+    p = leaf(transfer, "set", transfers.transfer_set, "change a DID's call-transfer settings")
     p.add_argument("did", metavar="DID")
     for condition in Condition:
         p.add_argument(
@@ -110,19 +110,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="caller ID of forwarded calls: the caller's (keep, the default) or the DID (did)",
     )
     _on_off_flags(p, "enabled", "--on", "--off")
-    p = leaf(transfer, "list", commands.transfer_list, 'the "DIDs Call Transfer" table')
+    p = leaf(transfer, "list", transfers.transfer_list, 'the "DIDs Call Transfer" table')
     p.add_argument(
         "--wide",
         action="store_true",
         help="every step of each forward list (default: the first, and how many more)",
     )
     p.add_argument("--json", action="store_true", help="every field, as JSON")
-    p = leaf(transfer, "show", commands.transfer_show, "one DID's call-transfer settings")
+    p = leaf(transfer, "show", transfers.transfer_show, "one DID's call-transfer settings")
     p.add_argument("did", metavar="DID")
     p.add_argument("--json", action="store_true", help="every field, as JSON")
-    p = leaf(transfer, "export", commands.transfer_export, "write the settings as CSV")
+    p = leaf(transfer, "export", transfers.transfer_export, "write the settings as CSV")
     p.add_argument("file", nargs="?", type=Path, metavar="FILE.csv", help="stdout when omitted")
-    p = leaf(transfer, "import", commands.transfer_import, "apply a CSV export, all rows or none")
+    p = leaf(transfer, "import", transfers.transfer_import, "apply a CSV export, all rows or none")
     p.add_argument("file", type=Path, metavar="FILE.csv")
     p.add_argument("--dry-run", action="store_true", help="check every row, change nothing")
 
