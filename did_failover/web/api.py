@@ -3,7 +3,8 @@ as the web page, JSON in and out, bearer tokens.
 
 Errors are `{"error": {"message": ..., "field": ...}}`, the one-line message naming the field by its
 JSON name (`busy.destination item 2: ...`), the status chosen by the refusal's type: 400 a body
-that is not JSON, 401 no valid token, 403 a customer asking for more than its forwards, 404 anything
+that is not JSON, 401 no valid token, 403 a change the role may not make (a customer's to a DID or
+account; docs/api.md "Roles"), 404 anything
 outside the caller's scope (exactly as if absent), 409 already exists, 422 a refused value, 429 too
 many failed logins. Bodies are strict: unknown fields are refused, booleans must be JSON booleans.
 """
