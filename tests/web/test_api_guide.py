@@ -4,49 +4,23 @@ with curl failing on any HTTP error. Only the web page's address is the test's o
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.plugins.web import StartSite
 from tests.support.db import execute
+from tests.web.test_readme import ROOT, quickstart_env, run_examples, shell_blocks
 
-ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "api.md"
-
-
-def _blocks() -> list[str]:
-    return re.findall(r"```sh\n(.*?)```", GUIDE.read_text(), re.S)
 
 
 async def test_every_example_of_the_api_guide_runs_as_written_on_a_fresh_quickstart(
     tmp_path: Path, start_site: StartSite
 ) -> None:
-    database_url = f"sqlite:///{tmp_path}/did-failover.db"
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "DID_FAILOVER_DATABASE_URL": database_url,
-        "SUDO_USER": "alice",
-    }
-    quickstart = subprocess.run(
-        [str(ROOT / "scripts" / "quickstart"), "--data-only"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert quickstart.returncode == 0, quickstart.stdout + quickstart.stderr
+    env, database_url = quickstart_env(tmp_path)
     site = await start_site(database_url)
-    blocks = _blocks()
-    assert len(blocks) >= 2
-    script = "\n".join(block.replace("http://127.0.0.1:8573", site.url) for block in blocks)
-    prelude = 'set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n'
-    ran = subprocess.run(
-        ["bash", "-c", prelude + script], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
-    )
+    blocks, skipped = shell_blocks(GUIDE.read_text())
+    assert len(blocks) >= 2 and skipped == []
+    ran = run_examples(blocks, site.url, env, tmp_path)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     # What the examples say they did, in the database.
     rows = execute(
