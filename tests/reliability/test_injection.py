@@ -162,8 +162,13 @@ CLOSED = "UTC; closed 2000-01-01..2999-12-31"
 
 @pytest.fixture
 async def agi_server(repo_url: str) -> AsyncIterator[Server]:
-    """The real server on the test bed's AGI port over the test database (no cache)."""
-    config = Settings(database_url=repo_url, listen=f"127.0.0.1:{AGI_PORT}", cache_ttl=0, grace_period=1)
+    """The real server on the test bed's AGI port over the test database (no cache, a patient
+    database timeout)."""
+    # A database timeout well above the default: 25 calls at once read the database (no cache) on a
+    # loaded 2-core machine, and an ERROR for a slow read would look like the refusal this test wants.
+    config = Settings(
+        database_url=repo_url, listen=f"127.0.0.1:{AGI_PORT}", cache_ttl=0, grace_period=1, db_timeout=10
+    )
     repo = open_repository(repo_url, 2.0)
     await repo.init_schema()
     await repo.add_account(CUSTOMER, "Customer", "customer", None)
