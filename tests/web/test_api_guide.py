@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.plugins.web import StartSite
 from tests.support.db import execute
 from tests.web.test_readme import ROOT, quickstart_env, run_examples, shell_blocks
@@ -13,6 +15,7 @@ from tests.web.test_readme import ROOT, quickstart_env, run_examples, shell_bloc
 GUIDE = ROOT / "docs" / "api.md"
 
 
+@pytest.mark.slow  # a shell running every example, a process per command: left out of --quick
 async def test_every_example_of_the_api_guide_runs_as_written_on_a_fresh_quickstart(
     tmp_path: Path, start_site: StartSite
 ) -> None:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.plugins.web import StartSite
 from tests.support.db import execute
 
@@ -67,6 +69,7 @@ def quickstart_env(tmp_path: Path) -> tuple[dict[str, str], str]:
     return env, database_url
 
 
+@pytest.mark.slow  # a shell running every example, a process per command: left out of --quick
 async def test_every_example_of_the_readme_runs_as_written_on_a_fresh_quickstart(
     tmp_path: Path, start_site: StartSite
 ) -> None:
