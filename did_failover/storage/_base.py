@@ -83,8 +83,11 @@ class Executor(abc.ABC):
         """Run one query and return every row."""
 
     @abc.abstractmethod
-    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Insert many rows in as few statements as the driver allows."""
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, skip_known: bool = False
+    ) -> None:
+        """Insert many rows in as few statements as the driver allows; with `skip_known`, a row whose
+        unique key is there already is left out (a batch written again adds nothing)."""
 
     async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         """Run one query and return its first row, None when empty."""

@@ -56,7 +56,8 @@ class HistoryQueries(SQLBase):
     """The call history and the change log."""
 
     async def insert_calls(self, rows: Sequence[CallRecord]) -> None:
-        """Append routed calls to the call log in one transaction."""
+        """Append routed calls to the call log in one transaction; a call whose row is there already
+        (same uniqueid and start: a batch sent again after a commit that was not confirmed) adds none."""
         if not rows:
             return
         ts = self._ts
@@ -72,7 +73,7 @@ class HistoryQueries(SQLBase):
                             value[i] = ts(value[i])
                     value[_ATTEMPTS] = attempts_text(value[_ATTEMPTS])
                     values.append(value)
-                await db.insert_rows("call_log", _CALL_COLUMNS, values)
+                await db.insert_rows("call_log", _CALL_COLUMNS, values, skip_known=True)
 
     async def list_calls(
         self,

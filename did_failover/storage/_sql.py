@@ -68,6 +68,10 @@ class SQLRepository(GridQueries, HistoryQueries, LoginQueries):
     _VERSION_4_STATEMENTS: tuple[tuple[str, str], ...] = ()
     """(table, statement): column changes (idempotent) that turn a schema older than 4 into 4, where
     the table exists (the schema file creates a missing one as it is in 4)."""
+    _VERSION_5_STATEMENTS: tuple[tuple[str, str, str | None], ...] = ()
+    """(table, statement, done): what turns a schema older than 5 into 5 where the table exists: the
+    duplicate rows of a call folded into its first, then (where the schema file cannot) the unique key,
+    unless the query `done` finds it there already."""
 
     async def schema_version(self) -> int | None:
         """The database's schema version, None when the schema was never created."""
@@ -90,6 +94,12 @@ class SQLRepository(GridQueries, HistoryQueries, LoginQueries):
             if version is not None and version < 4:
                 for table, statement in self._VERSION_4_STATEMENTS:
                     if await db.fetch_one(self._TABLE_EXISTS, (table,)) is not None:
+                        await db.execute(statement)
+            if version is not None and version < 5:
+                for table, statement, done in self._VERSION_5_STATEMENTS:
+                    if await db.fetch_one(self._TABLE_EXISTS, (table,)) is None:
+                        continue
+                    if done is None or await db.fetch_one(done) is None:
                         await db.execute(statement)
             for statement in read_schema(self._SCHEMA_RESOURCE):
                 await db.execute(statement)

@@ -28,13 +28,14 @@ from did_failover.storage.records import (
     UserRow,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Version of the schema this code reads and writes (the `schema_version` row).
 
 1: accounts, DIDs, transfer settings, call log. 2: the change log and its triggers, web users and
 their sessions, API tokens. 3: forward lists (destination columns hold up to 5), after-hours
 destinations and business-hours schedules, every leg of a call in the call log. 4: failed logins
-(the throttle every web process shares), usernames compared exactly on MySQL too."""
+(the throttle every web process shares), usernames compared exactly on MySQL too. 5: one row per
+call in the call log (unique uniqueid and started_at), so that a batch written again adds nothing."""
 
 _ACTOR: ContextVar[str] = ContextVar("did_failover_actor", default="did-failover")
 

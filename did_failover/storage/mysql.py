@@ -18,6 +18,11 @@ from pymysql.constants import CLIENT
 from did_failover.errors import InputError, StorageUnavailable
 from did_failover.logs import get_logger
 from did_failover.storage._sql import Executor, Retry, Row, SQLRepository, every_operation_retried, no_schema
+from did_failover.storage._upgrades import (
+    MYSQL_VERSION_3_COLUMNS,
+    MYSQL_VERSION_4_STATEMENTS,
+    MYSQL_VERSION_5_STATEMENTS,
+)
 
 log = get_logger("did_failover.storage")
 
@@ -27,7 +32,6 @@ log = get_logger("did_failover.storage")
 # the network has silently dropped; a fresh connection costs a few milliseconds every ~5 min.
 POOL_RECYCLE = 280
 POOL_MAX = 10
-_EXACT_NAME = "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL"  # users.username, schema 4
 _ER_NO_SUCH_TABLE = 1146
 _ER_CHECK_FAILED = (4025, 3819)  # CHECK constraint violated: MariaDB, MySQL 8
 _IDEMPOTENT_DDL = ("CREATE TABLE IF NOT EXISTS", "INSERT IGNORE", "DROP TRIGGER IF EXISTS")
@@ -102,10 +106,16 @@ class _MySQLExecutor(Executor):
         await cursor.close()
         return count
 
-    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Insert many rows: aiomysql's executemany sends an INSERT as one multi-row statement."""
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, skip_known: bool = False
+    ) -> None:
+        """Insert many rows: aiomysql's executemany sends an INSERT as one multi-row statement (an
+        ON DUPLICATE KEY clause too, which `skip_known` adds: not INSERT IGNORE, which would turn
+        other errors into warnings)."""
         marks = ", ".join("%s" for _ in columns)
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        if skip_known:
+            sql += " ON DUPLICATE KEY UPDATE id = id"
         cursor = await self._conn.cursor()
         try:
             async with asyncio.timeout(self._timeout):
@@ -133,19 +143,9 @@ class MySQLRepository(SQLRepository):
         "SELECT column_name FROM information_schema.columns"
         " WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?"
     )
-    _VERSION_3_COLUMNS = (
-        (
-            "did_transfers",
-            "after_hours_destination",
-            "ALTER TABLE did_transfers MODIFY always_destination VARCHAR(1300) NULL,"
-            " MODIFY busy_destination VARCHAR(1300) NULL, MODIFY no_answer_destination VARCHAR(1300) NULL,"
-            " MODIFY unavailable_destination VARCHAR(1300) NULL,"
-            " ADD COLUMN after_hours_destination VARCHAR(1300) NULL AFTER unavailable_destination,"
-            " ADD COLUMN schedule VARCHAR(2000) NULL AFTER after_hours_destination",
-        ),
-        ("call_log", "legs", "ALTER TABLE call_log ADD COLUMN legs VARCHAR(2000) NULL"),
-    )
-    _VERSION_4_STATEMENTS = (("users", f"ALTER TABLE users MODIFY username {_EXACT_NAME}"),)
+    _VERSION_3_COLUMNS = MYSQL_VERSION_3_COLUMNS
+    _VERSION_4_STATEMENTS = MYSQL_VERSION_4_STATEMENTS
+    _VERSION_5_STATEMENTS = MYSQL_VERSION_5_STATEMENTS
 
     def __init__(
         self,

@@ -81,7 +81,8 @@ CREATE TABLE IF NOT EXISTS call_log (
     legs VARCHAR(2000) NULL,
     PRIMARY KEY (id),
     KEY ix_call_log_started_at (started_at),
-    KEY ix_call_log_did (did, started_at)
+    KEY ix_call_log_did (did, started_at),
+    UNIQUE KEY ux_call_log_call (uniqueid, started_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- Logins of the web page and the API. A reseller or customer user belongs to an account of
@@ -545,10 +546,11 @@ INSERT INTO change_log (changed_at, actor, action, subject, account, did, userna
 
 -- The version last: a schema whose triggers could not be created (no TRIGGER privilege, or binary
 -- logging without SUPER) is not taken for a finished one; `db init` then says why and runs again.
-INSERT IGNORE INTO schema_version (id, version) VALUES (1, 4);
--- Versions 1 to 3 become 4 in place. 2 added users, web sessions, API tokens and the change log;
+INSERT IGNORE INTO schema_version (id, version) VALUES (1, 5);
+-- Versions 1 to 4 become 5 in place. 2 added users, web sessions, API tokens and the change log;
 -- 3 widened the destination columns to forward lists and added after_hours_destination, schedule
 -- and call_log.legs; 4 added login_failures and made users.username utf8mb4_bin (compared exactly:
--- no case, accent or trailing-space folding). `did-failover db init` makes those column changes
--- before it runs this file; by hand: the ALTER TABLE statements in CHANGELOG.md.
-UPDATE schema_version SET version = 4 WHERE id = 1 AND version < 4;
+-- no case, accent or trailing-space folding); 5 made a call's row unique (ux_call_log_call, after
+-- folding the duplicates an older version could write). `did-failover db init` makes those changes
+-- before it runs this file; by hand: the statements in CHANGELOG.md.
+UPDATE schema_version SET version = 5 WHERE id = 1 AND version < 5;

@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS call_log (
 );
 CREATE INDEX IF NOT EXISTS ix_call_log_started_at ON call_log (started_at);
 CREATE INDEX IF NOT EXISTS ix_call_log_did ON call_log (did, started_at);
+-- One row per call: a batch sent again (its commit was made but not confirmed) adds nothing.
+CREATE UNIQUE INDEX IF NOT EXISTS ux_call_log_call ON call_log (uniqueid, started_at);
 
 -- Logins of the web page and the API. A reseller or customer user belongs to an account of
 -- that type; an admin user to none. Passwords only as argon2id hashes.
@@ -543,8 +545,9 @@ END;
 
 -- The version last: a schema whose triggers could not be created (no TRIGGER privilege, or binary
 -- logging without SUPER) is not taken for a finished one; `db init` then says why and runs again.
-INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 4);
+INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 5);
 -- Versions 1 to 3 become 4 in place. 2 added users, web sessions, API tokens and the change log;
 -- 3 added after_hours_destination, schedule and call_log.legs (`did-failover db init` adds those
--- columns before it runs this file); 4 added login_failures.
-UPDATE schema_version SET version = 4 WHERE id = 1 AND version < 4;
+-- columns before it runs this file); 4 added login_failures; 5 made a call's row unique (uniqueid,
+-- started_at; `db init` folds the duplicates an older version could write before this file runs).
+UPDATE schema_version SET version = 5 WHERE id = 1 AND version < 5;

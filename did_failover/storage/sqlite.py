@@ -14,6 +14,7 @@ import aiosqlite
 
 from did_failover.errors import InputError, SchemaMismatch, StorageUnavailable
 from did_failover.storage._sql import Executor, Row, SQLRepository, no_schema
+from did_failover.storage._upgrades import SQLITE_VERSION_3_COLUMNS, SQLITE_VERSION_5_STATEMENTS
 
 
 class _SQLiteExecutor(Executor):
@@ -27,7 +28,9 @@ class _SQLiteExecutor(Executor):
         async with self._conn.execute(sql, tuple(args)) as cursor:
             return cursor.rowcount
 
-    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, skip_known: bool = False
+    ) -> None:
         """Insert many rows as multi-row INSERTs of up to _MAX_VARIABLES parameters each.
 
         executemany releases and retakes the GIL around every row; under load that hands the GIL
@@ -39,7 +42,8 @@ class _SQLiteExecutor(Executor):
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             args = [value for row in chunk for value in row]
-            await self.execute(head + ", ".join([row_marks] * len(chunk)), args)
+            tail = " ON CONFLICT DO NOTHING" if skip_known else ""
+            await self.execute(head + ", ".join([row_marks] * len(chunk)) + tail, args)
 
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Run one query and return every row."""
@@ -66,15 +70,8 @@ class SQLiteRepository(SQLRepository):
     _SCHEMA_RESOURCE = "schema_sqlite.sql"
     _TABLE_EXISTS = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
     _COLUMN_EXISTS = "SELECT name FROM pragma_table_info(?) WHERE name = ?"
-    _VERSION_3_COLUMNS = (
-        (
-            "did_transfers",
-            "after_hours_destination",
-            "ALTER TABLE did_transfers ADD COLUMN after_hours_destination TEXT NULL",
-        ),
-        ("did_transfers", "schedule", "ALTER TABLE did_transfers ADD COLUMN schedule TEXT NULL"),
-        ("call_log", "legs", "ALTER TABLE call_log ADD COLUMN legs TEXT NULL"),
-    )
+    _VERSION_3_COLUMNS = SQLITE_VERSION_3_COLUMNS
+    _VERSION_5_STATEMENTS = SQLITE_VERSION_5_STATEMENTS
 
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from did_failover.errors import InputError
-from did_failover.storage import SCHEMA_VERSION, Repository, TransferRow, acting_as, open_repository
+from did_failover.storage import (
+    SCHEMA_VERSION,
+    CallRecord,
+    Repository,
+    TransferRow,
+    acting_as,
+    open_repository,
+)
 from did_failover.storage._sql import split_statements
 from tests.support.db import dump, execute
 
@@ -212,10 +219,10 @@ def _create_old(url: str, version: int) -> None:
         execute(url, row)
 
 
-@pytest.mark.parametrize("old", [1, 2, 3])
+@pytest.mark.parametrize("old", [1, 2, 3, 4])
 async def test_db_init_upgrades_an_older_database_in_place(repo_url: str, old: int) -> None:
-    """Every row and every route of a v1, v2 or v3 database survive `init_schema`; writes are logged
-    after it, the new fields too."""
+    """Every row and every route of a v1, v2, v3 or v4 database survive `init_schema`; writes are
+    logged after it, the new fields too."""
     _create_old(repo_url, old)
     before = {table: rows for table, rows in dump_v1(repo_url).items()}
     dids = ("15550001", "15550002", "15550003", "15559999")
@@ -319,6 +326,56 @@ def dump_v1(url: str) -> dict[str, list[tuple[object, ...]]]:
         table: execute(url, f"SELECT {columns} FROM {table} ORDER BY 1")
         for table, columns in V1_COLUMNS.items()
     }
+
+
+@pytest.mark.parametrize("old", [1, 3, 4])
+async def test_the_upgrade_to_5_folds_the_rows_a_call_was_written_twice_into_one(
+    repo_url: str, old: int
+) -> None:
+    """Rows an older version wrote twice for one call (same uniqueid and start) become one, the
+    first; calls with another start, or without a uniqueid, all stay; a batch sent again after the
+    upgrade adds nothing."""
+    _create_old(repo_url, old)
+    columns = "(started_at, did, account_number, result, uniqueid)"
+    for started, uniqueid in [
+        ("2026-12-01 10:00:00.000", "1764583200.1"),
+        ("2026-12-01 10:00:00.000", "1764583200.1"),
+        ("2026-12-01 10:00:00.000", "1764583200.1"),
+        ("2026-12-01 10:05:00.000", "1764583200.1"),  # another call with that uniqueid (another box)
+        ("2026-12-01 10:06:00.000", None),
+        ("2026-12-01 10:06:00.000", None),
+    ]:
+        execute(
+            repo_url,
+            f"INSERT INTO call_log {columns} VALUES (?, '15550001', '1001', 'ANSWERED', ?)",
+            (started, uniqueid),
+        )
+    async with open_repository(repo_url, 5.0) as repo:
+        assert await repo.init_schema() == SCHEMA_VERSION
+        assert await repo.init_schema() == SCHEMA_VERSION
+        stored = execute(
+            repo_url, "SELECT started_at, uniqueid FROM call_log WHERE did = '15550001' ORDER BY id"
+        )
+        assert [(str(started)[:16], uniqueid) for started, uniqueid in stored] == [
+            ("2026-11-30 10:00", None),
+            ("2026-12-01 10:00", "1764583200.1"),
+            ("2026-12-01 10:05", "1764583200.1"),
+            ("2026-12-01 10:06", None),
+            ("2026-12-01 10:06", None),
+        ]
+        batch = [
+            CallRecord(
+                datetime(2026, 12, 2, 9, 0, tzinfo=UTC), "15550001", "ANSWERED", "1001", uniqueid=f"9.{i}"
+            )
+            for i in range(3)
+        ]
+        await repo.insert_calls(batch)
+        await repo.insert_calls(batch)  # the commit was made but not confirmed: sent again
+        assert [c.uniqueid for c in await repo.list_calls(since=datetime(2026, 12, 2, tzinfo=UTC))] == [
+            "9.2",
+            "9.1",
+            "9.0",
+        ]
 
 
 async def test_usernames_are_compared_exactly_after_the_upgrade_to_4(repo_url: str) -> None:

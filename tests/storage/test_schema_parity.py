@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from did_failover.storage import open_repository
+from did_failover.storage import SCHEMA_VERSION, open_repository
 from tests.support.db import SQLITE_ONLY, TABLES, execute
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,4 +61,4 @@ def test_schema_sql_run_twice_by_hand_with_the_mysql_client(mysql_url: str) -> N
             capture_output=True,
         )
     assert sorted(_mysql_columns(mysql_url)) == sorted(TABLES)
-    assert execute(mysql_url, "SELECT version FROM schema_version") == [(4,)]
+    assert execute(mysql_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
