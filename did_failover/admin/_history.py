@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 from did_failover.admin import validation as valid
 from did_failover.admin._accounts import AccountOperations
 from did_failover.admin.scope import Scope, scoped
-from did_failover.errors import InputError
+from did_failover.errors import InputError, NotFound
 from did_failover.numbers import did_number
-from did_failover.storage.records import (
-    CallRecord,
-    ChangeRow,
-)
+from did_failover.storage.records import CallRecord, ChangeRow
 
 ACCOUNT_FIELDS = frozenset({"account", "reseller"})
 """Change-log fields whose values are account numbers."""
@@ -44,10 +42,8 @@ class HistoryOperations(AccountOperations):
         number = did_number(did, "did") if did is not None else None
         owner = account or scope.customer
         if number is not None and owner is None and not every_owner:
-            current = await self.repo.get_did(number)
-            owner_row = await self.repo.get_account(current.account) if current is not None else None
-            if owner_row is not None and self.sees(scope, owner_row):
-                owner = owner_row.number
+            with contextlib.suppress(NotFound):  # no owner now, or one out of scope: the scope's calls
+                owner = (await self._did(scope, number))[1].number
         return await self.repo.list_calls(
             did=number,
             account=owner,

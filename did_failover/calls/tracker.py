@@ -31,7 +31,6 @@ class TrackedCall:
         "attempts",
         "billsec",
         "caller",
-        "current_leg",
         "dest_uids",
         "did",
         "ended_at",
@@ -67,7 +66,6 @@ class TrackedCall:
         self.transfer_dialstatus: str | None = None
         self.result = ""
         self.leg: str | None = None
-        self.current_leg: tuple[str, str] | None = None
         self.attempts: list[Attempt] = []
         """Every destination dialled, in order: `dialing` adds one, `dialed` sets its status."""
         self.answered_at: datetime | None = None
@@ -159,7 +157,6 @@ class CallTracker:
 
     def dialing(self, call: TrackedCall, leg: str, destination: str, step: int = 0) -> None:
         """The handler is about to Dial `destination` as `leg` (step `step` of its forward list)."""
-        call.current_leg = (leg, destination)
         call.attempts.append(Attempt(leg, step, destination))
         if leg == "PRIMARY":
             call.primary_destination = destination
@@ -178,7 +175,6 @@ class CallTracker:
             call.primary_dialstatus = dialstatus
         else:
             call.transfer_dialstatus = dialstatus
-        call.current_leg = None
         if dialstatus == "ANSWER":
             talked = int(answered_ms) if answered_ms.isdigit() else 0
             call.agi_answered = (datetime.now(UTC), talked, int(cause) if cause.isdigit() else None)
@@ -219,7 +215,10 @@ class CallTracker:
         if call is None:
             return
         dest = event.get("DestUniqueid", "")
-        leg, destination = call.current_leg or ("", event.get("DialString", ""))
+        ringing = call.attempts[-1] if call.attempts and call.attempts[-1].status is None else None
+        leg, destination = (
+            (ringing.leg, ringing.destination) if ringing else ("", event.get("DialString", ""))
+        )
         if dest and dest not in self.channels:
             self.channels[dest] = _DestChannel(call, leg, destination)
             call.dest_uids.append(dest)

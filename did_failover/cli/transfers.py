@@ -5,17 +5,13 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-from collections.abc import Awaitable, Callable
 
 from did_failover.admin.service import Scope, Service
-from did_failover.admin.views import (
-    TransferView,
-)
+from did_failover.admin.views import TransferView
 from did_failover.cli.progress import progress
 from did_failover.cli.render import print_json, table, transfer_lines
 from did_failover.errors import InputError
-
-Work = Callable[[Service, Scope, argparse.Namespace], Awaitable[None]]
+from did_failover.routing.forwards import SEPARATOR
 
 
 async def transfer_set(service: Service, scope: Scope, args: argparse.Namespace) -> None:
@@ -93,8 +89,8 @@ def _first_step(forwards: str | None) -> str:
     `--wide` have the whole list): `pstn:+15557654321/20 (+2)`."""
     if not forwards:
         return "-"
-    first, _, rest = forwards.partition(",")
-    return f"{first} (+{rest.count(',') + 1})" if rest else first
+    first, *more = forwards.split(SEPARATOR)
+    return f"{first} (+{len(more)})" if more else first
 
 
 async def transfer_show(service: Service, scope: Scope, args: argparse.Namespace) -> None:

@@ -43,7 +43,7 @@ _CALL_COLUMNS = (
 )
 """The call log's columns; each is the CallRecord field of its name, but for `legs`: `attempts` as text."""
 
-_call_values = attrgetter(*_CALL_COLUMNS[:-1], "attempts")
+_call_values = attrgetter(*("attempts" if column == "legs" else column for column in _CALL_COLUMNS))
 _CALL_TIMES = tuple(i for i, name in enumerate(_CALL_COLUMNS) if name.endswith("_at"))
 _ATTEMPTS = _CALL_COLUMNS.index("legs")
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.plugins.web import StartSite
 from tests.support.db import execute
-from tests.web.test_readme import ROOT, quickstart_env, run_examples, shell_blocks
+from tests.support.examples import ROOT, quickstart_env, run_examples, shell_blocks
 
 GUIDE = ROOT / "docs" / "api.md"
 
