@@ -20,6 +20,8 @@ def _env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
         **os.environ,
         "DID_FAILOVER_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
         "DID_FAILOVER_LISTEN": f"127.0.0.1:{port}",
+        # a free port for /metrics too: the default (9573) may be a developer's running server's
+        "DID_FAILOVER_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "DID_FAILOVER_LOG_FORMAT": "json",
         **extra,
     }
