@@ -165,12 +165,23 @@ class CallTracker:
             call.transfer_destination = destination
 
     def dialed(
-        self, call: TrackedCall, leg: str, dialstatus: str, cause: str = "", answered_ms: str = ""
+        self,
+        call: TrackedCall,
+        leg: str,
+        dialstatus: str,
+        cause: str = "",
+        answered_ms: str = "",
+        members: tuple[str, ...] = (),
     ) -> None:
         """Dial returned with `dialstatus` (and HANGUPCAUSE and ANSWEREDTIME_MS as Dial set them),
-        or VoiceMail with VMSTATUS."""
-        if call.attempts:
-            call.attempts[-1] = call.attempts[-1]._replace(status=dialstatus)
+        or VoiceMail with VMSTATUS; `members`: each ring-all member's own status, in order."""
+        attempts = call.attempts
+        if members and len(attempts) >= len(members):
+            first = len(attempts) - len(members)
+            for i, status in enumerate(members):
+                attempts[first + i] = attempts[first + i]._replace(status=status)
+        elif attempts:
+            attempts[-1] = attempts[-1]._replace(status=dialstatus)
         if leg == "PRIMARY":
             call.primary_dialstatus = dialstatus
         else:

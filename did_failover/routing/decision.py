@@ -12,6 +12,7 @@ nothing is left the remaining steps are skipped, except a final voicemail step (
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -59,18 +60,23 @@ BUSY_CAUSES = frozenset({"17", "21"})
 """HANGUPCAUSE user busy and call rejected: phones and trunks report busy this way too."""
 
 
+UNCONFIRMED = "UNCONFIRMED"
+"""The status of a confirmed step whose callee answered but did not press 1: it counts as NOANSWER."""
+
 VOICEMAIL_OK = frozenset({"SUCCESS", "USEREXIT"})
 """VMSTATUS values that mean the caller reached the mailbox."""
 
 
 class Dial(NamedTuple):
-    """Dial this destination as this leg, ringing for `timeout` seconds; `step` is its 1-based
-    position in the leg's forward list (0 for the primary)."""
+    """Dial this destination (ring-all members joined by `&`) as this leg, ringing for `timeout`
+    seconds; `step` is its 1-based position in the leg's forward list (0 for the primary), and
+    `confirm` whether its callee must press 1 before the call is bridged."""
 
     leg: Leg
     destination: str
     timeout: int
     step: int = 0
+    confirm: bool = False
 
 
 class Voicemail(NamedTuple):
@@ -162,7 +168,7 @@ def _step(route: DIDRoute, leg: Leg, position: int, rung: int, max_ring: int, be
     timeout = step.timeout or route.transfer_timeout
     if max_ring:
         timeout = min(timeout, max_ring - rung)
-    return Dial(leg, step.destination, timeout, position)
+    return Dial(leg, step.destination, timeout, position, step.confirm)
 
 
 _LIST_OF = {Leg(condition.leg): condition.field for condition in Condition}
@@ -182,10 +188,22 @@ def result_of(dialstatus: str, hangupcause: str) -> Result:
         return Result.CALLER_HANGUP
     if dialstatus == "BUSY":
         return Result.BUSY
-    if dialstatus == "NOANSWER":
+    if dialstatus in ("NOANSWER", UNCONFIRMED):
         return Result.NO_ANSWER
     if dialstatus in ("CHANUNAVAIL", "CONGESTION") and hangupcause in BUSY_CAUSES:
         return Result.BUSY
     # CHANUNAVAIL, CONGESTION and the rare others (DONTCALL, TORTURE, INVALIDARGS, empty): the
     # destination did not take the call, so the caller is better served by the failover than by nothing.
     return Result.UNAVAILABLE
+
+
+def member_status(members: Iterable[tuple[str, str]]) -> str:
+    """The DIALSTATUS a ring-all step that nobody took amounts to, from each member's DIALSTATUS
+    and HANGUPCAUSE: BUSY when every member was busy, CHANUNAVAIL when every member was unavailable,
+    else NOANSWER (some rang out, or the mix says neither)."""
+    results = {result_of(status, cause) for status, cause in members}
+    if results == {Result.BUSY}:
+        return "BUSY"
+    if results == {Result.UNAVAILABLE}:
+        return "CHANUNAVAIL"
+    return "NOANSWER"

@@ -29,7 +29,9 @@ from did_failover.routing.decision import (
     transfer_on,
 )
 from did_failover.routing.dialstring import DialTemplates
+from did_failover.routing.forwards import MEMBER_SEPARATOR
 from did_failover.routing.limits import RedisLimits
+from did_failover.routing.ringing import plan_dial, read_dial
 from did_failover.routing.schedule import cached_schedule, remember_schedule
 from did_failover.storage.records import DIDRoute
 from fastagi.errors import CallerHungUp
@@ -39,10 +41,6 @@ log = get_logger("did_failover.routing")
 
 ROUTE = "did-failover"
 """The script path the dialplan names, `AGI(agi://server:4573/did-failover)`: this handler's route."""
-DIAL_RESULT = "${DIALSTATUS},${HANGUPCAUSE},${ANSWEREDTIME_MS}"
-"""Read after each Dial: how the leg ended and, when answered, how long it talked (the call history
-has answer and end time, cause and billable seconds from this even without AMI)."""
-
 GROUP_CATEGORY = "did-failover"
 """GROUP() category that counts a DID's concurrent calls in Asterisk, so several servers agree."""
 
@@ -221,25 +219,26 @@ class DIDFailover:
     async def _dial(
         self, session: AGISession, route: DIDRoute, step: Dial, redirects: int, outcome: _Outcome
     ) -> tuple[str, str]:
-        """Dial one leg and return its DIALSTATUS and HANGUPCAUSE."""
+        """Dial one leg and return its DIALSTATUS (UNCONFIRMED for a callee that did not press 1; for
+        a ring-all step, what its members amount to) and HANGUPCAUSE."""
         session.check_alive()
         leg = step.leg
         name = leg.lower()  # Leg is a StrEnum: str methods give plain strings
-        target = self.templates.dial_string(step.destination, f"{name} destination")
         forwarded = leg is not Leg.PRIMARY
         caller_id = route.did if forwarded and route.caller_id == "did" else None
-        options = self.templates.dial_options(step.timeout, caller_id)
-        await self._leg_starts(session, route, step, redirects, outcome)
-        await session.exec("Dial", target + options)
-        value = await session.get_full_variable(DIAL_RESULT) or ","
-        status, _, rest = value.partition(",")
-        cause, _, answered_ms = rest.partition(",")
-        outcome.dialstatus = status
-        self.tracker.dialed(outcome.call, str(leg), status, cause, answered_ms)
+        request = session.request
+        channel = request.channel if request is not None else ""
+        plan = plan_dial(self.templates, step, caller_id, route.did, channel, f"{name} destination")
+        await self._leg_starts(session, route, step, redirects, outcome, plan.sets)
+        await session.exec("Dial", plan.dial)
+        ended = read_dial(step, await session.get_full_variable(plan.expression) or ",")
+        outcome.dialstatus = ended.status
+        status, cause = ended.status, ended.cause
+        self.tracker.dialed(outcome.call, str(leg), status, cause, ended.answered_ms, ended.members)
         _leg_ended(session, step)
-        if status == "CANCEL":
+        if ended.status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")
-        return status, cause
+        return ended.status, ended.cause
 
     async def _voicemail(
         self, session: AGISession, route: DIDRoute, step: Voicemail, redirects: int, outcome: _Outcome
@@ -261,20 +260,28 @@ class DIDFailover:
         return status
 
     async def _leg_starts(
-        self, session: AGISession, route: DIDRoute, step: Dial | Voicemail, redirects: int, outcome: _Outcome
+        self,
+        session: AGISession,
+        route: DIDRoute,
+        step: Dial | Voicemail,
+        redirects: int,
+        outcome: _Outcome,
+        sets: str = "",
     ) -> None:
         """Before a leg: mark a forwarded one as forwarded by this DID (what a Diversion header says),
-        whichever step, and note it as the leg that handles the call now."""
+        whichever step, along with what its Dial needs set (`sets`), and note it as the leg that
+        handles the call now (each member of a ring-all step as an attempt of its own)."""
         leg = step.leg
         if leg is not Leg.PRIMARY:
             await session.exec(
                 "MSet",
                 f"REDIRECTING(from-num,i)={route.did},"
                 f"REDIRECTING(reason,i)={REASONS[leg]},"
-                f"REDIRECTING(count,i)={redirects + 1}",
+                f"REDIRECTING(count,i)={redirects + 1}" + (f",{sets}" if sets else ""),
             )
         outcome.leg, outcome.step = leg, step.step
-        self.tracker.dialing(outcome.call, str(leg), step.destination, step.step)
+        for member in step.destination.split(MEMBER_SEPARATOR):
+            self.tracker.dialing(outcome.call, str(leg), member, step.step)
 
 
 def _leg_ended(session: AGISession, step: Dial | Voicemail) -> None:

@@ -20,7 +20,8 @@ from did_failover.logs import configure, get_logger, log_session
 from did_failover.numbers import strip_plus
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.dialstring import DialTemplates
-from did_failover.routing.handler import DIAL_RESULT, ROUTE, DIDFailover
+from did_failover.routing.handler import ROUTE, DIDFailover
+from did_failover.routing.ringing import ACCEPTED, DIAL_RESULT, MEMBER_CONTEXT
 from did_failover.routing.schedule import parse_schedule
 from did_failover.settings import Settings, load_settings_or_report
 from did_failover.storage import Repository, check_schema, open_repository
@@ -107,9 +108,18 @@ class FakeAsterisk:
         return self.transfers[min(self._forwards, len(self.transfers)) - 1]
 
     def _evaluate(self, expression: str) -> str:
-        if expression == DIAL_RESULT:
+        if expression.startswith(DIAL_RESULT):
             leg = self._leg()
-            return f"{leg.status},{leg.cause},{ANSWERED_MS if leg.status == 'ANSWER' else ''}"
+            answered = leg.status == "ANSWER"
+            result = f"{leg.status},{leg.cause},{ANSWERED_MS if answered else ''}"
+            members = expression.count("${SHARED(")
+            if members:  # ring all: the first member takes an answered call, else all end alike
+                ended = "" if answered or leg.status == "NOANSWER" else f"{leg.status}:{leg.cause}"
+                peer = f"1@{MEMBER_CONTEXT}" if answered else ""
+                return ",".join([result, peer, *[ended] * members])
+            if expression != DIAL_RESULT:  # confirmed: an answered callee pressed 1
+                return f"{result},{ACCEPTED if answered else ''}"
+            return result
         # The preparation: hop and REDIRECTING counts of a fresh call (none), the SET()s it makes,
         # and the DID's group size when it is limited (this call is the only one).
         for name, value in _sets(expression):

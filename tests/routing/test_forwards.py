@@ -20,6 +20,21 @@ def test_a_list_keeps_its_order_and_each_steps_timeout() -> None:
     assert format_forwards(steps) == "pstn:+15551230001/20,sip:desk@pbx.example.com,voicemail:100"
 
 
+def test_ring_all_and_confirm_marks_read_in_any_order_and_write_one_way() -> None:
+    steps = parse_forwards(
+        "pstn:+15551230001/confirm/20, endpoint:desk & sip:desk@pbx.example.com/Confirm,voicemail:100", "--busy"
+    )
+    assert steps == (
+        Step("pstn:+15551230001", 20, confirm=True),
+        Step("endpoint:desk&sip:desk@pbx.example.com", None, confirm=True),
+        Step("voicemail:100"),
+    )
+    assert steps[1].members == ("endpoint:desk", "sip:desk@pbx.example.com")
+    assert format_forwards(steps) == (
+        "pstn:+15551230001/20/confirm,endpoint:desk&sip:desk@pbx.example.com/confirm,voicemail:100"
+    )
+
+
 def test_one_destination_is_a_list_of_one_with_the_same_text() -> None:
     assert format_forwards(parse_forwards("endpoint:bob", "--busy")) == "endpoint:bob"
 
@@ -38,7 +53,15 @@ def test_one_destination_is_a_list_of_one_with_the_same_text() -> None:
         ("pstn:15551230001/", "'' is not a ring timeout"),
         ("voicemail:100,pstn:15551230001", "--busy item 1: voicemail is a final step"),
         ("voicemail:100/20", "voicemail answers the call, it takes no ring timeout"),
-        ("voicemail:1&2", "not a valid voicemail box"),
+        ("voicemail:1&2", "'2' is not a destination"),
+        ("voicemail:100&endpoint:bob", "voicemail answers the call: it cannot ring with others (&)"),
+        ("endpoint:bob&endpoint:bob", "a step rings each destination once"),
+        ("&".join(f"endpoint:p{n}" for n in range(6)), "6 destinations ring at once, a step rings at most 5"),
+        ("endpoint:bob&", "'' is not a destination"),
+        ("voicemail:100/confirm", "voicemail answers the call, there is no callee to confirm"),
+        ("endpoint:bob/confirm/confirm", "'confirm' is not a ring timeout"),
+        ("endpoint:bob/20/30", "'30' is not a ring timeout"),
+        ("endpoint:bob/confirmed", "/confirm marks a step to confirm"),
         ("endpoint:bob,x", "--busy item 2: 'x' is not a destination"),
         ("voicemail:", "not a valid voicemail box"),
         ("voicemail:100@", "not a valid voicemail box"),
