@@ -82,3 +82,19 @@ async def test_simulate_says_when_transfer_is_off_and_when_nothing_dials_the_pri
     assert (await cli(env, "transfer", "set", "15551230000", "--always", "pstn:+15550009999"))[0] == 0
     _, out, _ = await cli(env, "simulate", "15551230000", "--primary-status", "BUSY")
     assert "; the primary is not dialled," in out.splitlines()[0]
+
+
+async def test_simulate_shows_each_member_of_a_ring_all_step_and_a_confirmed_step(tmp_path: Path) -> None:
+    """A confirmed ring-all step: what each Local channel dials, the U() prompt, and a busy step that
+    hands the call to the next one."""
+    env = serve_env(tmp_path, free_port())
+    await sample_did(env)
+    busy = "endpoint:desk2&pstn:+15557654321/25/confirm,pstn:+15550001111/confirm"
+    assert (await cli(env, "transfer", "set", "15551230000", "--busy", busy))[0] == 0
+    code, out, _ = await cli(
+        env, "simulate", "15551230000", "--primary-status", "BUSY", "--transfer-status", "BUSY"
+    )
+    assert code == 0, out
+    assert "  ring all PJSIP/desk2 & PJSIP/+15557654321@pstn, the callee presses 1\n" in out
+    assert "  dial    Local/1@did-failover-member&Local/2@did-failover-member,25 -> BUSY" in out
+    assert "  dial    PJSIP/+15550001111@pstn,30,U(did-failover-confirm^15551230000) -> BUSY" in out

@@ -95,6 +95,13 @@ class FakeAsterisk:
         elif app == "Dial":
             self.primary_dialled = self.primary_dialled or self._forwards == 0
             leg = self._leg()
+            if f"@{MEMBER_CONTEXT}" in options:  # ring all: name what each Local channel dials
+                count = options.count(f"@{MEMBER_CONTEXT}")
+                members = [self.variables.get(f"__DID_FAILOVER_MEMBER_{n}", "") for n in range(1, count + 1)]
+                confirm = self.variables.get("__DID_FAILOVER_MEMBER_OPTIONS")
+                self.steps.append(
+                    ("ring all", " & ".join(members) + (", the callee presses 1" if confirm else ""))
+                )
             self.steps.append(("dial", f"{options} -> {leg.status} (cause {_cause(leg.cause)})"))
         elif app == "VoiceMail":
             self.steps.append(("voicemail", f"{options} -> VMSTATUS SUCCESS"))

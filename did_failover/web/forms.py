@@ -3,7 +3,9 @@ CLI's one forward-list syntax (`pstn:...,sip:.../20,voicemail:...`) before the s
 a refusal is shown next to its input, named by its label.
 
 No JavaScript: a list shows its steps and one empty row (up to five); a step is added by filling the
-empty row and saving, removed by setting its type to None. Step 1 keeps the field names the form had
+empty row and saving, removed by setting its type to None. A "Ring all" step's text is its members
+as the CLI writes them (`endpoint:desk&pstn:+15551230001`); a step's "callee presses 1" box is the
+list text's `/confirm`. Step 1 keeps the field names the form had
 before lists (`busy_type`, `busy_destination`); step N is `busy_N_type`, `busy_N_destination`, and
 every step has `..._timeout`."""
 
@@ -18,7 +20,15 @@ from did_failover.conditions import FIELDS, Condition
 from did_failover.errors import InputError, InvalidDestination
 from did_failover.numbers import typed_number, whole_number
 from did_failover.routing.destinations import parse_destination
-from did_failover.routing.forwards import MAX_STEPS, SEPARATOR, TIMEOUT_MARK, ring_timeout
+from did_failover.routing.forwards import (
+    CONFIRM,
+    MAX_STEPS,
+    MEMBER_SEPARATOR,
+    SEPARATOR,
+    TIMEOUT_MARK,
+    parse_forwards,
+    ring_timeout,
+)
 
 CONDITIONS = [(condition.field, condition.label) for condition in Condition]
 TYPES = [
@@ -27,6 +37,7 @@ TYPES = [
     ("sip", "SIP URI"),
     ("endpoint", "SIP device"),
     ("voicemail", "Voicemail"),
+    ("ringall", "Ring all"),
 ]
 _TYPES = {value for value, _ in TYPES}
 _LABELS = {
@@ -66,6 +77,7 @@ class Row:
     type: str = "none"
     text: str = ""
     timeout: str = ""
+    confirm: bool = False
 
 
 def prefix(key: str, position: int) -> str:
@@ -76,10 +88,21 @@ def prefix(key: str, position: int) -> str:
 def rows_of(stored: str | None) -> list[Row]:
     """A stored forward list as form rows, plus one empty row while there is room."""
     rows = []
-    for item in (stored or "").split(SEPARATOR) if stored else []:
-        destination, _, timeout = item.partition(TIMEOUT_MARK)
-        kind, text = split(destination)
-        rows.append(Row(kind, text, timeout))
+    try:
+        steps = parse_forwards(stored or "", "forwards")
+    except InvalidDestination:  # edited by hand into something invalid: shown as it is
+        steps = ()
+        for item in (stored or "").split(SEPARATOR) if stored else []:
+            destination, _, timeout = item.partition(TIMEOUT_MARK)
+            kind, text = split(destination)
+            rows.append(Row(kind, text, timeout))
+    for step in steps:
+        timeout = "" if step.timeout is None else str(step.timeout)
+        if len(step.members) > 1:
+            rows.append(Row("ringall", step.destination, timeout, step.confirm))
+        else:
+            kind, text = split(step.destination)
+            rows.append(Row(kind, text, timeout, step.confirm))
     return with_room(rows)
 
 
@@ -101,6 +124,8 @@ def join(kind: str, text: str) -> str:
     if kind == "none":
         return "none"
     text = text.strip()
+    if kind == "ringall":
+        return MEMBER_SEPARATOR.join(member.strip() for member in text.split(MEMBER_SEPARATOR))
     if kind == "sip":
         text = text.removeprefix("sip:")
     return f"{kind}:{text}"
@@ -146,6 +171,7 @@ class TransferForm:
                     text(f"{prefix(key, n)}_type") or "none",
                     text(f"{prefix(key, n)}_destination"),
                     text(f"{prefix(key, n)}_timeout").strip(),
+                    text(f"{prefix(key, n)}_confirm") == "on",
                 )
                 for n in range(1, MAX_STEPS + 1)
             ]
@@ -165,13 +191,20 @@ class TransferForm:
                 if row.type == "none":
                     continue
                 text = typed_number(row.text) if row.type == "pstn" else row.text
+                destination = join(row.type, text)
                 try:
-                    parse_destination(join(row.type, text), key, position)
+                    for member in (
+                        destination.split(MEMBER_SEPARATOR) if row.type == "ringall" else [destination]
+                    ):
+                        parse_destination(member, key, position)
                 except InvalidDestination as exc:
                     raise InputError(exc.reason, key, position) from None
                 if row.timeout and ring_timeout(row.timeout) is None:
                     raise InputError(f"must be 1..300, got {row.timeout[:20]!r}", key + RING, position)
-                items.append(join(row.type, text) + (TIMEOUT_MARK + row.timeout if row.timeout else ""))
+                marks = (TIMEOUT_MARK + row.timeout if row.timeout else "") + (
+                    TIMEOUT_MARK + CONFIRM if row.confirm else ""
+                )
+                items.append(destination + marks)
             values[key] = SEPARATOR.join(items) or "none"
         timeout = whole_number(self.timeout, 3)
         if timeout is None:

@@ -6,6 +6,8 @@ and stay silent (`vmbox`, a mobile's voicemail), press 1 or press 2 (RFC 4733 DT
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 from did_failover.storage.records import Attempt
 from tests.routing.bed import Bed, Start, callers
@@ -22,16 +24,26 @@ def sip(name: str) -> str:
 def gone(b: Bed, dest: str, caller: str) -> list[dict[str, str]]:
     """DestGone events of `dest`'s channels: the far end's SIP side saw the call end."""
     reached = {e["Uniqueid"] for e in b.reached(caller) if e["Dest"] == dest}
-    return [dict(e) for e in b.ami.matching("UserEvent", UserEvent="DestGone") if e.get("Uniqueid") in reached]
+    return [
+        dict(e) for e in b.ami.matching("UserEvent", UserEvent="DestGone") if e.get("Uniqueid") in reached
+    ]
 
 
-async def test_a_mobile_voicemail_that_sends_no_digit_does_not_take_the_call(bed: Start) -> None:
+async def test_a_mobile_voicemail_that_sends_no_digit_does_not_take_the_call(
+    bed: Start, figures: Callable[..., None]
+) -> None:
     """Step 1 answers at once and stays silent, as a carrier's voicemail does: it never presses 1,
-    so step 2 rings and answers; the history shows step 1 as not accepted (UNCONFIRMED)."""
+    so step 2 rings and answers; the history shows step 1 as not accepted (UNCONFIRMED). Figure:
+    how long the refused step held the call (the prompt with an 11-digit DID, then the wait)."""
     b = await bed()
     await b.did("15552100001", "endpoint:busy", busy=f"{sip('vmbox')}/confirm,endpoint:answer")
     caller = str(next(callers))
-    _, outcome = await b.place("15552100001", caller)
+    call = await b.ami.originate("15552100001", caller)
+    await b.ami.wait_dest_reached(Dest="vmbox", CallerID=caller)
+    reached = time.monotonic()
+    await b.ami.wait_dest_reached(Dest="answer", CallerID=caller, timeout=40)
+    figures(unconfirmed_step_s=round(time.monotonic() - reached, 2))
+    outcome = await b.ami.wait_outcome(call, timeout=30)
     assert (outcome.result, outcome.leg, outcome.variables["DID_FAILOVER_STEP"]) == ("ANSWERED", "BUSY", "2")
     assert [e["Dest"] for e in b.reached(caller)] == ["busy", "vmbox", "answer"]
     row = await history(b, "15552100001", caller)
@@ -41,13 +53,21 @@ async def test_a_mobile_voicemail_that_sends_no_digit_does_not_take_the_call(bed
     )
 
 
-async def test_a_callee_that_presses_1_is_bridged_at_its_step(bed: Start) -> None:
+async def test_a_callee_that_presses_1_is_bridged_at_its_step(
+    bed: Start, figures: Callable[..., None]
+) -> None:
     """The callee answers and sends 1 as RFC 4733 DTMF during the prompt: bridged, ANSWERED at
     that step, and the next step never rings."""
     b = await bed()
     await b.did("15552100002", "endpoint:busy", busy=f"{sip('press1')}/confirm,endpoint:answer")
     caller = str(next(callers))
-    call, outcome = await b.place("15552100002", caller)
+    call = await b.ami.originate("15552100002", caller)
+    await b.ami.wait_dest_reached(Dest="press1", CallerID=caller)
+    reached = time.monotonic()
+    await b.ami.wait_for("BridgeEnter", Uniqueid=call.channel_uniqueid)
+    # The far end presses 1 1.5 s after it answers: the rest is the prompt's own reaction time.
+    figures(answer_to_bridge_s=round(time.monotonic() - reached, 2))
+    outcome = await b.ami.wait_outcome(call, timeout=30)
     assert (outcome.result, outcome.leg, outcome.variables["DID_FAILOVER_STEP"]) == ("ANSWERED", "BUSY", "1")
     assert [e["Dest"] for e in b.reached(caller)] == ["busy", "press1"]
     bridged = b.ami.matching("BridgeEnter", Uniqueid=call.channel_uniqueid)
@@ -92,7 +112,7 @@ async def test_ring_all_rings_two_members_at_once_and_the_one_that_answers_takes
     caller = str(next(callers))
     _, outcome = await b.place("15552100005", caller)
     assert (outcome.result, outcome.leg, outcome.variables["DID_FAILOVER_STEP"]) == ("ANSWERED", "BUSY", "1")
-    primary, *members = b.reached(caller)
+    _, *members = b.reached(caller)
     assert sorted(e["Dest"] for e in members) == ["answer", "ring"]
     assert all(e["RedirectingFrom"] == "15552100005" and e["RedirectingCount"] == "1" for e in members)
     row = await history(b, "15552100005", caller)
@@ -106,7 +126,9 @@ async def test_ring_all_of_three_cancels_the_two_that_did_not_answer(bed: Start)
     """Three members, one answers after the others rang: the two others are cancelled, and their
     SIP side sees it (DestGone) while the call is still up."""
     b = await bed()
-    await b.did("15552100006", "endpoint:busy", busy=f"endpoint:ring&pstn:15552220006&{sip('press1')}/confirm")
+    await b.did(
+        "15552100006", "endpoint:busy", busy=f"endpoint:ring&pstn:15552220006&{sip('press1')}/confirm"
+    )
     caller = str(next(callers))
     _, outcome = await b.place("15552100006", caller)
     assert (outcome.result, outcome.leg) == ("ANSWERED", "BUSY")
@@ -150,7 +172,9 @@ async def test_ring_all_with_confirm_lets_the_member_that_presses_1_take_it(bed:
     """A confirmed ring-all step: the silent voicemail answers first and never confirms, and keeps
     nobody else from ringing; the member that presses 1 takes the call."""
     b = await bed()
-    await b.did("15552100009", "endpoint:busy", busy=f"{sip('vmbox')}&{sip('press1')}/confirm,endpoint:answer")
+    await b.did(
+        "15552100009", "endpoint:busy", busy=f"{sip('vmbox')}&{sip('press1')}/confirm,endpoint:answer"
+    )
     caller = str(next(callers))
     _, outcome = await b.place("15552100009", caller)
     assert (outcome.result, outcome.variables["DID_FAILOVER_STEP"]) == ("ANSWERED", "1")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from did_failover.errors import InvalidDestination
+from did_failover.routing.decision import Dial, Leg, Result, result_of
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.forwards import Step, format_forwards, parse_forwards
+from did_failover.routing.ringing import plan_dial, read_dial
 from did_failover.settings import Settings
 
 
@@ -22,7 +24,8 @@ def test_a_list_keeps_its_order_and_each_steps_timeout() -> None:
 
 def test_ring_all_and_confirm_marks_read_in_any_order_and_write_one_way() -> None:
     steps = parse_forwards(
-        "pstn:+15551230001/confirm/20, endpoint:desk & sip:desk@pbx.example.com/Confirm,voicemail:100", "--busy"
+        "pstn:+15551230001/confirm/20, endpoint:desk & sip:desk@pbx.example.com/Confirm,voicemail:100",
+        "--busy",
     )
     assert steps == (
         Step("pstn:+15551230001", 20, confirm=True),
@@ -85,3 +88,36 @@ def test_voicemail_runs_with_the_greeting_and_is_never_dialled() -> None:
         templates.voicemail_arguments("pstn:15551230001", True, "busy destination")
     with pytest.raises(InvalidDestination, match="not a valid voicemail box"):
         templates.voicemail_arguments("voicemail:1,b(x)", True, "busy destination")
+
+
+def test_a_ring_all_step_is_dialled_as_a_local_channel_per_member_and_read_back_per_member() -> None:
+    """What the handler sends for a confirmed ring-all step, and how each member's report reads."""
+    templates = DialTemplates(Settings())
+    step = Dial(Leg.BUSY, "endpoint:desk&pstn:+15551230001", 20, 1, confirm=True)
+    plan = plan_dial(templates, step, None, "15550001", "PJSIP/pstn-00000001", "busy destination")
+    assert plan.dial == "Local/1@did-failover-member&Local/2@did-failover-member,20"
+    assert "__DID_FAILOVER_MEMBER_2=PJSIP/+15551230001@pstn" in plan.sets.split(",")
+    assert "__DID_FAILOVER_MEMBER_OPTIONS=U(did-failover-confirm^15550001)" in plan.sets.split(",")
+    assert read_dial(step, "ANSWER,16,5000,2@did-failover-member,UNCONFIRMED:16,").members == (
+        "UNCONFIRMED",
+        "ANSWER",
+    )
+    busy = read_dial(step, "BUSY,17,,,BUSY:17,CHANUNAVAIL:21")
+    assert (busy.status, busy.members) == ("BUSY", ("BUSY", "CHANUNAVAIL"))
+    mixed = read_dial(step, "BUSY,17,,,BUSY:17,CHANUNAVAIL:3")
+    assert (mixed.status, mixed.members) == ("NOANSWER", ("BUSY", "CHANUNAVAIL"))
+    rang_out = read_dial(step, "NOANSWER,0,,,,")
+    assert (rang_out.status, rang_out.members) == ("NOANSWER", ("NOANSWER", "NOANSWER"))
+    with pytest.raises(InvalidDestination, match="channel name"):
+        plan_dial(templates, step, None, "15550001", "PJSIP/a,b", "busy destination")
+
+
+def test_a_confirmed_callee_that_did_not_press_1_is_unconfirmed_and_counts_as_no_answer() -> None:
+    templates = DialTemplates(Settings())
+    step = Dial(Leg.BUSY, "pstn:15551230001", 20, 1, confirm=True)
+    plan = plan_dial(templates, step, "15550001", "15550001", "PJSIP/pstn-1", "busy destination")
+    assert plan.dial == "PJSIP/15551230001@pstn,20,f(15550001)U(did-failover-confirm^15550001)"
+    assert read_dial(step, "ANSWER,16,900,UNCONFIRMED").status == "UNCONFIRMED"
+    assert read_dial(step, "ANSWER,16,900,").status == "UNCONFIRMED"  # the callee hung up at the prompt
+    assert read_dial(step, "ANSWER,16,900,ACCEPTED").status == "ANSWER"
+    assert result_of("UNCONFIRMED", "16") is Result.NO_ANSWER
