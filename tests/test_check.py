@@ -27,11 +27,13 @@ async def test_check_passes_against_a_running_server(tmp_path: Path) -> None:
     assert [line.split(":")[0].split()[-1] for line in lines] == [
         "settings",
         "database",
+        "loops",
         "FastAGI",
         "metrics",
     ]
     assert all(line.startswith("OK ") for line in lines)
-    assert "schema version 5" in lines[1] and "/health answered" in lines[2]
+    assert "schema version 5" in lines[1] and "/health answered" in lines[3]
+    assert lines[2] == "OK    forward loops: none through our own DIDs"
 
 
 async def test_check_fails_when_the_server_is_down(tmp_path: Path) -> None:
@@ -42,8 +44,8 @@ async def test_check_fails_when_the_server_is_down(tmp_path: Path) -> None:
     assert code == 1
     lines = out.splitlines()
     assert lines[0].startswith("OK    settings") and lines[1].startswith("OK    database")
-    assert lines[2].startswith("FAIL  FastAGI:") and "is 'did-failover serve' running?" in lines[2]
-    assert lines[3].startswith("FAIL  metrics:")
+    assert lines[3].startswith("FAIL  FastAGI:") and "is 'did-failover serve' running?" in lines[3]
+    assert lines[4].startswith("FAIL  metrics:")
 
 
 async def test_check_fails_without_schema_and_with_bad_settings(tmp_path: Path) -> None:

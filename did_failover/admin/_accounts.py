@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import get_args
 
 from did_failover.admin import validation as valid
-from did_failover.admin.scope import Scope, Scoped, scoped
+from did_failover.admin.loops import LoopGuard, hops, transfer_hops
+from did_failover.admin.scope import Scope, scoped
 from did_failover.errors import Conflict, Forbidden, InputError, NotFound, NothingToChange
 from did_failover.numbers import account_number, did_number
 from did_failover.storage.base import acting_as
@@ -20,7 +21,7 @@ from did_failover.storage.records import (
 ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
 
 
-class AccountOperations(Scoped):
+class AccountOperations(LoopGuard):
     """Accounts and DIDs."""
 
     @scoped(customer_may=False)
@@ -97,6 +98,7 @@ class AccountOperations(Scoped):
         await self._customer(scope, account)
         if await self.repo.get_did(number) is not None:
             raise Conflict(f"DID {number} already exists")
+        await self._refuse_loops(scope, {number: hops(primary, {})})
         with acting_as(scope.actor):
             return await self.repo.add_did(number, account, primary, ring_timeout, max_channels)
 
@@ -127,9 +129,12 @@ class AccountOperations(Scoped):
         await self._did(scope, number)
         if account is not None:
             await self._customer(scope, account)
-        if ring_timeout is not None:
+        if ring_timeout is not None or primary is not None:
             transfer = await self.repo.get_transfer(number) or default_transfer(number)
-            valid.transfer_ring_total(ring_timeout, transfer, self.max_ring)
+            if ring_timeout is not None:
+                valid.transfer_ring_total(ring_timeout, transfer, self.max_ring)
+            if primary is not None:
+                await self._refuse_loops(scope, {number: transfer_hops(primary, transfer)})
         with acting_as(scope.actor):
             return await self.repo.update_did(
                 number,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from did_failover.errors import InputError
 from did_failover.numbers import strip_plus
@@ -136,6 +136,18 @@ class DIDQueries(AccountQueries):
         async with self._read() as db:
             rows = await db.fetch_all(f"{_DID}{clause} ORDER BY d.number", args)
         return [self._did(row) for row in rows]
+
+    async def known_dids(self, numbers: Iterable[str]) -> set[str]:
+        """Which of `numbers` are DIDs, of any account (one query per 500 numbers)."""
+        wanted = sorted({strip_plus(n) for n in numbers})
+        found: set[str] = set()
+        async with self._read() as db:
+            for first in range(0, len(wanted), 500):
+                batch = wanted[first : first + 500]
+                marks = ", ".join("?" * len(batch))
+                rows = await db.fetch_all(f"SELECT number FROM dids WHERE number IN ({marks})", batch)
+                found.update(str(row[0]) for row in rows)
+        return found
 
     async def add_did(
         self, did: str, account: str, primary: str, ring_timeout: int, max_channels: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from types import TracebackType
@@ -149,6 +149,10 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     async def list_dids(self, account: str | None = None, reseller: str | None = None) -> list[DIDRow]:
         """DIDs, optionally only one account's or one reseller's customers', ordered by number."""
+
+    @abc.abstractmethod
+    async def known_dids(self, numbers: Iterable[str]) -> set[str]:
+        """Which of `numbers` are DIDs, of any account."""
 
     @abc.abstractmethod
     async def add_did(

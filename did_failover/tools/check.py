@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from did_failover.admin.loops import stored_loops
 from did_failover.console import EXIT_FAILED, EXIT_INPUT, PERSON_TIMEOUT
 from did_failover.errors import InputError, StorageUnavailable
 from did_failover.settings import (
@@ -64,7 +65,10 @@ def run(config: Path | None, out: TextIO | None = None) -> int:
 
 
 async def _checks(settings: Settings, out: TextIO) -> list[Outcome]:
-    checks: list[tuple[str, Callable[[Settings], Awaitable[str]]]] = [("database", check_database)]
+    checks: list[tuple[str, Callable[[Settings], Awaitable[str]]]] = [
+        ("database", check_database),
+        ("forward loops", check_loops),
+    ]
     if settings.ami_url:
         checks.append(("AMI", check_ami))
     if settings.limit_backend == "redis":
@@ -97,6 +101,25 @@ async def check_database(settings: Settings) -> str:
     except (StorageUnavailable, InputError, OSError) as exc:
         raise CheckFailed(f"{where}: {exc}") from None
     return f"{where}, schema version {version}"
+
+
+async def check_loops(settings: Settings) -> str:
+    """Follow every DID's primary and forward lists through our own DIDs: a loop there is refused
+    when it is saved, so one found here was made behind the service's back (hand-edited SQL)."""
+    where = redact(settings.database_url)
+    try:
+        repo = open_repository(settings.database_url, max(settings.db_timeout, TIMEOUT))
+        try:
+            await check_schema(repo)
+            loops = await stored_loops(repo)
+        finally:
+            await repo.close()
+    except (StorageUnavailable, InputError, OSError) as exc:
+        raise CheckFailed(f"{where}: {exc}") from None
+    if loops:
+        count = f"{len(loops)} loop{'s' if len(loops) > 1 else ''}"
+        raise CheckFailed(f"{count} through our own DIDs: {'; '.join(loops)}; break each with 'transfer set'")
+    return "none through our own DIDs"
 
 
 async def check_ami(settings: Settings) -> str:
