@@ -149,6 +149,13 @@ async def test_dids_are_created_listed_updated_with_or_without_plus(filled: Repo
     )
 
 
+async def test_known_dids_names_the_dids_among_numbers_of_every_account(filled: Repository) -> None:
+    """Which numbers are DIDs, whoever owns them, with or without +, past one batch of 500."""
+    numbers = [f"1555{n:04d}" for n in range(1200)] + ["+15550003", "4930111"]
+    assert await filled.known_dids(numbers) == {"15550001", "15550002", "15550003"}
+    assert await filled.known_dids([]) == set()
+
+
 async def test_refused_did_writes_change_nothing(filled: Repository, repo_url: str) -> None:
     """Duplicate DID, unknown account, unknown DID, out-of-range values: InputError, data untouched."""
     before = dump(repo_url)
