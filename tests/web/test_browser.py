@@ -78,8 +78,9 @@ async def test_an_admin_sets_a_busy_destination_and_the_cli_shows_it(browser: Br
 
 
 async def test_a_step_is_added_to_a_forward_list_in_the_empty_row(browser: Browser, site: Site) -> None:
-    """Busy -> mobile (20 s) -> voicemail, typed into the first row and then the empty row that
-    appears after saving; the CLI shows the list, the page a third, empty row."""
+    """Busy -> mobile (20 s) -> desk and a second mobile together, whoever answers presses 1 ->
+    voicemail, typed into the first row and then the empty rows that appear after saving; the CLI
+    shows the list, the page a fourth, empty row."""
     page = await _login(browser, site, "root")
     await page.get_by_role("link", name="15550001").click()
     await page.get_by_label("Busy type").select_option(label="PSTN")
@@ -87,16 +88,26 @@ async def test_a_step_is_added_to_a_forward_list_in_the_empty_row(browser: Brows
     await page.get_by_label("Busy ring seconds").fill("20")
     await page.get_by_role("button", name="Save").click()
     await expect(page.get_by_text("Saved.")).to_be_visible()
-    await page.get_by_label("Busy step 2 type").select_option(label="Voicemail")
-    await page.get_by_label("Busy step 2 destination").fill("100")
+    await page.get_by_label("Busy step 2 type").select_option(label="Ring all")
+    await page.get_by_label("Busy step 2 destination").fill("endpoint:desk & pstn:+15550001111")
+    await page.get_by_label("Busy step 2: callee presses 1").check()
     await page.get_by_role("button", name="Save").click()
     await expect(page.get_by_text("Saved.")).to_be_visible()
-    await expect(page.get_by_label("Busy step 3 type")).to_have_value("none")
+    await page.get_by_label("Busy step 3 type").select_option(label="Voicemail")
+    await page.get_by_label("Busy step 3 destination").fill("100")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Saved.")).to_be_visible()
+    await expect(page.get_by_label("Busy step 4 type")).to_have_value("none")
+    await expect(page.get_by_label("Busy step 2: callee presses 1")).to_be_checked()
+    await expect(page.get_by_label("Busy: callee presses 1")).not_to_be_checked()
     await _shot(page, "did-forward-list")
     env = {**os.environ, "DID_FAILOVER_DATABASE_URL": site.database_url}
     code, out, err = await cli(env, "transfer", "show", "15550001", "--json")
     assert (code, err) == (0, "")
-    assert json.loads(out)["busy"] == "pstn:+15557654321/20,voicemail:100"
+    assert (
+        json.loads(out)["busy"]
+        == "pstn:+15557654321/20,endpoint:desk&pstn:+15550001111/confirm,voicemail:100"
+    )
 
 
 async def test_a_refused_destination_shows_its_message_and_changes_nothing(
