@@ -263,3 +263,19 @@ def test_after_hours_list_replaces_the_primary_only_when_closed() -> None:
 def test_a_list_edited_into_nonsense_is_refused_before_any_dial() -> None:
     with pytest.raises(InvalidDestination, match="busy destination item 2"):
         after_primary(route(busy="pstn:15550001111,sip:x@h;evil"), "BUSY", "17")
+
+
+def test_a_ring_all_step_with_confirm_can_be_any_step_of_any_list_after_hours_included() -> None:
+    """The after-hours list's first step rings two members, each must press 1; a busy step 2 that is
+    a ring-all step comes after a plain one."""
+    closed = route(after_hours="endpoint:desk&pstn:+15551230001/25/confirm,voicemail:100")
+    assert first_leg(closed, 0, 5, after_hours=True, max_ring=180) == Dial(
+        Leg.AFTER_HOURS, "endpoint:desk&pstn:+15551230001", 25, 1, confirm=True
+    )
+    listed = route(busy="endpoint:bob,endpoint:desk&endpoint:carol")
+    step_one = after_primary(listed, "BUSY", "17", 180)
+    assert step_one == Dial(Leg.BUSY, "endpoint:bob", listed.transfer_timeout, 1)
+    assert isinstance(step_one, Dial)
+    assert after_step(listed, step_one, "UNCONFIRMED", "16", 20, 180) == Dial(
+        Leg.BUSY, "endpoint:desk&endpoint:carol", listed.transfer_timeout, 2
+    )
