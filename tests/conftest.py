@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.plugins.dns",
     "tests.plugins.redis",
     "tests.plugins.web",
+    "tests.plugins.nspawn",
     "tests.plugins.databases",
     "tests.plugins.markers",
     "tests.plugins.figures",

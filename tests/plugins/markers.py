@@ -16,6 +16,7 @@ MARK_BY_FIXTURE = {
     "galera": "galera",
     "redis_prefix": "redis",
     "redis_server": "redis",
+    "container": "nspawn",
 }
 """Fixture -> marker; a fixture that needs one of these (`ami` needs `asterisk`) marks it too."""
 
