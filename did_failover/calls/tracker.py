@@ -180,6 +180,8 @@ class CallTracker:
             first = len(attempts) - len(members)
             for i, status in enumerate(members):
                 attempts[first + i] = attempts[first + i]._replace(status=status)
+                if status == "ANSWER" and leg != "PRIMARY":  # the member that took the call
+                    call.transfer_destination = attempts[first + i].destination
         elif attempts:
             attempts[-1] = attempts[-1]._replace(status=dialstatus)
         if leg == "PRIMARY":

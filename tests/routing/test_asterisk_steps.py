@@ -108,7 +108,7 @@ async def test_ring_all_rings_two_members_at_once_and_the_one_that_answers_takes
     """A two-member step: both ring with REDIRECTING from the DID, `answer` takes the call, `ring`
     is cancelled; each member has its own status in the history."""
     b = await bed()
-    await b.did("15552100005", "endpoint:busy", busy="endpoint:ring&endpoint:answer")
+    await b.did("15552100005", "endpoint:busy", busy="endpoint:answer&endpoint:ring")
     caller = str(next(callers))
     _, outcome = await b.place("15552100005", caller)
     assert (outcome.result, outcome.leg, outcome.variables["DID_FAILOVER_STEP"]) == ("ANSWERED", "BUSY", "1")
@@ -117,9 +117,11 @@ async def test_ring_all_rings_two_members_at_once_and_the_one_that_answers_takes
     assert all(e["RedirectingFrom"] == "15552100005" and e["RedirectingCount"] == "1" for e in members)
     row = await history(b, "15552100005", caller)
     assert row.attempts[1:] == (
-        Attempt("BUSY", 1, "endpoint:ring", "CANCEL"),
         Attempt("BUSY", 1, "endpoint:answer", "ANSWER"),
+        Attempt("BUSY", 1, "endpoint:ring", "CANCEL"),
     )
+    # The member that took the call, not the last one dialled.
+    assert (row.transfer_destination, row.transfer_dialstatus) == ("endpoint:answer", "ANSWER")
 
 
 async def test_ring_all_of_three_cancels_the_two_that_did_not_answer(bed: Start) -> None:
@@ -183,3 +185,4 @@ async def test_ring_all_with_confirm_lets_the_member_that_presses_1_take_it(bed:
         Attempt("BUSY", 1, sip("vmbox"), "CANCEL"),
         Attempt("BUSY", 1, sip("press1"), "ANSWER"),
     )
+    assert row.transfer_destination == sip("press1")
