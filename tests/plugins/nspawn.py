@@ -9,7 +9,10 @@ which these machines lack."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +23,7 @@ import pytest
 from tests.support.examples import ROOT
 
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+CACHE = Path(os.environ.get("DID_FAILOVER_NSPAWN_CACHE", "/var/cache/did-failover"))
 
 
 class Container:
@@ -149,14 +153,43 @@ def later_version(deb: Path, version: str) -> Path:
     subprocess.run(
         ["dpkg-deb", "--root-owner-group", "--build", str(tree), str(later)], check=True, capture_output=True
     )
+    shutil.rmtree(tree)
     return later
 
 
+def _tree_digest() -> str:
+    """A digest of every file git knows in this tree, as it is on disk: which .deb it builds."""
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    digest = hashlib.sha256()
+    for name in sorted(names.decode().split("\0")):
+        path = ROOT / name
+        if name and path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def debs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The .deb of this tree, and the same under a later version (the upgrade), in one folder."""
-    current = build_deb(tmp_path_factory.mktemp("debs"))
-    return current, later_version(current, current.name.split("_")[1] + "+test1")
+def debs() -> tuple[Path, Path]:
+    """The .deb of this tree, and the same under a later version (the upgrade), in one folder.
+    Built once per tree content: the two pytest runs of scripts/test (and xdist's workers) share it
+    through a folder named by the tree's digest, the first one building while the others wait."""
+    out = CACHE / "debs" / _tree_digest()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = sorted(out.glob("did-failover_*_amd64.deb"))
+        if len(built) != 2:
+            for stale in out.parent.iterdir():  # the packages of earlier trees
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+            out.mkdir()
+            current = build_deb(out)
+            later_version(current, current.name.split("_")[1] + "+test1")
+            built = sorted(out.glob("did-failover_*_amd64.deb"))
+    current, later = built
+    if "+test1" in current.name:
+        current, later = later, current
+    return current, later
 
 
 Boot = Callable[[str], Container]
