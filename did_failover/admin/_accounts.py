@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import get_args
 
 from did_failover.admin import validation as valid
-from did_failover.admin.loops import LoopGuard, hops, transfer_hops
+from did_failover.admin.loops import LoopGuard, hops
 from did_failover.admin.scope import Scope, scoped
 from did_failover.errors import Conflict, Forbidden, InputError, NotFound, NothingToChange
 from did_failover.numbers import account_number, did_number
@@ -98,7 +98,7 @@ class AccountOperations(LoopGuard):
         await self._customer(scope, account)
         if await self.repo.get_did(number) is not None:
             raise Conflict(f"DID {number} already exists")
-        await self._refuse_loops(scope, {number: hops(primary, {})})
+        await self._refuse_loops(scope, {number: hops(primary)})
         with acting_as(scope.actor):
             return await self.repo.add_did(number, account, primary, ring_timeout, max_channels)
 
@@ -134,7 +134,7 @@ class AccountOperations(LoopGuard):
             if ring_timeout is not None:
                 valid.transfer_ring_total(ring_timeout, transfer, self.max_ring)
             if primary is not None:
-                await self._refuse_loops(scope, {number: transfer_hops(primary, transfer)})
+                await self._refuse_loops(scope, {number: hops(primary, transfer)})
         with acting_as(scope.actor):
             return await self.repo.update_did(
                 number,

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from did_failover.admin import validation as valid
 from did_failover.admin._accounts import AccountOperations
 from did_failover.admin.csv_format import OPTIONAL_COLUMNS, csv_header, parse_csv, write_csv
-from did_failover.admin.loops import ForwardLoop, transfer_hops
+from did_failover.admin.loops import ForwardLoop, hops
 from did_failover.admin.scope import Scope, scoped
 from did_failover.admin.views import TransferView, transfer_view
 from did_failover.errors import InputError, NothingToChange
@@ -74,7 +74,7 @@ class TransferOperations(AccountOperations):
         current = await self.repo.get_transfer(number) or default_transfer(number)
         merged = dataclasses.replace(current, **changes, updated_by=scope.updated_by)
         valid.transfer_ring_total(row.ring_timeout, merged, self.max_ring)
-        await self._refuse_loops(scope, {number: transfer_hops(row.primary, merged)})
+        await self._refuse_loops(scope, {number: hops(row.primary, merged)})
         with acting_as(scope.actor):
             await self.repo.set_transfer(merged)
         return await self.show_transfer(scope, number)
@@ -153,7 +153,7 @@ class TransferOperations(AccountOperations):
                 except InputError as exc:
                     raise InputError(f"DID {row.did}: {exc}\nnothing imported") from None
         try:
-            await self._refuse_loops(scope, {r.did: transfer_hops(visible[r.did].primary, r) for r in rows})
+            await self._refuse_loops(scope, {r.did: hops(visible[r.did].primary, r) for r in rows})
         except ForwardLoop as exc:
             raise InputError(f"DID {exc.did}: {exc.words()}\nnothing imported") from None
         if not dry_run:

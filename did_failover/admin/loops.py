@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from did_failover.admin.scope import Scope, Scoped
 from did_failover.conditions import Condition
-from did_failover.errors import InputError, InvalidDestination
+from did_failover.errors import InputError, InvalidDestination, NotFound
 from did_failover.numbers import strip_plus
 from did_failover.routing.destinations import parse_destination
 from did_failover.routing.forwards import forwards
@@ -43,29 +43,18 @@ class ForwardLoop(InputError):
         self.did = did
 
 
-def hops(primary: str | None, lists: Mapping[str, str | None]) -> list[Hop]:
-    """The DIDs a DID's primary and forward lists can send a call to (PSTN numbers only; a list that
-    does not parse sends nowhere here: it is refused on its own)."""
-    found = []
-    if primary:
-        found += [Hop(PRIMARY, did) for did in _pstn([primary])]
-    for field, text in lists.items():
+def hops(primary: str | None, lists: DIDRoute | TransferRow | None = None) -> list[Hop]:
+    """The DIDs a DID's primary and forward lists (a route as the router reads it, or transfer
+    settings as a change proposes them) can send a call to: PSTN numbers only; a list that does
+    not parse sends nowhere here (it is refused on its own)."""
+    found = [Hop(PRIMARY, did) for did in _pstn([primary])] if primary else []
+    for condition in Condition if lists is not None else ():
         try:
-            steps = forwards(text, field)
+            steps = forwards(getattr(lists, condition.field), condition.field)
         except InvalidDestination:
             continue
-        found += [Hop(field, did) for did in _pstn(m for step in steps for m in step.members)]
+        found += [Hop(condition.field, did) for did in _pstn(m for step in steps for m in step.members)]
     return found
-
-
-def route_hops(route: DIDRoute) -> list[Hop]:
-    """The hops of a DID as the router reads it."""
-    return hops(route.primary, {c.field: getattr(route, c.field) for c in Condition})
-
-
-def transfer_hops(primary: str, transfer: TransferRow) -> list[Hop]:
-    """The hops of a DID with these (proposed) transfer settings."""
-    return hops(primary, {c.field: getattr(transfer, c.field) for c in Condition})
 
 
 def _pstn(destinations: Iterable[str]) -> list[str]:
@@ -107,6 +96,25 @@ async def find_loop(start: str, hops_of: HopsOf) -> list[Hop] | None:
     return None
 
 
+async def all_loops(graph: Mapping[str, Sequence[Hop]]) -> list[tuple[str, list[Hop]]]:
+    """Every loop of a whole graph (DID -> its hops to other DIDs), each reported once, from its
+    lowest DID: for `did-failover check`, which finds the loops only hand-edited SQL can make."""
+    found: list[tuple[str, list[Hop]]] = []
+    on_loop: set[str] = set()
+
+    async def hops_of(did: str) -> Sequence[Hop]:
+        return graph.get(did, ())
+
+    for did in sorted(graph):
+        if did in on_loop or not graph[did]:
+            continue
+        cycle = await find_loop(did, hops_of)
+        if cycle is not None:
+            found.append((did, cycle))
+            on_loop.update(hop.did for hop in cycle)
+    return found
+
+
 def describe(start: str, cycle: Sequence[Hop], shown: Callable[[str], bool]) -> str:
     """`15551230001 -> 15551230002 -> 15551230001 (busy, busy)`: DIDs the caller may not see, and the
     field of the hop out of them, are not named."""
@@ -128,10 +136,7 @@ def loop_refusal(start: str, cycle: Sequence[Hop], shown: Callable[[str], bool])
 async def stored_loops(repo: Repository) -> list[str]:
     """Every forward loop the database holds, described in full (the admin's view)."""
     transfers = {t.did: t for t in await repo.list_transfers()}
-    graph: dict[str, list[Hop]] = {}
-    for row in await repo.list_dids():
-        transfer = transfers.get(row.number)
-        graph[row.number] = transfer_hops(row.primary, transfer) if transfer else hops(row.primary, {})
+    graph = {row.number: hops(row.primary, transfers.get(row.number)) for row in await repo.list_dids()}
     numbers = set(graph)
     graph = {did: [hop for hop in out if hop.did in numbers] for did, out in graph.items()}
     return [describe(did, cycle, lambda _: True) for did, cycle in await all_loops(graph)]
@@ -144,48 +149,34 @@ class LoopGuard(Scoped):
         """Refuse (ForwardLoop) a change that gives these DIDs these hops, when one of them then
         lies on a loop; nothing is written either way."""
         # The DIDs of the change count as ours even before they are written (a DID being added).
-        targets = {hop.did for out in proposed.values() for hop in out}
-        known = await self.repo.known_dids(targets) | set(proposed) if targets else set(proposed)
+        ours = set(proposed)
+
+        async def known(out: Iterable[Hop]) -> set[str]:
+            return await self.repo.known_dids(hop.did for hop in out) | ours
+
+        # Every hop of the change in one lookup (a CSV file's rows); the DIDs they reach as needed.
+        first = await known(hop for out in proposed.values() for hop in out)
         cache: dict[str, Sequence[Hop]] = {
-            did: [hop for hop in out if hop.did in known] for did, out in proposed.items()
+            did: [hop for hop in out if hop.did in first] for did, out in proposed.items()
         }
 
         async def hops_of(did: str) -> Sequence[Hop]:
             if did not in cache:
                 route = await self.repo.get_route(did)
-                out = route_hops(route) if route is not None else []
-                reached = await self.repo.known_dids(h.did for h in out) if out else set()
-                cache[did] = [hop for hop in out if hop.did in reached or hop.did in proposed]
+                out = hops(route.primary, route) if route is not None else []
+                reached = await known(out)
+                cache[did] = [hop for hop in out if hop.did in reached]
             return cache[did]
 
         for did in proposed:
-            if not cache[did]:
-                continue
-            cycle = await find_loop(did, hops_of)
+            cycle = await find_loop(did, hops_of) if cache[did] else None
             if cycle is not None:
                 shown = {did} | {d for d in {h.did for h in cycle} if await self._sees_did(scope, d)}
                 raise loop_refusal(did, cycle, shown.__contains__)
 
     async def _sees_did(self, scope: Scope, did: str) -> bool:
-        row = await self.repo.get_did(did)
-        account = await self.repo.get_account(row.account) if row is not None else None
-        return account is not None and self.sees(scope, account)
-
-
-async def all_loops(graph: Mapping[str, Sequence[Hop]]) -> list[tuple[str, list[Hop]]]:
-    """Every loop of a whole graph (DID -> its hops to other DIDs), each reported once, from its
-    lowest DID: for `did-failover check`, which finds the loops only hand-edited SQL can make."""
-    found: list[tuple[str, list[Hop]]] = []
-    on_loop: set[str] = set()
-
-    async def hops_of(did: str) -> Sequence[Hop]:
-        return graph.get(did, ())
-
-    for did in sorted(graph):
-        if did in on_loop or not graph[did]:
-            continue
-        cycle = await find_loop(did, hops_of)
-        if cycle is not None:
-            found.append((did, cycle))
-            on_loop.update(hop.did for hop in cycle)
-    return found
+        try:
+            await self._did(scope, did)
+        except NotFound:
+            return False
+        return True

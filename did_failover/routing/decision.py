@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from did_failover.conditions import Condition
-from did_failover.routing.forwards import Step, forwards
+from did_failover.routing.forwards import MEMBER_SEPARATOR, Step, forwards
 from did_failover.storage.records import DIDRoute
 
 
@@ -77,6 +77,11 @@ class Dial(NamedTuple):
     timeout: int
     step: int = 0
     confirm: bool = False
+
+    @property
+    def members(self) -> list[str]:
+        """The destinations the leg rings at once (one unless it is a ring-all step)."""
+        return self.destination.split(MEMBER_SEPARATOR)
 
 
 class Voicemail(NamedTuple):

@@ -65,11 +65,13 @@ class DialTemplates:
         the mailbox, its context (`default` unless given), and the busy (b) or unavailable (u) greeting."""
         return _voicemail_arguments(destination, busy_greeting, field)
 
-    def dial_options(self, timeout: int, caller_id: str | None) -> str:
-        """`,TIMEOUT,OPTIONS` for Dial: the operator's options plus f(DID) to present the DID."""
+    def dial_options(self, timeout: int, caller_id: str | None, extra: str = "") -> str:
+        """`,TIMEOUT,OPTIONS` for Dial: the operator's options, f(DID) to present the DID, and
+        `extra` (a confirmed step's U())."""
         options = self.options
         if caller_id is not None:
             if not caller_id.isdigit():
                 raise InvalidDestination(f"caller ID {caller_id!r} is not a number")
             options += f"f({caller_id})"
+        options += extra
         return f",{int(timeout)},{options}" if options else f",{int(timeout)}"

@@ -29,7 +29,6 @@ from did_failover.routing.decision import (
     transfer_on,
 )
 from did_failover.routing.dialstring import DialTemplates
-from did_failover.routing.forwards import MEMBER_SEPARATOR
 from did_failover.routing.limits import RedisLimits
 from did_failover.routing.ringing import plan_dial, read_dial
 from did_failover.routing.schedule import cached_schedule, remember_schedule
@@ -233,8 +232,9 @@ class DIDFailover:
         await session.exec("Dial", plan.dial)
         ended = read_dial(step, await session.get_full_variable(plan.expression) or ",")
         outcome.dialstatus = ended.status
-        status, cause = ended.status, ended.cause
-        self.tracker.dialed(outcome.call, str(leg), status, cause, ended.answered_ms, ended.members)
+        self.tracker.dialed(
+            outcome.call, str(leg), ended.status, ended.cause, ended.answered_ms, ended.members
+        )
         _leg_ended(session, step)
         if ended.status == "CANCEL":
             raise CallerHungUp("caller hung up while the destination rang")
@@ -280,7 +280,7 @@ class DIDFailover:
                 f"REDIRECTING(count,i)={redirects + 1}" + (f",{sets}" if sets else ""),
             )
         outcome.leg, outcome.step = leg, step.step
-        for member in step.destination.split(MEMBER_SEPARATOR):
+        for member in step.members if isinstance(step, Dial) else (step.destination,):
             self.tracker.dialing(outcome.call, str(leg), member, step.step)
 
 

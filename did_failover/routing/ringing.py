@@ -56,39 +56,41 @@ def plan_dial(
     templates: DialTemplates, step: Dial, caller_id: str | None, did: str, channel: str, field: str
 ) -> DialPlan:
     """The MSet, Dial and read-back of one leg, every destination checked again on its way out."""
-    options = templates.dial_options(step.timeout, caller_id)
-    members = step.destination.split(MEMBER_SEPARATOR)
+    confirm = f"U({CONFIRM_CONTEXT}^{did})" if step.confirm else ""
+    members = step.members
     if len(members) == 1:
         target = templates.dial_string(step.destination, field)
-        if not step.confirm:
-            return DialPlan("", target + options, DIAL_RESULT)
-        confirm = f"U({CONFIRM_CONTEXT}^{did})"
-        return DialPlan("GOSUB_RETVAL=", target + _with_option(options, confirm), CONFIRM_RESULT)
+        if not confirm:
+            return DialPlan("", target + templates.dial_options(step.timeout, caller_id), DIAL_RESULT)
+        options = templates.dial_options(step.timeout, caller_id, confirm)
+        return DialPlan("GOSUB_RETVAL=", target + options, CONFIRM_RESULT)
     if not _CHANNEL.fullmatch(channel):
         raise InvalidDestination(f"channel name {channel[:60]!r} cannot take ring-all results", field)
-    sets = [f"__DID_FAILOVER_CALLER={channel}", "GOSUB_RETVAL="]
-    sets.append(f"__DID_FAILOVER_MEMBER_OPTIONS={f'U({CONFIRM_CONTEXT}^{did})' if step.confirm else ''}")
+    sets = [f"__DID_FAILOVER_CALLER={channel}", "GOSUB_RETVAL=", f"__DID_FAILOVER_MEMBER_OPTIONS={confirm}"]
     for number, member in enumerate(members, 1):
         sets.append(f"__DID_FAILOVER_MEMBER_{number}={templates.dial_string(member, field)}")
         sets.append(f"SHARED(DID_FAILOVER_MEMBER_{number})=")
     dial = MEMBER_SEPARATOR.join(f"Local/{n}@{MEMBER_CONTEXT}" for n in range(1, len(members) + 1))
+    options = templates.dial_options(step.timeout, caller_id)
     return DialPlan(",".join(sets), dial + options, _members_result(len(members)))
 
 
 def read_dial(step: Dial, value: str) -> Ended:
-    """How the leg of `plan_dial` ended, from what its expression read back."""
+    """How the leg of `plan_dial` ended, from what its expression read back: DIALSTATUS,
+    HANGUPCAUSE, ANSWEREDTIME_MS, then GOSUB_RETVAL (confirmed) or DIALEDPEERNUMBER and each
+    member's report (ring all)."""
+    members = step.members
     parts = value.split(",")
-    status, cause, answered_ms = [*parts, "", "", ""][:3]
-    members = step.destination.split(MEMBER_SEPARATOR)
+    parts += [""] * (4 + len(members) - len(parts))
+    status, cause, answered_ms, fourth = parts[:4]
     if len(members) == 1:
-        if step.confirm and status == "ANSWER" and (parts[3] if len(parts) > 3 else "") != ACCEPTED:
+        if step.confirm and status == "ANSWER" and fourth != ACCEPTED:
             status = UNCONFIRMED
         return Ended(status, cause, answered_ms)
-    answered_by = _member_number(parts[3] if len(parts) > 3 else "")
-    reported = parts[4 : 4 + len(members)]
+    answered_by = _member_number(fourth)
     own: list[tuple[str, str]] = []
-    for number in range(1, len(members) + 1):
-        member, _, member_cause = (reported[number - 1] if number <= len(reported) else "").partition(":")
+    for number, report in enumerate(parts[4 : 4 + len(members)], 1):
+        member, _, member_cause = report.partition(":")
         if status == "ANSWER" and number == answered_by:
             own.append(("ANSWER", cause))
         elif member and member not in ("ANSWER", "CANCEL"):
@@ -98,12 +100,6 @@ def read_dial(step: Dial, value: str) -> Ended:
     if status not in ("ANSWER", "CANCEL"):
         status = member_status(own)
     return Ended(status, cause, answered_ms, tuple(member for member, _ in own))
-
-
-def _with_option(options: str, option: str) -> str:
-    """`,TIMEOUT,OPTIONS` with one more Dial option."""
-    timeout, _, rest = options.lstrip(",").partition(",")
-    return f",{timeout},{rest}{option}"
 
 
 @lru_cache(maxsize=8)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -26,9 +26,10 @@ from did_failover.settings import (
     parse_ami_url,
     parse_hostport,
 )
-from did_failover.storage import check_schema, open_repository
+from did_failover.storage import Repository, check_schema, open_repository
 from fastagi.client import call, environment, ok_responder
 
+T = TypeVar("T")
 TIMEOUT = PERSON_TIMEOUT
 """Seconds each network check may take."""
 
@@ -89,36 +90,40 @@ async def _checks(settings: Settings, out: TextIO) -> list[Outcome]:
     return outcomes
 
 
-async def check_database(settings: Settings) -> str:
-    """Connect and compare the schema version with this program's."""
-    where = redact(settings.database_url)
+async def _in_database(settings: Settings, work: Callable[[Repository, int], Awaitable[T]]) -> T:
+    """Open the configured database, check its schema, `work` on it (given the schema version),
+    close it; a failure is one CheckFailed naming the database (password hidden)."""
     try:
         repo = open_repository(settings.database_url, max(settings.db_timeout, TIMEOUT))
         try:
-            version = await check_schema(repo)
+            return await work(repo, await check_schema(repo))
         finally:
             await repo.close()
     except (StorageUnavailable, InputError, OSError) as exc:
-        raise CheckFailed(f"{where}: {exc}") from None
-    return f"{where}, schema version {version}"
+        raise CheckFailed(f"{redact(settings.database_url)}: {exc}") from None
+
+
+async def check_database(settings: Settings) -> str:
+    """Connect and compare the schema version with this program's."""
+
+    async def version(_repo: Repository, schema: int) -> int:
+        return schema
+
+    return f"{redact(settings.database_url)}, schema version {await _in_database(settings, version)}"
 
 
 async def check_loops(settings: Settings) -> str:
     """Follow every DID's primary and forward lists through our own DIDs: a loop there is refused
     when it is saved, so one found here was made behind the service's back (hand-edited SQL)."""
-    where = redact(settings.database_url)
-    try:
-        repo = open_repository(settings.database_url, max(settings.db_timeout, TIMEOUT))
-        try:
-            await check_schema(repo)
-            loops = await stored_loops(repo)
-        finally:
-            await repo.close()
-    except (StorageUnavailable, InputError, OSError) as exc:
-        raise CheckFailed(f"{where}: {exc}") from None
+
+    async def loops_of(repo: Repository, _schema: int) -> list[str]:
+        return await stored_loops(repo)
+
+    loops = await _in_database(settings, loops_of)
     if loops:
         count = f"{len(loops)} loop{'s' if len(loops) > 1 else ''}"
-        raise CheckFailed(f"{count} through our own DIDs: {'; '.join(loops)}; break each with 'transfer set'")
+        listed = "; ".join(loops)
+        raise CheckFailed(f"{count} through our own DIDs: {listed}; break each with 'transfer set'")
     return "none through our own DIDs"
 
 
