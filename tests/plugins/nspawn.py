@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ class Container:
 
     def __init__(self, root: Path, debs: Path) -> None:
         self.root = root
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - systemd-nspawn's own messages, for a failure
         self.proc = subprocess.Popen(
             [
                 "systemd-nspawn",
@@ -45,7 +47,7 @@ class Container:
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
             start_new_session=True,
         )
         self.init = self._init_pid()
@@ -59,18 +61,24 @@ class Container:
                 time.sleep(0.2)
         assert state in ("running", "degraded"), f"the container's systemd is {state!r}"
 
-    def _init_pid(self, timeout: float = 30.0) -> int:
-        """The container's PID 1 as the host sees it: the systemd child of systemd-nspawn."""
+    def _init_pid(self, timeout: float = 180.0) -> int:
+        """The container's PID 1 as the host sees it: the systemd child of systemd-nspawn (which
+        first copies the root for --ephemeral: slow while other containers and tests load the disk)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"systemd-nspawn exited with {self.proc.returncode}")
+                raise RuntimeError(f"systemd-nspawn exited with {self.proc.returncode}: {self._said()}")
             children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
             for pid in children.read_text().split() if children.exists() else []:
                 if Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
                     return int(pid)
             time.sleep(0.1)
-        raise TimeoutError("the container's systemd did not start")
+        raise TimeoutError(f"the container's systemd did not start within {timeout:g} s: {self._said()}")
+
+    def _said(self) -> str:
+        """The end of what systemd-nspawn printed."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-1500:]
 
     def run(
         self, *argv: str, check: bool = True, timeout: float = 120, stdin: str | None = None
@@ -114,6 +122,7 @@ class Container:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, 9)
                 self.proc.wait(timeout=10)
+        self.log.close()
 
 
 def provision(dist: str) -> Path:
