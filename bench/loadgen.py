@@ -43,6 +43,21 @@ _STATUS = {
     "noanswer": b"200 result=1 (NOANSWER,19)\n",
     "hangup": b"200 result=1 (CANCEL,16)\n",
 }
+_DECIDED = {
+    "answer": b"200 result=1 (ANSWER,16,,ANSWERED)\n",
+    "busy": b"200 result=1 (BUSY,17,,BUSY)\n",
+    "noanswer": b"200 result=1 (NOANSWER,19,,NOANSWER)\n",
+    "hangup": b"200 result=1 (CANCEL,16,,CALLER_HANGUP)\n",
+}
+"""The same, to did-failover's read-back with a look-ahead: the outcome a real channel decided on
+(did_failover/routing/ahead.py), as if it made the assignments that go with it."""
+_AHEAD_LEG = {
+    "answer": b"?PRIMARY:",
+    "busy": b"${SET(DID_FAILOVER_LEG=BUSY)}",
+    "noanswer": b"${SET(DID_FAILOVER_LEG=NO_ANSWER)}",
+    "hangup": b"?PRIMARY:",
+}
+"""What the read-back that sets the result ahead holds for the leg each kind of call ends on."""
 # What each kind of call must end with: (Dial lines expected after the primary, final result MSet).
 _EXPECT = {
     "answer": (
@@ -109,6 +124,7 @@ class Call(asyncio.Protocol):
     """One Asterisk channel running AGI(): answers the server's commands until it closes."""
 
     __slots__ = (
+        "ahead",
         "bad",
         "buf",
         "delay",
@@ -134,6 +150,7 @@ class Call(asyncio.Protocol):
         self.delay = -1
         self.t0 = 0
         self.final = b""
+        self.ahead = b""
         self.bad = ""
         self.transport: Any = None
         self.done: asyncio.Future[None] = worker.loop.create_future()
@@ -177,8 +194,14 @@ class Call(asyncio.Protocol):
             if b"DID_FAILOVER_RESULT=" in line:
                 self.final = line
             write(_OK_EXEC)
-        elif line.startswith(b"GET FULL VARIABLE ${DIALSTATUS}"):
-            write(_STATUS[self.kind] if self.dials == 1 else _STATUS["answer"])
+        elif line.startswith((b"GET FULL VARIABLE ${DIALSTATUS}", b'GET FULL VARIABLE "${DIALSTATUS}')):
+            kind = self.kind if self.dials == 1 else "answer"
+            if b"DID_FAILOVER_OUTCOME" in line:
+                write(_DECIDED[kind])
+                if b"DID_FAILOVER_RESULT" in line:
+                    self.ahead = line
+            else:
+                write(_STATUS[kind])
         elif line.startswith(b"GET FULL VARIABLE ${DID_FAILOVER_HOPS}"):
             write(_COUNTERS_REPLY)
         elif line.startswith(b"failure"):
@@ -203,7 +226,10 @@ class Call(asyncio.Protocol):
                 self.bad = "reset"
             elif self.dials != (2 if dial else 1):
                 self.bad = "wrong_dial_count"
-            elif not self.final.startswith(b'EXEC MSet "' + final):
+            elif self.final:
+                if not self.final.startswith(b'EXEC MSet "' + final):
+                    self.bad = "wrong_result"
+            elif _AHEAD_LEG[self.kind] not in self.ahead:
                 self.bad = "wrong_result"
         self.done.set_result(None)
 

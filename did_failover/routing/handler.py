@@ -12,6 +12,7 @@ from did_failover.calls.tracker import CallTracker, TrackedCall
 from did_failover.errors import InvalidDestination, InvalidSchedule, StorageUnavailable
 from did_failover.logs import get_logger
 from did_failover.numbers import ACCOUNT_NUMBER, STORED_DID, strip_plus
+from did_failover.routing.ahead import dial_ahead, final_assignments, read_leg, read_voicemail
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.decision import (
     REASONS,
@@ -30,7 +31,7 @@ from did_failover.routing.decision import (
 )
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.limits import RedisLimits
-from did_failover.routing.ringing import plan_dial, read_dial
+from did_failover.routing.ringing import plan_dial
 from did_failover.routing.schedule import cached_schedule, remember_schedule
 from did_failover.storage.records import DIDRoute
 from fastagi.errors import CallerHungUp
@@ -63,6 +64,7 @@ class DIDFailover:
         tracker: CallTracker | None = None,
         max_ring: int = 180,
         limits: RedisLimits | None = None,
+        look_ahead: bool = True,
     ) -> None:
         self.cache = cache
         self.templates = templates
@@ -71,6 +73,9 @@ class DIDFailover:
         """DID_FAILOVER_MAX_RING_TOTAL: most seconds one call rings through a DID's legs."""
         self.limits = limits
         """The `redis` limit backend; None: the `asterisk` one (GROUP_COUNT, per Asterisk)."""
+        self.look_ahead = look_ahead
+        """Each leg's read-back also sets what its usual outcomes need next (routing/ahead.py);
+        off for `simulate`, which shows every assignment as a command of its own."""
         self.clock: Callable[[], datetime] = _utc_now
         """When a call happens, for business hours (`simulate --at` sets another)."""
         # Without call history (tests, `simulate`) the tracker hands its rows to nobody.
@@ -118,11 +123,9 @@ class DIDFailover:
         attempts = outcome.call.attempts
         if sum(a.step > 0 for a in attempts) > 1:  # more than one forward step: every attempt, in order
             fields["legs"] = [a.text() for a in attempts]
-        await session.exec(
-            "MSet",
-            f"DID_FAILOVER_RESULT={result},DID_FAILOVER_LEG={leg},DID_FAILOVER_STEP={step},"
-            f"DID_FAILOVER_DIALSTATUS={outcome.dialstatus}",
-        )
+        final = final_assignments(result, leg, step, outcome.dialstatus)
+        if final != outcome.held or outcome.error is not None:  # else the last read-back set it all
+            await session.exec("MSet", final)
         if outcome.error is not None:
             fields["error"] = outcome.error
             await session.fail(f"did-failover: {outcome.error}; the dialplan fallback takes the call")
@@ -139,7 +142,7 @@ class DIDFailover:
         if not STORED_DID.fullmatch(route.did):  # goes into GROUP() and REDIRECTING()
             raise InvalidDestination(f"DID {route.did[:40]!r} in the database is not 3 to 20 digits")
         session.fields["account"] = route.account_number
-        hops, redirects, group_count = await self._prepare(session, route)
+        hops, outcome.redirects, group_count = await self._prepare(session, route)
         step = first_leg(route, hops, self.max_hops, await self._closed(session, route), self.max_ring)
         if isinstance(step, Finish):
             outcome.result = step.result
@@ -153,11 +156,11 @@ class DIDFailover:
         before = Result.UNAVAILABLE  # what a first-step voicemail that fails leaves
         while True:
             if isinstance(step, Voicemail):
-                status = await self._voicemail(session, route, step, redirects, outcome)
+                status = await self._voicemail(session, route, step, outcome, before)
                 outcome.result = after_voicemail(step, status, before).result
                 return
-            status, cause = await self._dial(session, route, step, redirects, outcome)
             rung += step.timeout
+            status, cause = await self._dial(session, route, step, outcome, rung)
             nxt: Next
             if step.leg is Leg.PRIMARY:
                 session.fields["primary"] = status
@@ -216,10 +219,11 @@ class DIDFailover:
         return _number(parts[0]), _number(parts[1] if len(parts) > 1 else ""), group_count
 
     async def _dial(
-        self, session: AGISession, route: DIDRoute, step: Dial, redirects: int, outcome: _Outcome
+        self, session: AGISession, route: DIDRoute, step: Dial, outcome: _Outcome, rung: int
     ) -> tuple[str, str]:
         """Dial one leg and return its DIALSTATUS (UNCONFIRMED for a callee that did not press 1; for
-        a ring-all step, what its members amount to) and HANGUPCAUSE."""
+        a ring-all step, what its members amount to) and HANGUPCAUSE. The read-back also sets, by
+        its outcome, what comes next (`rung`: seconds rung once this leg has)."""
         session.check_alive()
         leg = step.leg
         name = leg.lower()  # Leg is a StrEnum: str methods give plain strings
@@ -228,9 +232,10 @@ class DIDFailover:
         request = session.request
         channel = request.channel if request is not None else ""
         plan = plan_dial(self.templates, step, caller_id, route.did, channel, f"{name} destination")
-        await self._leg_starts(session, route, step, redirects, outcome, plan.sets)
+        await self._leg_starts(session, route, step, outcome, plan.sets)
         await session.exec("Dial", plan.dial)
-        ended = read_dial(step, await session.get_full_variable(plan.expression) or ",")
+        ahead = dial_ahead(route, step, rung, outcome.redirects, self.max_ring) if self.look_ahead else None
+        ended, outcome.held, outcome.redirected = await read_leg(session, step, plan.expression, ahead)
         outcome.dialstatus = ended.status
         self.tracker.dialed(
             outcome.call, str(leg), ended.status, ended.cause, ended.answered_ms, ended.members
@@ -241,43 +246,42 @@ class DIDFailover:
         return ended.status, ended.cause
 
     async def _voicemail(
-        self, session: AGISession, route: DIDRoute, step: Voicemail, redirects: int, outcome: _Outcome
+        self, session: AGISession, route: DIDRoute, step: Voicemail, outcome: _Outcome, before: Result
     ) -> str:
         """Leave the call in a mailbox and return VMSTATUS (read even once the caller has hung up:
-        hanging up is how a caller ends a message)."""
+        hanging up is how a caller ends a message); the read-back sets the call's result, which a
+        voicemail step always decides (`before`: the result that led there)."""
         session.check_alive()
         leg = step.leg
         name = leg.lower()
         arguments = self.templates.voicemail_arguments(
             step.destination, step.busy_greeting, f"{name} destination"
         )
-        await self._leg_starts(session, route, step, redirects, outcome)
+        await self._leg_starts(session, route, step, outcome)
         await session.exec("VoiceMail", arguments)
-        status = await session.get_variable("VMSTATUS") or ""
+        if self.look_ahead:
+            status, outcome.held = await read_voicemail(session, step, before, outcome.dialstatus)
+        else:
+            status = await session.get_variable("VMSTATUS") or ""
         self.tracker.dialed(outcome.call, str(leg), status)
         _leg_ended(session, step)
         session.fields["vmstatus"] = status
         return status
 
     async def _leg_starts(
-        self,
-        session: AGISession,
-        route: DIDRoute,
-        step: Dial | Voicemail,
-        redirects: int,
-        outcome: _Outcome,
-        sets: str = "",
+        self, session: AGISession, route: DIDRoute, step: Dial | Voicemail, outcome: _Outcome, sets: str = ""
     ) -> None:
         """Before a leg: mark a forwarded one as forwarded by this DID (what a Diversion header says),
         whichever step, along with what its Dial needs set (`sets`), and note it as the leg that
         handles the call now (each member of a ring-all step as an attempt of its own)."""
         leg = step.leg
-        if leg is not Leg.PRIMARY:
+        redirected, outcome.redirected = outcome.redirected, None
+        if leg is not Leg.PRIMARY and (sets or redirected != step or type(redirected) is not type(step)):
             await session.exec(
                 "MSet",
                 f"REDIRECTING(from-num,i)={route.did},"
                 f"REDIRECTING(reason,i)={REASONS[leg]},"
-                f"REDIRECTING(count,i)={redirects + 1}" + (f",{sets}" if sets else ""),
+                f"REDIRECTING(count,i)={outcome.redirects + 1}" + (f",{sets}" if sets else ""),
             )
         outcome.leg, outcome.step = leg, step.step
         for member in step.members if isinstance(step, Dial) else (step.destination,):
@@ -308,7 +312,9 @@ def _prepare_expression(did: str, account: str, max_channels: int) -> str:
 class _Outcome:
     """What the handler reports when it ends."""
 
-    __slots__ = ("call", "dialstatus", "error", "leg", "result", "slot", "step")
+    __slots__ = (
+        "call", "dialstatus", "error", "held", "leg", "redirected", "redirects", "result", "slot", "step",
+    )  # fmt: skip
 
     def __init__(self, call: TrackedCall) -> None:
         self.call = call
@@ -319,6 +325,12 @@ class _Outcome:
         """The call's slot in the redis channel limit, given back when the session ends."""
         self.dialstatus = ""
         self.error: str | None = None
+        self.held: str | None = None
+        """The final assignments a read-back made already (routing/ahead.py)."""
+        self.redirected: Dial | Voicemail | None = None
+        self.redirects = 0
+        """REDIRECTING(count) as the call came in."""
+        """The next leg whose REDIRECTING the last read-back set."""
 
 
 def _utc_now() -> datetime:

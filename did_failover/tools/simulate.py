@@ -297,6 +297,7 @@ async def _simulate(
             settings.max_hops,
             None,
             settings.max_ring_total,
+            look_ahead=False,  # every assignment shown as a command of its own; routes the same
         )
         when = ""
         if moment is not None:

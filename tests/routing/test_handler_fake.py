@@ -45,9 +45,12 @@ async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
     await repository.close()
 
 
-async def _server(start_server: StartServer, repo: Repository, **settings: object) -> int:
+async def _server(
+    start_server: StartServer, repo: Repository, look_ahead: bool = True, **settings: object
+) -> int:
     config = Settings(**settings)  # type: ignore[arg-type]
-    handler = DIDFailover(RouteCache(repo, 10, 1.0), DialTemplates(config), config.max_hops)
+    cache = RouteCache(repo, 10, 1.0)
+    handler = DIDFailover(cache, DialTemplates(config), config.max_hops, look_ahead=look_ahead)
     server = await start_server({"did-failover": handler})
     return server.port
 
@@ -55,8 +58,9 @@ async def _server(start_server: StartServer, repo: Repository, **settings: objec
 async def test_busy_primary_forwards_to_busy_destination_with_redirecting(
     start_server: StartServer, repo: Repository
 ) -> None:
-    """The exact command sequence of a busy -> PSTN failover."""
-    port = await _server(start_server, repo)
+    """The exact command sequence of a busy -> PSTN failover, one assignment per command (what
+    `simulate` shows, and what a channel whose read-back did not decide gets)."""
+    port = await _server(start_server, repo, look_ahead=False)
     result = await call(
         "127.0.0.1", port, environment("did-failover", args=[DID]), FakeChannel("BUSY,17", "ANSWER,16")
     )
@@ -178,3 +182,75 @@ async def test_database_down_routes_known_dids_from_cache_and_fails_unknown(
     assert unseen.failure
     assert not [c for c in unseen.commands if c.startswith("EXEC Dial")]
     assert cache.database_down
+
+
+def _reads(commands: list[str]) -> list[str]:
+    return [c for c in commands if c.startswith("GET FULL VARIABLE")]
+
+
+async def test_a_forwarded_call_takes_five_commands_when_the_read_back_decides(
+    start_server: StartServer, repo: Repository
+) -> None:
+    """Busy -> forward answered: the prepare, then Dial and its read-back per leg; the primary's
+    read-back sets the forward's REDIRECTING, the forward's the result: no MSet at all."""
+    port = await _server(start_server, repo)
+    channel = FakeChannel("BUSY,17", "ANSWER,16", look_ahead=True)
+    result = await call("127.0.0.1", port, environment("did-failover", args=[DID]), channel)
+    assert [c.split(" ", 2)[1] for c in result.commands] == ["FULL", "Dial", "FULL", "Dial", "FULL"]
+    primary, forward = _reads(result.commands)[1:]
+    assert "REDIRECTING(reason,i)" in primary and "?user-busy:" in primary
+    assert "REDIRECTING" not in forward and "${SET(DID_FAILOVER_LEG=BUSY)}" in forward
+    assert not result.failure
+
+
+async def test_an_answered_primary_takes_three_commands(start_server: StartServer, repo: Repository) -> None:
+    """The primary answers: prepare, Dial, read-back; the read-back set the result."""
+    port = await _server(start_server, repo)
+    channel = FakeChannel("ANSWER,16", look_ahead=True)
+    result = await call("127.0.0.1", port, environment("did-failover", args=[DID]), channel)
+    assert len(result.commands) == 3 and not [c for c in result.commands if "MSet" in c]
+
+
+async def test_an_outcome_the_server_reads_otherwise_gets_every_assignment_as_a_command(
+    start_server: StartServer, repo: Repository
+) -> None:
+    """A read-back whose outcome is not the one the server reads from DIALSTATUS (it never should
+    be): nothing set ahead is relied on, REDIRECTING and the result go out as MSets."""
+    port = await _server(start_server, repo)
+    channel = FakeChannel("BUSY,17", "ANSWER,16", look_ahead=True)
+
+    def wrong(command: str) -> list[str]:
+        return [line.replace(",,BUSY)", ",,NOANSWER)") for line in channel(command)]
+
+    result = await call("127.0.0.1", port, environment("did-failover", args=[DID]), wrong)
+    sets = [c for c in result.commands if c.startswith("EXEC MSet")]
+    assert sets == [
+        'EXEC MSet "REDIRECTING(from-num,i)=15551230000,'
+        'REDIRECTING(reason,i)=user-busy,REDIRECTING(count,i)=1"',
+    ]
+    assert len(result.commands) == 6  # the forward's own read-back still set the result
+
+
+async def test_a_voicemail_read_back_that_shows_its_assignments_ends_the_call(
+    start_server: StartServer, repo: Repository
+) -> None:
+    """Busy -> voicemail: VMSTATUS and the result in one read-back; a channel that only returns
+    VMSTATUS (it did not run the SET()s) gets the result as an MSet."""
+    transfer = await repo.get_transfer(DID)
+    assert transfer is not None
+    await repo.set_transfer(dataclasses.replace(transfer, busy="voicemail:100"))
+    port = await _server(start_server, repo)
+    channel = FakeChannel("BUSY,17", look_ahead=True)
+    plain = await call("127.0.0.1", port, environment("did-failover", args=[DID]), channel)
+    assert plain.commands[-1].startswith('EXEC MSet "DID_FAILOVER_RESULT=VOICEMAIL,')
+
+    second = FakeChannel("BUSY,17", look_ahead=True)
+
+    def shows(command: str) -> list[str]:
+        if command.startswith('GET FULL VARIABLE "${VMSTATUS},'):
+            return ["200 result=1 (SUCCESS,VOICEMAIL,BUSY,1,BUSY)"]
+        return second(command)
+
+    decided = await call("127.0.0.1", port, environment("did-failover", args=[DID]), shows)
+    assert decided.commands[-1].startswith('GET FULL VARIABLE "${VMSTATUS},')
+    assert len(decided.commands) == 5

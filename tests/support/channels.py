@@ -9,6 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 HOST = "127.0.0.1"
+OUTCOME = "DID_FAILOVER_OUTCOME"
+
+
+def _outcome(status: str, cause: str = "") -> str:
+    """The outcome Asterisk's read-back decides on for a DIALSTATUS and HANGUPCAUSE."""
+    named = {"ANSWER": "ANSWERED", "CANCEL": "CALLER_HANGUP", "BUSY": "BUSY", "NOANSWER": "NOANSWER"}
+    if status in ("CHANUNAVAIL", "CONGESTION") and cause in ("17", "21"):
+        return "BUSY"
+    return named.get(status, "UNAVAILABLE")
 
 
 @dataclass
@@ -26,7 +35,7 @@ class TimedCall:
     def result(self) -> str | None:
         """The DID_FAILOVER_RESULT the server set, None when it set none."""
         for command in self.commands:
-            if "DID_FAILOVER_RESULT=" in command:
+            if command.startswith("EXEC MSet") and "DID_FAILOVER_RESULT=" in command:
                 return command.split("DID_FAILOVER_RESULT=", 1)[1].split(",", 1)[0]
         return None
 
@@ -84,7 +93,9 @@ class FakeChannel:
     `hops` and `group_count` are what the channel holds for the hop counter and the DID's GROUP_COUNT.
     `hangup_on_dial=N`: HANGUP comes with the reply to the Nth Dial (the next status is still read).
     `hangup_before=N`: HANGUP comes just before the reply to command N (from 0): the caller gave up,
-    so DIALSTATUS reads CANCEL from then on. VoiceMail() leaves VMSTATUS `vmstatus`. A responder
+    so DIALSTATUS reads CANCEL from then on. VoiceMail() leaves VMSTATUS `vmstatus`. `look_ahead`:
+    a Dial's read-back returns the outcome a real channel decides on, as if it made the assignments
+    (routing/ahead.py; without it the server sends them as MSets, as to an older channel). A responder
     for `fastagi.client.call` and an `Answer` for `timed_call` alike.
     """
 
@@ -96,8 +107,10 @@ class FakeChannel:
         hangup_on_dial: int = 0,
         hangup_before: int | None = None,
         vmstatus: str = "SUCCESS",
+        look_ahead: bool = False,
     ) -> None:
         self.statuses = list(statuses)
+        self.look_ahead = look_ahead
         self.vmstatus = vmstatus
         self.hops = hops
         self.group_count = group_count
@@ -119,10 +132,14 @@ class FakeChannel:
             if self.dials == self.hangup_on_dial:
                 lines.append("HANGUP")
         elif command.startswith("GET FULL VARIABLE"):
+            if command.startswith(("GET FULL VARIABLE ${VMSTATUS}", 'GET FULL VARIABLE "${VMSTATUS}')):
+                return [*lines, f"200 result=1 ({self.vmstatus})"]
             if "DIALSTATUS" in command:
                 status = (
                     "CANCEL," if self.hungup else (self.statuses.pop(0) if self.statuses else "ANSWER,16")
                 )
+                if self.look_ahead and OUTCOME in command:
+                    status = f"{status},,{_outcome(*status.split(',')[:2])}"
                 return [*lines, f"200 result=1 ({status})"]
             group = f",{self.group_count}" if "GROUP_COUNT" in command else ""
             return [*lines, f"200 result=1 ({self.hops},,1001{group})"]
