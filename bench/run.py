@@ -573,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--without",
         default="",
-        help="comma-separated: history,log,metrics; did-failover runs with that work made a no-op",
+        help="comma-separated: history,log,metrics,look_ahead; did-failover runs with that work made a no-op",
     )
     p.add_argument(
         "--repeat",
@@ -583,8 +583,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     WITHOUT[:] = [piece for piece in args.without.split(",") if piece]
-    if set(WITHOUT) - {"history", "log", "metrics"}:
-        p.error(f"--without takes history, log, metrics; not {args.without!r}")
+    if set(WITHOUT) - {"history", "log", "metrics", "look_ahead"}:
+        p.error(f"--without takes history, log, metrics, look_ahead; not {args.without!r}")
     _raise_nofile()
     RESULTS.mkdir(parents=True, exist_ok=True)
     db_url = setup_database(RESULTS / "bench.db")
