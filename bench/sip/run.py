@@ -66,6 +66,8 @@ the dialplan's."""
 WITHOUT: list[str] = []
 """Pieces of the server's per-call work made no-ops (`--without`, as in bench.run: bench/ablate)."""
 COMPLETE = 0.999
+TRACED: list[Run] = []
+"""The `--strace` runs of the last `measure` (their CPU figures are not valid)."""
 """Share of calls that must complete for a stepped rate to count as sustained."""
 
 
@@ -82,6 +84,8 @@ class Run:
     asterisk_ms_per_call: float | None = None
     server_ms_per_call: float | None = None
     gaps_ms: list[float] = field(default_factory=list)
+    syscalls: dict[str, dict[str, float]] = field(default_factory=dict)
+    """With `--strace`: per process, system calls per completed call by name (CPU is then not valid)."""
 
     @property
     def achieved_rate(self) -> float:
@@ -308,6 +312,7 @@ def run_way(
     warmup: int = 20,
     serve: Path = SERVE,
     profile: bool = False,
+    trace: bool = False,
 ) -> Run:
     """One way at one rate: warm-up, idle CPU, the calls, the figures."""
     base, _, without = way.partition("~")
@@ -340,12 +345,20 @@ def run_way(
                 if profile and "server" in pids
                 else None
             )
+            tracers = (
+                {name: _tracer(pid, folder / f"strace-{name}-{way}.txt") for name, pid in pids.items()}
+                if trace
+                else {}
+            )
             result.completed, result.failed, result.seconds, marker = _carrier(
                 did, rate, calls, folder, timeout=calls / rate + 60
             )
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(30)
+            for tracer in tracers.values():
+                tracer.send_signal(signal.SIGINT)
+                tracer.wait(30)
             used = {
                 name: cpu_seconds(pid) - before[name] - idle[name] * result.seconds
                 for name, pid in pids.items()
@@ -360,12 +373,42 @@ def run_way(
         result.asterisk_ms_per_call = round(used["asterisk"] * 1000 / result.completed, 3)
         if "server" in used:
             result.server_ms_per_call = round(used["server"] * 1000 / result.completed, 3)
+    if result.completed:
+        for name in tracers:
+            counts = _strace_counts(folder / f"strace-{name}-{way}.txt")
+            result.syscalls[name] = {k: round(v / result.completed, 2) for k, v in counts.items()}
     result.gaps_ms = [
         (target_seen[bench_id] - sent) * 1000
         for bench_id, sent in busy_seen.items()
         if marker in bench_id and bench_id in target_seen and target_seen[bench_id] >= sent
     ]
     return result
+
+
+def _tracer(pid: int, path: Path) -> subprocess.Popen[bytes]:
+    """strace counting the system calls of every thread of `pid` (and new ones) until SIGINT."""
+    threads = [arg for tid in sorted(os.listdir(f"/proc/{pid}/task")) for arg in ("-p", tid)]
+    proc = subprocess.Popen(
+        ["strace", "-c", "-f", "-o", str(path), *threads],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)  # attached before the calls start
+    return proc
+
+
+def _strace_counts(path: Path) -> dict[str, int]:
+    """`strace -c`'s table as {syscall: calls}, with `total`."""
+    counts: dict[str, int] = {}
+    if not path.exists():
+        return counts
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if len(words) >= 5 and words[0][0].isdigit() and words[3].isdigit():
+            counts[words[-1]] = int(words[3])
+        elif len(words) >= 4 and words[-1] == "total" and words[2].isdigit():
+            counts["total"] = int(words[2])
+    return counts
 
 
 def _profiler(pid: int, path: Path) -> subprocess.Popen[bytes]:
@@ -492,6 +535,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path, help="JSON file (default bench/results/sip-DATE.json)")
     p.add_argument("--serve", type=Path, default=SERVE, help="the did-failover console script to run")
     p.add_argument("--profile", action="store_true", help="py-spy the server in each round; summary printed")
+    p.add_argument(
+        "--strace",
+        action="store_true",
+        help="then one more run per way under strace -c: system calls per call (no CPU figures)",
+    )
     p.add_argument("--without", default="", help="history,log,metrics: make that per-call work a no-op")
     args = p.parse_args(argv)
     if shutil.which("sipp") is None:
@@ -511,10 +559,24 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         testbed.shutdown()
     print(report(rounds, steps))
+    if TRACED:
+        print("\n== system calls per completed call (strace -c; top 6 and total) ==")
+        for run in TRACED:
+            for name, counts in run.syscalls.items():
+                top = sorted(((v, k) for k, v in counts.items() if k != "total"), reverse=True)[:6]
+                cells = "  ".join(f"{k} {v:g}" for v, k in top)
+                print(f"{run.way:<20} {name:<9} total {counts.get('total', 0):g}   {cells}")
     output = args.output or RESULTS / f"sip-{time.strftime('%Y%m%d-%H%M%S')}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(
-        json.dumps({"rounds": [r.summary() for r in rounds], "steps": [r.summary() for r in steps]}, indent=2)
+        json.dumps(
+            {
+                "rounds": [r.summary() for r in rounds],
+                "steps": [r.summary() for r in steps],
+                "strace": [r.summary() for r in TRACED],
+            },
+            indent=2,
+        )
     )
     print(f"\nJSON: {output}; logs: {folder}")
     incomplete = [r for r in rounds if r.completed < r.calls]
@@ -536,6 +598,11 @@ def measure(
             if profile and (folder / f"profile-{way}.txt").exists():
                 print(profile_summary(folder / f"profile-{way}.txt"), flush=True)
             rounds.append(run)
+    if getattr(args, "strace", False):
+        for way in ways:
+            run = run_way(way, args.rate, args.calls, url, asterisk_pid, folder, serve=serve, trace=True)
+            print(f"-- strace {way}: {json.dumps(run.syscalls)}", flush=True)
+            TRACED.append(run)
     for rate in [float(r) for r in args.steps.split(",") if r]:
         for way in ways:
             calls = int(rate * args.step_seconds)

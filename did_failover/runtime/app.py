@@ -89,6 +89,10 @@ class App:
             self.tracker,
             settings.max_ring_total,
             self.limits,
+            # With an AMI session on Asterisk, each SET() of a read-back is also an event Asterisk
+            # builds for the manager: measured, that costs it more than the commands saved
+            # (bench/README.md, issue 29). Without AMI the read-backs set what comes next.
+            look_ahead=not settings.ami_url,
         )
         self.server = agi_server(settings, {ROUTE: self.handler}, self.close)
         self.metrics = Metrics(
