@@ -10,6 +10,7 @@ from did_failover.admin import validation as valid
 from did_failover.admin._accounts import AccountOperations
 from did_failover.admin.csv_format import OPTIONAL_COLUMNS, csv_header, parse_csv, write_csv
 from did_failover.admin.loops import ForwardLoop, hops
+from did_failover.admin.paging import MAX_OFFSET, TransferPage, decode_cursor, encode_cursor
 from did_failover.admin.scope import Scope, scoped
 from did_failover.admin.views import TransferView, transfer_view
 from did_failover.errors import InputError, NothingToChange
@@ -97,15 +98,26 @@ class TransferOperations(AccountOperations):
         descending: bool = False,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[list[TransferView], int]:
-        """One page of the "DIDs Call Transfer" table the scope sees, and how many rows match in all."""
+        after: str | None = None,
+        before: str | None = None,
+        last: bool = False,
+    ) -> TransferPage:
+        """One page of the "DIDs Call Transfer" table the scope sees: the first (from `offset`), the
+        one after or before a cursor, or the last; with how many rows match in all."""
         if order not in PAGE_ORDERS:
             raise InputError(f"must be one of {', '.join(PAGE_ORDERS)}, got {order[:20]!r}", "order")
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise InputError("1..1000 rows a page, offset 0 or more", "limit")
+        if not 1 <= limit <= 1000:
+            raise InputError(f"must be 1..1000 rows a page, got {limit}", "limit")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InputError(f"must be 0..{MAX_OFFSET}, got {offset}; page further with after", "offset")
         if len(search) > 64:
             raise InputError("at most 64 characters", "search")
-        rows, total = await self.repo.page_dids(
+        given = [name for name, value in (("after", after), ("before", before), ("last", last)) if value]
+        if len(given) > 1 or (given and offset):
+            raise InputError(
+                f"give one of offset, after, before and last, not {' and '.join(given)}", given[-1]
+            )
+        page = await self.repo.page_dids(
             reseller=scope.reseller,
             account=scope.customer,
             search=search,
@@ -113,8 +125,17 @@ class TransferOperations(AccountOperations):
             descending=descending,
             limit=limit,
             offset=offset,
+            after=decode_cursor(after, order, "after") if after else None,
+            before=decode_cursor(before, order, "before") if before else None,
+            last=last,
         )
-        return [transfer_view(d, a, t) for d, a, t in rows], total
+        return TransferPage(
+            views=[transfer_view(d, a, t) for d, a, t in page.rows],
+            total=page.total,
+            total_exact=page.total_exact,
+            previous=encode_cursor(order, page.first) if page.first and page.more_before else None,
+            next=encode_cursor(order, page.last) if page.last and page.more_after else None,
+        )
 
     @scoped()
     async def show_transfer(self, scope: Scope, did: str) -> TransferView:

@@ -1,28 +1,76 @@
-"""One page of the DIDs Call Transfer table: searched, sorted by any column, counted, in three queries."""
+"""One page of the DIDs Call Transfer table: searched, sorted by any column, counted, read from one index.
+
+Schema 6 keeps every sort key on `dids` (kept there by triggers), with one index per sort order that
+ends with `account_id`, a count of DIDs per account (`account_dids`) and the suffixes of every DID's
+number (`did_suffixes`). A page is then one of two plans, chosen from those counts:
+
+- walk: the sort order's index from the page's edge (keyset: the row after or before a known one),
+  filtered inside the index by the scope and the search, stopping after one page. Used when the rows
+  that qualify are a large enough part of all DIDs that a page is found within a few thousand entries;
+- gather: the rows that qualify, found through the account index or the suffixes (at most
+  `GATHER_MAX`), sorted. Used when they are few.
+
+Neither reads a row it does not show beyond those bounds, whatever the page: there is no offset to
+scan past (the service allows a small one for old clients).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from did_failover.numbers import typed_number
 from did_failover.storage._accounts import _ACCOUNT
 from did_failover.storage._dids import _DID, _TRANSFER, DIDQueries
-from did_failover.storage.records import AccountRow, DIDRow, TransferRow
+from did_failover.storage.records import DIDPage, PageKey, PageRows
 
-_PAGE_COLUMNS = {
-    "did": "d.number",
-    "account": "a.number",
-    "busy": "t.busy_destination",
-    "no_answer": "t.no_answer_destination",
-    "unavailable": "t.unavailable_destination",
-    "always": "t.always_destination",
-    "did_type": "d.primary_destination",
-    "number": "d.primary_destination",
-    "status": "t.enabled",
+_ORDER_KEYS = {
+    "did": ("d.number", "ix_dids_grid_number"),
+    "account": ("d.account_key", "ix_dids_grid_account"),
+    "busy": ("d.busy_key", "ix_dids_grid_busy"),
+    "no_answer": ("d.no_answer_key", "ix_dids_grid_no_answer"),
+    "unavailable": ("d.unavailable_key", "ix_dids_grid_unavailable"),
+    "always": ("d.always_key", "ix_dids_grid_always"),
+    "did_type": ("d.primary_destination", "ix_dids_grid_primary"),
+    "number": ("d.primary_destination", "ix_dids_grid_primary"),
+    "status": ("d.status_key", "ix_dids_grid_status"),
 }
+"""Each page order's sort key on dids and the index that walks it (with d.number after the key)."""
+
+GATHER_MAX = 5000
+"""Rows that qualify up to which a page sorts them rather than walking an index."""
+DENSE_SHARE = 0.005
+"""Walk the index when at least this share of all DIDs qualifies: a page is then found within
+50 / 0.005 = 10,000 index entries."""
+COUNT_CAP = 10000
+"""A search that matches more DIDs than this is counted as `COUNT_CAP`, not exactly."""
+
+Plan = Literal["walk", "scope", "match"]
+"""walk: the order's index, filtered; scope: the scope's DIDs through the account index, sorted;
+match: the search's matches (suffixes, accounts), sorted."""
+
+
+@dataclass(slots=True)
+class _Filter:
+    """The WHERE terms every plan shares: scope and search, with their arguments."""
+
+    terms: list[str]
+    args: list[Any]
+
+    def sql(self, *more: str) -> str:
+        every = [*self.terms, *more]
+        return f" WHERE {' AND '.join(every)}" if every else ""
 
 
 class GridQueries(DIDQueries):
     """The grid's pages, on the DIDs' own queries."""
+
+    _ROW_VALUES = True
+    """Whether `(a, b) > (?, ?)` seeks an index (SQLite); else it is spelled out (MySQL)."""
+
+    def _hint(self, index: str) -> str:
+        """The clause after `FROM dids d` that makes the planner use `index` ("": its own choice)."""
+        raise NotImplementedError
 
     async def page_dids(
         self,
@@ -34,77 +82,174 @@ class GridQueries(DIDQueries):
         descending: bool = False,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[list[tuple[DIDRow, AccountRow, TransferRow | None]], int]:
-        """One page of DIDs with their account and transfer settings, and how many match in all."""
-        column = _PAGE_COLUMNS[order]  # KeyError for anything else: the column never comes from input
-        # The accounts in scope are looked up first; the page is then read from dids alone, in the
-        # order of the column sorted by (`account_id + 0`: the filter must not steer the planner
-        # away from the index that gives that order), joined only to that column's table.
+        after: PageKey | None = None,
+        before: PageKey | None = None,
+        last: bool = False,
+    ) -> DIDPage:
+        """One page of DIDs with their account and transfer settings, and how many match in all.
+
+        The page starts after `after`, ends before `before`, is the last one (`last`), or starts at
+        `offset`; `search` matches part of the DID or of the account number."""
+        key, index = _ORDER_KEYS[order]  # KeyError for anything else: the column never comes from input
         async with self._read() as db:
-            owners: list[Any] | None = None
-            if reseller is not None:
-                owners = [
-                    row[0]
-                    for row in await db.fetch_all(
-                        "SELECT c.id FROM accounts c JOIN accounts r ON r.id = c.reseller_id"
-                        " WHERE r.number = ?",
-                        (reseller,),
-                    )
-                ]
-            if account is not None:
-                found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (account,))
-                owners = [found[0]] if found is not None and (owners is None or found[0] in owners) else []
-        if owners is not None and not owners:
-            return [], 0
-        filters: list[str] = []
-        args: list[Any] = list(owners or [])
-        if search:
-            # "!" escapes LIKE's wildcards: a backslash would mean something else in MySQL's literals.
-            pattern = "%" + search.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
-            filters.append(
-                "(d.number LIKE ? ESCAPE '!' OR d.account_id IN"
-                " (SELECT c.id FROM accounts c WHERE c.number LIKE ? ESCAPE '!'))"
+            owners, in_scope, everything = await self._scope(db, reseller, account)
+            if owners == []:
+                return DIDPage([], 0, True, None, None, False, False)
+            where = _Filter([], [])
+            if owners is not None:
+                where.terms.append(f"d.account_id IN ({_marks(owners)})")
+                where.args.extend(owners)
+            plan: Plan = "scope" if owners is not None and in_scope < DENSE_SHARE * everything else "walk"
+            if in_scope <= GATHER_MAX:
+                plan = "scope"
+            total, exact = in_scope, True
+            if search:
+                plan, total, exact = await self._search(db, where, search, owners, in_scope, everything)
+            if total == 0:
+                return DIDPage([], 0, True, None, None, False, False)
+            backward = (before is not None or last) != descending
+            edge = before if before is not None else after
+            beyond, beyond_args = self._beyond(key, edge, backward)
+            sense = "DESC" if backward else "ASC"
+            hint = {"walk": index, "scope": "ix_dids_account", "match": ""}[plan]
+            rows = await db.fetch_all(
+                f"SELECT d.number, {key} FROM dids d{self._hint(hint)}{where.sql(*beyond)}"
+                f" ORDER BY {key} {sense}, d.number {sense} LIMIT ? OFFSET ?",
+                (*where.args, *beyond_args, int(limit) + 1, int(offset)),
             )
-            args.extend([pattern, pattern])
+            extra = len(rows) > limit
+            found = [PageKey(str(row[1]), str(row[0])) for row in rows[:limit]]
+            if before is not None or last:
+                found.reverse()
+            page = await self._rows(db, [k.number for k in found])
+        toward_start = before is not None or last
+        return DIDPage(
+            rows=page,
+            total=total,
+            total_exact=exact,
+            first=found[0] if found else None,
+            last=found[-1] if found else None,
+            more_before=extra if toward_start else (after is not None or offset > 0),
+            more_after=(before is not None) if toward_start else extra,
+        )
 
-        def where(account: str) -> str:
-            """The WHERE clause, the owners' filter on `account` (the count may use the index)."""
-            owned = [f"{account} IN ({', '.join('?' for _ in owners)})"] if owners is not None else []
-            every = owned + filters
-            return f" WHERE {' AND '.join(every)}" if every else ""
-
-        counted, clause = where("d.account_id"), where("d.account_id + 0")
-        join = {
-            "a": " JOIN accounts a ON a.id = d.account_id",
-            "t": " LEFT JOIN did_transfers t ON t.did_id = d.id",
-        }
-        tables = "FROM dids d" + join.get(column[0], "")
-        direction = "DESC" if descending else "ASC"
-        async with self._read() as db:
-            total_row = await db.fetch_one(f"SELECT COUNT(*) FROM dids d{counted}", args)
-            numbers = [
+    async def _scope(
+        self, db: Any, reseller: str | None, account: str | None
+    ) -> tuple[list[Any] | None, int, int]:
+        """The account ids in scope (None: every account), how many DIDs they hold, and all DIDs."""
+        owners: list[Any] | None = None
+        if reseller is not None:
+            owners = [
                 row[0]
                 for row in await db.fetch_all(
-                    f"SELECT d.number {tables}{clause} ORDER BY {column} {direction}, d.number {direction}"
-                    " LIMIT ? OFFSET ?",
-                    (*args, int(limit), int(offset)),
+                    "SELECT c.id FROM accounts c JOIN accounts r ON r.id = c.reseller_id WHERE r.number = ?",
+                    (reseller,),
                 )
             ]
-            if not numbers:
-                return [], int(total_row[0]) if total_row else 0
-            marks = ", ".join("?" for _ in numbers)
-            dids = {
-                r[0]: self._did(r) for r in await db.fetch_all(f"{_DID} WHERE d.number IN ({marks})", numbers)
-            }
-            transfers = {
-                r[0]: self._transfer(r)
-                for r in await db.fetch_all(f"{_TRANSFER} WHERE d.number IN ({marks})", numbers)
-            }
-            owners = sorted({d.account for d in dids.values()})
-            account_marks = ", ".join("?" for _ in owners)
-            accounts = {
-                r[0]: self._account(r)
-                for r in await db.fetch_all(f"{_ACCOUNT} WHERE a.number IN ({account_marks})", owners)
-            }
-        rows = [(dids[n], accounts[dids[n].account], transfers.get(n)) for n in numbers if n in dids]
-        return rows, int(total_row[0]) if total_row else 0
+        if account is not None:
+            found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (account,))
+            owners = [found[0]] if found is not None and (owners is None or found[0] in owners) else []
+        counts = {
+            row[0]: int(row[1]) for row in await db.fetch_all("SELECT account_id, dids FROM account_dids")
+        }
+        everything = sum(counts.values())
+        in_scope = everything if owners is None else sum(counts.get(o, 0) for o in owners)
+        return owners, in_scope, everything
+
+    async def _search(
+        self, db: Any, where: _Filter, search: str, owners: list[Any] | None, in_scope: int, everything: int
+    ) -> tuple[Plan, int, bool]:
+        """Add the search to `where`; return the plan, and the count (and whether it is exact).
+
+        A DID matches when its number contains the search's digits or its account's number contains
+        the search. The numbers are found through their suffixes when the search has 3 digits or more;
+        a shorter one matches too many numbers for that to help."""
+        pattern = "%" + search.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+        accounts = [
+            row[0]
+            for row in await db.fetch_all(
+                "SELECT id FROM accounts WHERE number LIKE ? ESCAPE '!'", (pattern,)
+            )
+            if owners is None or row[0] in owners
+        ]
+        digits = typed_number(search).removeprefix("+")
+        matches: list[str] = []
+        if accounts:
+            matches.append(f"d.account_id IN ({_marks(accounts)})")
+        if not digits.isdigit():
+            suffixes = 0  # no number has anything but digits
+        elif len(digits) >= 3:
+            found = await db.fetch_one(
+                "SELECT COUNT(*) FROM (SELECT did_id FROM did_suffixes WHERE suffix >= ? AND suffix < ?"
+                " LIMIT ?) s",
+                (digits, digits + ":", COUNT_CAP + 1),
+            )
+            suffixes = int(found[0]) if found else 0
+            if suffixes <= COUNT_CAP:
+                matches.append("d.id IN (SELECT did_id FROM did_suffixes WHERE suffix >= ? AND suffix < ?)")
+            else:
+                matches.append("d.number LIKE ?")
+        else:
+            suffixes = COUNT_CAP + 1
+            matches.append("d.number LIKE ?")
+        if not matches:
+            return "match", 0, True
+        where.terms.append(f"({' OR '.join(matches)})")
+        where.args.extend(accounts)
+        if digits.isdigit():
+            if suffixes <= COUNT_CAP and len(digits) >= 3:
+                where.args.extend([digits, digits + ":"])
+            else:
+                where.args.append(f"%{digits}%")
+        owned = await db.fetch_one(
+            f"SELECT COALESCE(SUM(dids), 0) FROM account_dids WHERE account_id IN ({_marks(accounts)})"
+            if accounts
+            else "SELECT 0",
+            accounts,
+        )
+        candidates = suffixes + int(owned[0] if owned else 0)
+        if candidates <= COUNT_CAP or in_scope <= GATHER_MAX:
+            found = await db.fetch_one(f"SELECT COUNT(*) FROM dids d{where.sql()}", where.args)
+            return ("match" if candidates <= COUNT_CAP else "scope"), int(found[0]) if found else 0, True
+        # Many candidates: walk the order's index, and count only up to the cap.
+        found = await db.fetch_one(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM dids d{where.sql()} LIMIT ?) m",
+            (*where.args, COUNT_CAP + 1),
+        )
+        count = int(found[0]) if found else 0
+        plan: Plan = "walk" if owners is None or in_scope >= DENSE_SHARE * everything else "scope"
+        return plan, min(count, COUNT_CAP), count <= COUNT_CAP
+
+    def _beyond(self, key: str, edge: PageKey | None, backward: bool) -> tuple[list[str], list[str]]:
+        """The keyset term and its arguments: rows past `edge` in the walk's direction."""
+        if edge is None:
+            return [], []
+        sign = "<" if backward else ">"
+        if key == "d.number":
+            return [f"d.number {sign} ?"], [edge.number]
+        if self._ROW_VALUES:
+            return [f"({key}, d.number) {sign} (?, ?)"], [edge.key, edge.number]
+        return [f"({key} {sign} ? OR ({key} = ? AND d.number {sign} ?))"], [edge.key, edge.key, edge.number]
+
+    async def _rows(self, db: Any, numbers: list[str]) -> PageRows:
+        """The page's DIDs with their accounts and transfer settings, in the order of `numbers`."""
+        if not numbers:
+            return []
+        marks = _marks(numbers)
+        dids = {
+            r[0]: self._did(r) for r in await db.fetch_all(f"{_DID} WHERE d.number IN ({marks})", numbers)
+        }
+        transfers = {
+            r[0]: self._transfer(r)
+            for r in await db.fetch_all(f"{_TRANSFER} WHERE d.number IN ({marks})", numbers)
+        }
+        owners = sorted({d.account for d in dids.values()})
+        accounts = {
+            r[0]: self._account(r)
+            for r in await db.fetch_all(f"{_ACCOUNT} WHERE a.number IN ({_marks(owners)})", owners)
+        }
+        return [(dids[n], accounts[dids[n].account], transfers.get(n)) for n in numbers if n in dids]
+
+
+def _marks(values: list[Any]) -> str:
+    return ", ".join("?" for _ in values)

@@ -19,8 +19,10 @@ from did_failover.storage.records import (
     AccountType,
     CallRecord,
     ChangeRow,
+    DIDPage,
     DIDRoute,
     DIDRow,
+    PageKey,
     Role,
     SessionRow,
     TokenRow,
@@ -28,14 +30,16 @@ from did_failover.storage.records import (
     UserRow,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Version of the schema this code reads and writes (the `schema_version` row).
 
 1: accounts, DIDs, transfer settings, call log. 2: the change log and its triggers, web users and
 their sessions, API tokens. 3: forward lists (destination columns hold up to 5), after-hours
 destinations and business-hours schedules, every leg of a call in the call log. 4: failed logins
 (the throttle every web process shares), usernames compared exactly on MySQL too. 5: one row per
-call in the call log (unique uniqueid and started_at), so that a batch written again adds nothing."""
+call in the call log (unique uniqueid and started_at), so that a batch written again adds nothing.
+6: the grid's sort keys on dids, DID counts per account and the suffixes of DID numbers, so that
+every page of a million DIDs is read from one index."""
 
 _ACTOR: ContextVar[str] = ContextVar("did_failover_actor", default="did-failover")
 
@@ -249,10 +253,15 @@ class Repository(abc.ABC):
         descending: bool = False,
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[list[tuple[DIDRow, AccountRow, TransferRow | None]], int]:
+        after: PageKey | None = None,
+        before: PageKey | None = None,
+        last: bool = False,
+    ) -> DIDPage:
         """One page of DIDs with their account and transfer settings, and how many match in all.
 
-        `search` matches part of the DID or of the account number; `order` is one of PAGE_ORDERS."""
+        The page starts after `after`, ends before `before`, is the last one (`last`), or starts at
+        `offset`; `search` matches part of the DID or of the account number; `order` is one of
+        PAGE_ORDERS."""
 
     @abc.abstractmethod
     async def get_user(self, username: str) -> UserRow | None:

@@ -31,6 +31,14 @@ class AccountRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PageKey:
+    """A row's place in one sort order of the DIDs grid: its sort key, then its number."""
+
+    key: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class DIDRow:
     """A DID with its owning account and primary destination (as stored text)."""
 
@@ -250,3 +258,23 @@ class TokenRow:
     name: str
     created_at: datetime
     expires_at: datetime | None
+
+
+PageRows = list[tuple[DIDRow, AccountRow, TransferRow | None]]
+"""A page of the grid: each DID with its account and its transfer settings (None: it has none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DIDPage:
+    """One page of the grid and where it stands."""
+
+    rows: PageRows
+    total: int
+    """How many DIDs match in all; at least this many when `total_exact` is False."""
+    total_exact: bool
+    first: PageKey | None
+    """The first row's position in the order (what "previous" pages before), None on an empty page."""
+    last: PageKey | None
+    """The last row's, for "next"."""
+    more_before: bool
+    more_after: bool

@@ -23,9 +23,52 @@ CREATE TABLE IF NOT EXISTS dids (
     ring_timeout INTEGER NOT NULL DEFAULT 30 CHECK (ring_timeout BETWEEN 1 AND 300),
     max_channels INTEGER NOT NULL DEFAULT 0 CHECK (max_channels >= 0),
     created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+    updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    -- The grid's sort keys (schema 6), kept by the tr_grid_* triggers below: the account's number
+    -- and the first 64 characters of each forward list and the switch ('' none, '0' off, '1' on) of
+    -- the DID's transfer settings, so that every sort order of the DIDs Call Transfer page walks one
+    -- index of this table. Never written by did-failover itself.
+    account_key TEXT NOT NULL DEFAULT '',
+    always_key TEXT NOT NULL DEFAULT '',
+    busy_key TEXT NOT NULL DEFAULT '',
+    no_answer_key TEXT NOT NULL DEFAULT '',
+    unavailable_key TEXT NOT NULL DEFAULT '',
+    status_key TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS ix_dids_account ON dids (account_id);
+-- One index per sort order of the grid, each ending with account_id so that a reseller's page is
+-- filtered inside the index.
+CREATE INDEX IF NOT EXISTS ix_dids_grid_number ON dids (number, account_id);
+CREATE INDEX IF NOT EXISTS ix_dids_grid_account ON dids (account_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_dids_grid_primary ON dids (primary_destination, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_dids_grid_always ON dids (always_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_dids_grid_busy ON dids (busy_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_dids_grid_no_answer ON dids (no_answer_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_dids_grid_unavailable ON dids (unavailable_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_dids_grid_status ON dids (status_key, number, account_id);
+
+-- How many DIDs each account holds (schema 6, kept by the tr_grid_* triggers): the grid's count
+-- without counting a million rows.
+CREATE TABLE IF NOT EXISTS account_dids (
+    account_id INTEGER PRIMARY KEY,
+    dids INTEGER NOT NULL DEFAULT 0
+);
+
+-- Every ending of 3 digits or more of every DID's number (schema 6, kept by the tr_grid_* triggers):
+-- a search for part of a number is a range of this index, not a scan of every DID.
+CREATE TABLE IF NOT EXISTS did_suffixes (
+    suffix TEXT NOT NULL,
+    did_id INTEGER NOT NULL,
+    PRIMARY KEY (suffix, did_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_did_suffixes_did ON did_suffixes (did_id);
+
+-- The positions a suffix of a DID's number starts at (1 to 18: numbers have 3 to 20 digits).
+CREATE TABLE IF NOT EXISTS suffix_positions (
+    n INTEGER PRIMARY KEY
+);
+INSERT OR IGNORE INTO suffix_positions (n) VALUES
+    (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11), (12), (13), (14), (15), (16), (17), (18);
 
 CREATE TABLE IF NOT EXISTS did_transfers (
     did_id INTEGER PRIMARY KEY REFERENCES dids (id) ON DELETE CASCADE,
@@ -543,11 +586,101 @@ END;
 
 -- END change-log triggers
 
+-- The grid's sort keys, counts and suffixes (schema 6), kept from the rows themselves so that rows
+-- edited by hand keep them too. Filled once for the DIDs of an older schema (the statements after
+-- these triggers; each does nothing once done).
+DROP TRIGGER IF EXISTS tr_grid_dids_insert;
+CREATE TRIGGER tr_grid_dids_insert AFTER INSERT ON dids FOR EACH ROW
+BEGIN
+    UPDATE dids SET account_key = (SELECT number FROM accounts WHERE id = NEW.account_id) WHERE id = NEW.id;
+    INSERT INTO account_dids (account_id, dids) VALUES (NEW.account_id, 1)
+        ON CONFLICT (account_id) DO UPDATE SET dids = dids + 1;
+    INSERT INTO did_suffixes (suffix, did_id)
+        SELECT substr(NEW.number, n), NEW.id FROM suffix_positions WHERE n <= length(NEW.number) - 2;
+END;
+
+DROP TRIGGER IF EXISTS tr_grid_dids_account;
+CREATE TRIGGER tr_grid_dids_account AFTER UPDATE OF account_id ON dids FOR EACH ROW
+WHEN OLD.account_id IS NOT NEW.account_id
+BEGIN
+    UPDATE dids SET account_key = (SELECT number FROM accounts WHERE id = NEW.account_id) WHERE id = NEW.id;
+    UPDATE account_dids SET dids = dids - 1 WHERE account_id = OLD.account_id;
+    INSERT INTO account_dids (account_id, dids) VALUES (NEW.account_id, 1)
+        ON CONFLICT (account_id) DO UPDATE SET dids = dids + 1;
+END;
+
+DROP TRIGGER IF EXISTS tr_grid_dids_number;
+CREATE TRIGGER tr_grid_dids_number AFTER UPDATE OF number ON dids FOR EACH ROW
+WHEN OLD.number IS NOT NEW.number
+BEGIN
+    DELETE FROM did_suffixes WHERE did_id = OLD.id;
+    INSERT INTO did_suffixes (suffix, did_id)
+        SELECT substr(NEW.number, n), NEW.id FROM suffix_positions WHERE n <= length(NEW.number) - 2;
+END;
+
+DROP TRIGGER IF EXISTS tr_grid_dids_delete;
+CREATE TRIGGER tr_grid_dids_delete AFTER DELETE ON dids FOR EACH ROW
+BEGIN
+    UPDATE account_dids SET dids = dids - 1 WHERE account_id = OLD.account_id;
+    DELETE FROM did_suffixes WHERE did_id = OLD.id;
+END;
+
+DROP TRIGGER IF EXISTS tr_grid_accounts_number;
+CREATE TRIGGER tr_grid_accounts_number AFTER UPDATE OF number ON accounts FOR EACH ROW
+WHEN OLD.number IS NOT NEW.number
+BEGIN
+    UPDATE dids SET account_key = NEW.number WHERE account_id = NEW.id;
+END;
+
+DROP TRIGGER IF EXISTS tr_grid_transfers_insert;
+CREATE TRIGGER tr_grid_transfers_insert AFTER INSERT ON did_transfers FOR EACH ROW
+BEGIN
+    UPDATE dids SET always_key = substr(COALESCE(NEW.always_destination, ''), 1, 64),
+        busy_key = substr(COALESCE(NEW.busy_destination, ''), 1, 64),
+        no_answer_key = substr(COALESCE(NEW.no_answer_destination, ''), 1, 64),
+        unavailable_key = substr(COALESCE(NEW.unavailable_destination, ''), 1, 64),
+        status_key = CASE WHEN NEW.enabled THEN '1' ELSE '0' END
+    WHERE id = NEW.did_id;
+END;
+
+DROP TRIGGER IF EXISTS tr_grid_transfers_update;
+CREATE TRIGGER tr_grid_transfers_update AFTER UPDATE ON did_transfers FOR EACH ROW
+BEGIN
+    UPDATE dids SET always_key = substr(COALESCE(NEW.always_destination, ''), 1, 64),
+        busy_key = substr(COALESCE(NEW.busy_destination, ''), 1, 64),
+        no_answer_key = substr(COALESCE(NEW.no_answer_destination, ''), 1, 64),
+        unavailable_key = substr(COALESCE(NEW.unavailable_destination, ''), 1, 64),
+        status_key = CASE WHEN NEW.enabled THEN '1' ELSE '0' END
+    WHERE id = NEW.did_id;
+END;
+
+DROP TRIGGER IF EXISTS tr_grid_transfers_delete;
+CREATE TRIGGER tr_grid_transfers_delete AFTER DELETE ON did_transfers FOR EACH ROW
+BEGIN
+    UPDATE dids SET always_key = '', busy_key = '', no_answer_key = '', unavailable_key = '', status_key = ''
+    WHERE id = OLD.did_id;
+END;
+
+-- The DIDs of a schema older than 6: their keys, counts and suffixes, once.
+UPDATE dids SET account_key = (SELECT number FROM accounts WHERE id = dids.account_id) WHERE account_key = '';
+UPDATE dids SET always_key = substr(COALESCE(t.always_destination, ''), 1, 64),
+    busy_key = substr(COALESCE(t.busy_destination, ''), 1, 64),
+    no_answer_key = substr(COALESCE(t.no_answer_destination, ''), 1, 64),
+    unavailable_key = substr(COALESCE(t.unavailable_destination, ''), 1, 64),
+    status_key = CASE WHEN t.enabled THEN '1' ELSE '0' END
+FROM did_transfers t WHERE t.did_id = dids.id AND dids.status_key = '';
+INSERT INTO account_dids (account_id, dids)
+    SELECT account_id, COUNT(*) FROM dids WHERE NOT EXISTS (SELECT 1 FROM account_dids) GROUP BY account_id;
+INSERT INTO did_suffixes (suffix, did_id)
+    SELECT substr(d.number, p.n), d.id FROM dids d JOIN suffix_positions p ON p.n <= length(d.number) - 2
+    WHERE NOT EXISTS (SELECT 1 FROM did_suffixes);
+
 -- The version last: a schema whose triggers could not be created (no TRIGGER privilege, or binary
 -- logging without SUPER) is not taken for a finished one; `db init` then says why and runs again.
-INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 5);
+INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 6);
 -- Versions 1 to 3 become 4 in place. 2 added users, web sessions, API tokens and the change log;
 -- 3 added after_hours_destination, schedule and call_log.legs (`did-failover db init` adds those
 -- columns before it runs this file); 4 added login_failures; 5 made a call's row unique (uniqueid,
--- started_at; `db init` folds the duplicates an older version could write before this file runs).
-UPDATE schema_version SET version = 5 WHERE id = 1 AND version < 5;
+-- started_at; `db init` folds the duplicates an older version could write before this file runs); 6
+-- added the grid's sort keys on dids, account_dids and did_suffixes (`db init` adds the columns first).
+UPDATE schema_version SET version = 6 WHERE id = 1 AND version < 6;

@@ -140,15 +140,29 @@ async def dids(request: Request, api: Api) -> Response:
     direction = request.query_params.get("direction", "asc")
     if direction not in ("asc", "desc"):
         raise ApiError(422, "direction: must be asc or desc", "direction")
-    views, total = await api.service.page_transfers(
+    last = request.query_params.get("last", "false")
+    if last not in ("true", "false"):
+        raise ApiError(422, "last: must be true or false", "last")
+    page = await api.service.page_transfers(
         api.scope,
         search=request.query_params.get("search", ""),
         order=request.query_params.get("order", "did"),
         descending=direction == "desc",
         limit=query_int(request, "limit", 50),
         offset=query_int(request, "offset", 0),
+        after=request.query_params.get("after") or None,
+        before=request.query_params.get("before") or None,
+        last=last == "true",
     )
-    return JSONResponse({"items": [v.as_dict() for v in views], "total": total})
+    return JSONResponse(
+        {
+            "items": [v.as_dict() for v in page.views],
+            "total": page.total,
+            "total_exact": page.total_exact,
+            "next": page.next,
+            "previous": page.previous,
+        }
+    )
 
 
 async def did(request: Request, api: Api) -> Response:

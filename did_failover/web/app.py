@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -27,16 +25,14 @@ from starlette.types import Scope as AsgiScope
 from did_failover.admin.service import Service
 from did_failover.admin.users import USERNAME_RULE
 from did_failover.errors import Forbidden, InputError, InvalidSchedule, NotFound
-from did_failover.numbers import whole_number
 from did_failover.routing.schedule import parse_schedule
 from did_failover.storage.base import Repository
-from did_failover.storage.records import PAGE_ORDERS
 from did_failover.web import api, api_errors, auth, forms
 from did_failover.web.bodies import MAX_BODY, BodyLimit
 from did_failover.web.forms import CONDITIONS, TYPES, TransferForm
 from did_failover.web.headers import SecurityHeaders
+from did_failover.web.pager import PAGE_SIZE, GridQuery
 
-PAGE_SIZE = 50
 COLUMNS = [
     ("did", "DID"),
     ("account", "Account"),
@@ -180,50 +176,32 @@ async def logout(request: Request, web: Web) -> Response:
     return response
 
 
-def _listing(request: Request) -> tuple[str, str, str, int]:
-    query = request.query_params
-    search = query.get("search", "")[:64]
-    order = query.get("order", "did")
-    order = order if order in PAGE_ORDERS else "did"
-    direction = "desc" if query.get("direction") == "desc" else "asc"
-    number = query.get("page", "1")
-    return search, order, direction, max(whole_number(number, 6) or 1, 1)
-
-
 async def dids(request: Request, web: Web) -> Response:
-    search, order, direction, number = _listing(request)
-    views, total = await web.service.page_transfers(
+    """The grid, a page at a time: First, Previous and Next by cursor, Last from the end."""
+    query = GridQuery.read(request.query_params)
+    page = await web.service.page_transfers(
         request.state.login.scope,
-        search=search,
-        order=order,
-        descending=direction == "desc",
+        search=query.search,
+        order=query.order,
+        descending=query.direction == "desc",
         limit=PAGE_SIZE,
-        offset=(number - 1) * PAGE_SIZE,
+        offset=query.offset,
+        after=query.after,
+        before=query.before,
+        last=query.last,
     )
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-
-    def url(**changes: Any) -> str:
-        values = {"search": search, "order": order, "direction": direction, "page": number, **changes}
-        return "/dids?" + urlencode({k: v for k, v in values.items() if v not in ("", None)})
-
-    def sort_url(key: str) -> str:
-        flip = "desc" if key == order and direction == "asc" else "asc"
-        return url(order=key, direction=flip, page=1)
-
     return render(
         request,
         "dids.html",
-        rows=views,
-        total=total,
-        page=number,
-        pages=pages,
-        search=search,
-        order=order,
-        direction=direction,
+        rows=page.views,
+        total=page.total,
+        total_exact=page.total_exact,
+        search=query.search,
+        order=query.order,
+        direction=query.direction,
         columns=COLUMNS,
-        sort_url=sort_url,
-        page_url=lambda n: url(page=n),
-        back=url(),
+        sort_url=query.sort_url,
+        **query.links(page),
     )
 
 

@@ -147,8 +147,12 @@ SPEC: dict[str, Any] = {
                 },
             },
             "DIDPage": {
-                "type": "object", "required": ["items", "total"],
-                "properties": {"items": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"}},
+                "type": "object", "required": ["items", "total", "total_exact", "next", "previous"],
+                "properties": {
+                    "items": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"},
+                    "total_exact": {"type": "boolean"},
+                    "next": {"type": ["string", "null"]}, "previous": {"type": ["string", "null"]},
+                },
             },
             "NewDID": {
                 "type": "object", "additionalProperties": False, "required": ["did", "account", "primary"],
@@ -200,7 +204,10 @@ SPEC: dict[str, Any] = {
             "get": {
                 "summary": "DIDs in scope, a page at a time", "security": _AUTH,
                 "parameters": [
-                    _LIMIT, {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    _LIMIT, {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10000}},
+                    {"name": "after", "in": "query", "schema": {"type": "string", "maxLength": 400}},
+                    {"name": "before", "in": "query", "schema": {"type": "string", "maxLength": 400}},
+                    {"name": "last", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
                     {"name": "search", "in": "query", "schema": {"type": "string", "maxLength": 64}},
                     {"name": "order", "in": "query", "schema": {"type": "string"}},
                     {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},

@@ -415,6 +415,16 @@ def _listing_leaks(site: str, url: str, history: History, username: str) -> tupl
             dids = {d["did"] for d in get("/api/v1/dids", **params)["items"]}
             if dids != own_dids:
                 problems.append(f"{username} DIDs {params}: {sorted(dids ^ own_dids)} differ")
+        for params in ({}, {"search": "1555"}, {"order": "busy", "direction": "desc"}):
+            # Two DIDs a page, by cursor from the first page forwards and from the last backwards.
+            for start, link, edge in (({}, "next", "after"), ({"last": "true"}, "previous", "before")):
+                page = get("/api/v1/dids", limit=2, **params, **start)
+                seen = [d["did"] for d in page["items"]]
+                while page[link]:
+                    page = get("/api/v1/dids", limit=2, **params, **{edge: page[link]})
+                    seen += [d["did"] for d in page["items"]]
+                if sorted(seen) != sorted(own_dids):
+                    problems.append(f"{username} DIDs {params} paged by {edge}: {sorted(seen)} differ")
         listed = {a["number"] for a in get("/api/v1/accounts")["items"]}
         if _outside(listed, accounts):
             problems.append(f"{username} accounts: {sorted(_outside(listed, accounts))} foreign")

@@ -14,6 +14,9 @@ from did_failover.storage import Repository, TransferRow
 TABLES = (
     "accounts",
     "dids",
+    "account_dids",
+    "did_suffixes",
+    "suffix_positions",
     "did_transfers",
     "call_log",
     "change_log",

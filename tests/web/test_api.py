@@ -299,3 +299,42 @@ async def test_forward_lists_after_hours_and_the_schedule_over_the_api(site: Sit
             await client.put("/api/v1/dids/15550001/schedule", headers=h, json={"schedule": None})
         ).status_code == 204
         assert (await client.get("/api/v1/dids/15550001/schedule", headers=h)).json() == {"schedule": None}
+
+
+async def test_dids_are_paged_by_cursor_and_deep_offsets_are_refused(site: Site) -> None:
+    """`next` and `previous` cursors walk every DID once each way, `last=true` starts at the end; an
+    offset past 10,000, a cursor of another order or none of ours, two page edges at once, and a
+    `last` that is no boolean are refused with the field named."""
+    async with site.client() as client:
+        h = await api_token(client, "root")
+        for i in range(5):
+            made = {"did": f"1555700000{i}", "account": "1001", "primary": "endpoint:d"}
+            assert (await client.post("/api/v1/dids", headers=h, json=made)).status_code == 201
+        everything = (await client.get("/api/v1/dids", headers=h, params={"order": "account"})).json()
+        expected = [d["did"] for d in everything["items"]]
+        assert everything["next"] is None and everything["previous"] is None and everything["total_exact"]
+        page = (await client.get("/api/v1/dids", headers=h, params={"order": "account", "limit": 2})).json()
+        forward = [d["did"] for d in page["items"]]
+        while page["next"]:
+            params = {"order": "account", "limit": 2, "after": page["next"]}
+            page = (await client.get("/api/v1/dids", headers=h, params=params)).json()
+            forward += [d["did"] for d in page["items"]]
+        params = {"order": "account", "limit": 2, "last": "true"}
+        page = (await client.get("/api/v1/dids", headers=h, params=params)).json()
+        backward = [d["did"] for d in page["items"]]
+        while page["previous"]:
+            params = {"order": "account", "limit": 2, "before": page["previous"]}
+            page = (await client.get("/api/v1/dids", headers=h, params=params)).json()
+            backward = [d["did"] for d in page["items"]] + backward
+        assert forward == expected == backward and len(expected) == everything["total"] == 7
+        cursor = (await client.get("/api/v1/dids", headers=h, params={"limit": 1})).json()["next"]
+        for params, field in (
+            ({"offset": "10001"}, "offset"),
+            ({"after": cursor, "order": "busy"}, "after"),
+            ({"before": "bm90IG91cnM"}, "before"),
+            ({"after": cursor, "last": "true"}, "last"),
+            ({"after": cursor, "offset": "5"}, "after"),
+            ({"last": "yes"}, "last"),
+        ):
+            refused = api_error(await client.get("/api/v1/dids", headers=h, params=params), 422)
+            assert refused["field"] == field and refused["message"].startswith(f"{field}: "), (params, refused)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -270,6 +272,29 @@ async def test_search_sort_and_pages(repo_url: str, start_site: StartSite) -> No
         last = await client.get("/dids", params={"page": "3"})
         assert last.text.count('<a href="/dids/') == 22 and 'rel="prev"' in last.text
         assert (await client.get("/dids", params={"order": "1; DROP TABLE dids"})).status_code == 200
+
+        def link(page: httpx.Response, name: str) -> str | None:
+            found = re.search(rf'<a href="(/dids\?[^"]*)"[^>]*>{name}</a>', page.text)
+            return html.unescape(found.group(1)) if found else None
+
+        def shown(page: httpx.Response) -> list[str]:
+            return re.findall(r'<a href="/dids/(\d+)">', page.text)
+
+        # Next by cursor to the end, then Previous back to the start: every DID once, in order.
+        forward, page = shown(first), first
+        while (following := link(page, "Next")) is not None:
+            page = await client.get(following)
+            forward += shown(page)
+        assert "page 3 of 3" in page.text and link(page, "Last") is None
+        page = await client.get(link(first, "Last") or "")
+        assert "page 3 of 3" in page.text and shown(page) == forward[-50:]
+        backward = shown(page)
+        while (preceding := link(page, "Previous")) is not None:
+            page = await client.get(preceding)
+            backward = shown(page) + backward
+        assert forward == sorted(forward) == backward and len(forward) == 122
+        assert "page 1 of 3" in page.text and link(page, "First") is None
+        assert (await client.get("/dids", params={"after": "not-a-cursor"})).status_code == 400
 
 
 def test_a_reseller_or_customer_user_cannot_lose_its_account_by_hand(sqlite_url: str, mysql_url: str) -> None:
