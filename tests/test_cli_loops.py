@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.plugins.web import Site, StartSite, api_error, api_token, csrf_of
-from tests.support.db import did_id, dump, execute
+from tests.support.db import dump, execute
 from tests.support.incli import Run, in_process_cli, ok
 from tests.web.conftest import world
 
@@ -116,8 +116,8 @@ def test_check_reports_a_loop_made_by_hand_edited_sql(cli: Run, repo_url: str) -
     ok(cli("transfer", "set", B, "--busy", "endpoint:bob"))
     execute(
         repo_url,
-        "UPDATE did_transfers SET busy_destination = ? WHERE did_id = ?",
-        (f"pstn:{A}", did_id(repo_url, B)),
+        "UPDATE did_transfers SET busy_destination = ? WHERE did_id = (SELECT id FROM dids WHERE number = ?)",
+        (f"pstn:{A}", B),
     )
     result = cli("check")
     (line,) = [x for x in result.out.splitlines() if "forward loops" in x]
@@ -133,8 +133,8 @@ async def site(repo_url: str, start_site: StartSite) -> Site:
     await world(repo_url)
     execute(
         repo_url,
-        "UPDATE did_transfers SET busy_destination = ? WHERE did_id = ?",
-        ("pstn:15550002", did_id(repo_url, "15550001")),
+        "UPDATE did_transfers SET busy_destination = ? WHERE did_id = (SELECT id FROM dids WHERE number = ?)",
+        ("pstn:15550002", "15550001"),
     )
     return await start_site(repo_url)
 

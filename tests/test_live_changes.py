@@ -13,7 +13,7 @@ import time
 from fastagi.client import call, environment
 from tests.plugins.servers import StartServe
 from tests.support.channels import FakeChannel
-from tests.support.db import did_id, execute
+from tests.support.db import execute
 from tests.support.net import TcpProxy
 from tests.support.ops import cli
 from tests.support.serve import ServeProcess
@@ -140,14 +140,14 @@ async def test_a_hand_edit_and_removed_dids_reach_the_next_call_on_every_server(
 
     execute(
         mysql_url,
-        "UPDATE did_transfers SET busy_destination = ? WHERE did_id = ?",
-        ("pstn:15550009999", did_id(mysql_url, edited)),
+        "UPDATE did_transfers SET busy_destination = ? WHERE did_id = (SELECT id FROM dids WHERE number = ?)",
+        ("pstn:15550009999", edited),
     )
     await _cli(mysql_url, "did", "remove", removed)
     execute(
         mysql_url,
-        "DELETE FROM did_transfers WHERE did_id = ?",
-        (did_id(mysql_url, deleted),),
+        "DELETE FROM did_transfers WHERE did_id = (SELECT id FROM dids WHERE number = ?)",
+        (deleted,),
     )
     execute(mysql_url, "DELETE FROM dids WHERE number = ?", (deleted,))
     await _wait_after(time.monotonic())

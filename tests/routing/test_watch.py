@@ -11,7 +11,7 @@ from did_failover.routing.cache import RouteCache
 from did_failover.routing.watch import ChangeWatcher
 from did_failover.storage import DIDRoute, Repository, TransferRow, acting_as, open_repository
 from did_failover.storage.sqlite import SQLiteRepository
-from tests.support.db import did_id, execute, mysql_connect
+from tests.support.db import execute, mysql_connect
 from tests.support.net import TcpProxy
 
 
@@ -44,8 +44,8 @@ async def test_a_poll_expires_exactly_the_dids_a_change_names(repo_url: str) -> 
         cache, watcher = await _watched(repo)
         execute(
             repo_url,
-            "UPDATE did_transfers SET enabled = 0 WHERE did_id = ?",
-            (did_id(repo_url, "15550002"),),
+            "UPDATE did_transfers SET enabled = 0 WHERE did_id = (SELECT id FROM dids WHERE number = ?)",
+            ("15550002",),
         )
         assert await _sources(cache, "15550002") == ["hit"]  # not polled yet: the TTL would decide
         assert await watcher.poll() == 1

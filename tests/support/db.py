@@ -59,12 +59,6 @@ def execute(url: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, .
         conn.close()
 
 
-def did_id(url: str, number: str) -> int:
-    """A DID's row id, for a hand-edited statement on did_transfers (on MySQL such a statement cannot
-    read dids itself: the grid's keys are written there by its triggers, error 1442)."""
-    return int(execute(url, "SELECT id FROM dids WHERE number = ?", (number,))[0][0])
-
-
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every did-failover table, in a stable order, to compare before and after (one
     connection for all of them)."""
