@@ -69,8 +69,8 @@ async def fill(url: str, dids: int) -> None:
                 ]
                 for at in range(0, len(batch), 2000):
                     await db.insert_rows("dids", DID_COLUMNS, batch[at : at + 2000])
-                # Transfers by id, not INSERT ... SELECT FROM dids: MySQL refuses a statement that
-                # reads dids while a trigger writes it (schema 6's keys).
+                # Transfers a batch at a time, by id: one transaction of a million rows and their
+                # triggers would hold MariaDB's undo log for minutes.
                 found = await db.fetch_all(
                     "SELECT id, number FROM dids WHERE number >= ? AND number <= ?",
                     (batch[0][0], batch[-1][0]),

@@ -199,13 +199,11 @@ class DIDQueries(AccountQueries):
         async with self._change() as db:
             # Explicit, so that no orphan survives even where ON DELETE CASCADE is not enforced,
             # and so that the triggers record the settings removed (MySQL's cascade fires none).
-            # The id first: MySQL refuses a statement that reads dids while a trigger of the table it
-            # changes (the grid's keys) writes dids.
-            found = await db.fetch_one("SELECT id FROM dids WHERE number = ?", (strip_plus(did),))
-            if found is None:
-                return False
-            await db.execute("DELETE FROM did_transfers WHERE did_id = ?", (found[0],))
-            return await db.execute("DELETE FROM dids WHERE id = ?", (found[0],)) > 0
+            await db.execute(
+                "DELETE FROM did_transfers WHERE did_id IN (SELECT id FROM dids WHERE number = ?)",
+                (strip_plus(did),),
+            )
+            return await db.execute("DELETE FROM dids WHERE number = ?", (strip_plus(did),)) > 0
 
     @staticmethod
     def _transfer(row: Row) -> TransferRow:

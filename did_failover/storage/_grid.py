@@ -1,17 +1,17 @@
 """One page of the DIDs Call Transfer table: searched, sorted by any column, counted, read from one index.
 
-Schema 6 keeps every sort key on `dids` (kept there by triggers), with one index per sort order that
-ends with `account_id`, a count of DIDs per account (`account_dids`) and the suffixes of every DID's
-number (`did_suffixes`). A page is then one of two plans, chosen from those counts:
+Schema 6 keeps every DID's sort keys in `did_grid` (kept there by triggers), with one index per sort
+order that ends with `account_id`, a count of DIDs per account (`account_dids`) and the suffixes of
+every DID's number (`did_suffixes`). A page is then one of three plans, chosen from those counts:
 
 - walk: the sort order's index from the page's edge (keyset: the row after or before a known one),
   filtered inside the index by the scope and the search, stopping after one page. Used when the rows
-  that qualify are a large enough part of all DIDs that a page is found within a few thousand entries;
-- gather: the rows that qualify, found through the account index or the suffixes (at most
-  `GATHER_MAX`), sorted. Used when they are few.
+  that qualify are a large enough share of all DIDs that a page is found within a few thousand entries;
+- scope: the DIDs in scope through the account index, sorted, when they are few;
+- match: a search's matches through the suffixes and the accounts' counts, sorted, when they are few.
 
-Neither reads a row it does not show beyond those bounds, whatever the page: there is no offset to
-scan past (the service allows a small one for old clients).
+None reads more than those bounds, whatever the page: there is no offset to scan past (the service
+allows a small one for old clients).
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from did_failover.storage._dids import _DID, _TRANSFER, DIDQueries
 from did_failover.storage.records import DIDPage, PageKey, PageRows
 
 _ORDER_KEYS = {
-    "did": ("d.number", "ix_dids_grid_number"),
-    "account": ("d.account_key", "ix_dids_grid_account"),
-    "busy": ("d.busy_key", "ix_dids_grid_busy"),
-    "no_answer": ("d.no_answer_key", "ix_dids_grid_no_answer"),
-    "unavailable": ("d.unavailable_key", "ix_dids_grid_unavailable"),
-    "always": ("d.always_key", "ix_dids_grid_always"),
-    "did_type": ("d.primary_destination", "ix_dids_grid_primary"),
-    "number": ("d.primary_destination", "ix_dids_grid_primary"),
-    "status": ("d.status_key", "ix_dids_grid_status"),
+    "did": ("d.number", "ix_did_grid_number"),
+    "account": ("d.account_key", "ix_did_grid_account"),
+    "busy": ("d.busy_key", "ix_did_grid_busy"),
+    "no_answer": ("d.no_answer_key", "ix_did_grid_no_answer"),
+    "unavailable": ("d.unavailable_key", "ix_did_grid_unavailable"),
+    "always": ("d.always_key", "ix_did_grid_always"),
+    "did_type": ("d.primary_key", "ix_did_grid_primary"),
+    "number": ("d.primary_key", "ix_did_grid_primary"),
+    "status": ("d.status_key", "ix_did_grid_status"),
 }
-"""Each page order's sort key on dids and the index that walks it (with d.number after the key)."""
+"""Each page order's sort key in did_grid and the index that walks it (with d.number after the key)."""
 
 GATHER_MAX = 5000
 """Rows that qualify up to which a page sorts them rather than walking an index."""
@@ -69,7 +69,7 @@ class GridQueries(DIDQueries):
     """Whether `(a, b) > (?, ?)` seeks an index (SQLite); else it is spelled out (MySQL)."""
 
     def _hint(self, index: str) -> str:
-        """The clause after `FROM dids d` that makes the planner use `index` ("": its own choice)."""
+        """The clause after `FROM did_grid d` that makes the planner use `index` ("": its own choice)."""
         raise NotImplementedError
 
     async def page_dids(
@@ -111,9 +111,9 @@ class GridQueries(DIDQueries):
             edge = before if before is not None else after
             beyond, beyond_args = self._beyond(key, edge, backward)
             sense = "DESC" if backward else "ASC"
-            hint = {"walk": index, "scope": "ix_dids_account", "match": ""}[plan]
+            hint = {"walk": index, "scope": "ix_did_grid_account_id", "match": ""}[plan]
             rows = await db.fetch_all(
-                f"SELECT d.number, {key} FROM dids d{self._hint(hint)}{where.sql(*beyond)}"
+                f"SELECT d.number, {key} FROM did_grid d{self._hint(hint)}{where.sql(*beyond)}"
                 f" ORDER BY {key} {sense}, d.number {sense} LIMIT ? OFFSET ?",
                 (*where.args, *beyond_args, int(limit) + 1, int(offset)),
             )
@@ -186,7 +186,9 @@ class GridQueries(DIDQueries):
             )
             suffixes = int(found[0]) if found else 0
             if suffixes <= COUNT_CAP:
-                matches.append("d.id IN (SELECT did_id FROM did_suffixes WHERE suffix >= ? AND suffix < ?)")
+                matches.append(
+                    "d.did_id IN (SELECT did_id FROM did_suffixes WHERE suffix >= ? AND suffix < ?)"
+                )
             else:
                 matches.append("d.number LIKE ?")
         else:
@@ -209,11 +211,11 @@ class GridQueries(DIDQueries):
         )
         candidates = suffixes + int(owned[0] if owned else 0)
         if candidates <= COUNT_CAP or in_scope <= GATHER_MAX:
-            found = await db.fetch_one(f"SELECT COUNT(*) FROM dids d{where.sql()}", where.args)
+            found = await db.fetch_one(f"SELECT COUNT(*) FROM did_grid d{where.sql()}", where.args)
             return ("match" if candidates <= COUNT_CAP else "scope"), int(found[0]) if found else 0, True
         # Many candidates: walk the order's index, and count only up to the cap.
         found = await db.fetch_one(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM dids d{where.sql()} LIMIT ?) m",
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM did_grid d{where.sql()} LIMIT ?) m",
             (*where.args, COUNT_CAP + 1),
         )
         count = int(found[0]) if found else 0

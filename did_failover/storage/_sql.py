@@ -65,8 +65,6 @@ class SQLRepository(GridQueries, HistoryQueries, LoginQueries):
     """A row when table (first argument) has column (second)."""
     _VERSION_3_COLUMNS: tuple[tuple[str, str, str], ...]
     """(table, column, statement that adds it): what turns a version 1 or 2 schema into 3."""
-    _VERSION_6_COLUMNS: tuple[tuple[str, str, str], ...]
-    """The same for 6: the grid's sort keys on dids (the schema file fills them)."""
     _VERSION_4_STATEMENTS: tuple[tuple[str, str], ...] = ()
     """(table, statement): column changes (idempotent) that turn a schema older than 4 into 4, where
     the table exists (the schema file creates a missing one as it is in 4)."""
@@ -89,11 +87,10 @@ class SQLRepository(GridQueries, HistoryQueries, LoginQueries):
         if version is not None and version > SCHEMA_VERSION:
             raise SchemaMismatch(schema_problem(version, self.where) or "")
         async with self._write() as db:
-            for before, columns in ((3, self._VERSION_3_COLUMNS), (6, self._VERSION_6_COLUMNS)):
-                if version is not None and version < before:
-                    for table, column, statement in columns:
-                        if await db.fetch_one(self._COLUMN_EXISTS, (table, column)) is None:
-                            await db.execute(statement)
+            if version is not None and version < 3:
+                for table, column, statement in self._VERSION_3_COLUMNS:
+                    if await db.fetch_one(self._COLUMN_EXISTS, (table, column)) is None:
+                        await db.execute(statement)
             if version is not None and version < 4:
                 for table, statement in self._VERSION_4_STATEMENTS:
                     if await db.fetch_one(self._TABLE_EXISTS, (table,)) is not None:

@@ -33,23 +33,6 @@ MYSQL_VERSION_5_STATEMENTS = (
     ),
 )
 
-_GRID_KEYS = ("account_key", "always_key", "busy_key", "no_answer_key", "unavailable_key", "status_key")
-"""The sort keys schema 6 keeps on dids (the schema files say what each holds)."""
-MYSQL_VERSION_6_COLUMNS = (
-    (
-        "dids",
-        "account_key",
-        "ALTER TABLE dids ADD COLUMN account_key VARCHAR(32) NOT NULL DEFAULT '',"
-        + "".join(f" ADD COLUMN {key} VARCHAR(64) NOT NULL DEFAULT ''," for key in _GRID_KEYS[1:-1])
-        + " ADD COLUMN status_key VARCHAR(1) NOT NULL DEFAULT '',"
-        " ADD KEY ix_dids_grid_number (number, account_id),"
-        " ADD KEY ix_dids_grid_account (account_key, number, account_id),"
-        " ADD KEY ix_dids_grid_primary (primary_destination, number, account_id),"
-        + ",".join(f" ADD KEY ix_dids_grid_{key[:-4]} ({key}, number, account_id)" for key in _GRID_KEYS[1:]),
-    ),
-)
-"""What turns dids of a schema older than 6 into 6 (the schema file then fills the keys)."""
-
 
 SQLITE_VERSION_3_COLUMNS = (
     (
@@ -69,7 +52,3 @@ SQLITE_VERSION_5_STATEMENTS = (
     ),
 )
 """SQLite's schema file then creates the unique index itself."""
-SQLITE_VERSION_6_COLUMNS = tuple(
-    ("dids", key, f"ALTER TABLE dids ADD COLUMN {key} TEXT NOT NULL DEFAULT ''") for key in _GRID_KEYS
-)
-"""SQLite's schema file then creates the indexes and fills the keys."""

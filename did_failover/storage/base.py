@@ -38,7 +38,7 @@ their sessions, API tokens. 3: forward lists (destination columns hold up to 5),
 destinations and business-hours schedules, every leg of a call in the call log. 4: failed logins
 (the throttle every web process shares), usernames compared exactly on MySQL too. 5: one row per
 call in the call log (unique uniqueid and started_at), so that a batch written again adds nothing.
-6: the grid's sort keys on dids, DID counts per account and the suffixes of DID numbers, so that
+6: the grid's sort keys (did_grid), DID counts per account and the suffixes of DID numbers, so that
 every page of a million DIDs is read from one index."""
 
 _ACTOR: ContextVar[str] = ContextVar("did_failover_actor", default="did-failover")

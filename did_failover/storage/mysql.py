@@ -22,7 +22,6 @@ from did_failover.storage._upgrades import (
     MYSQL_VERSION_3_COLUMNS,
     MYSQL_VERSION_4_STATEMENTS,
     MYSQL_VERSION_5_STATEMENTS,
-    MYSQL_VERSION_6_COLUMNS,
 )
 
 log = get_logger("did_failover.storage")
@@ -145,14 +144,12 @@ class MySQLRepository(SQLRepository):
         " WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?"
     )
     _VERSION_3_COLUMNS = MYSQL_VERSION_3_COLUMNS
+    _VERSION_4_STATEMENTS = MYSQL_VERSION_4_STATEMENTS
+    _VERSION_5_STATEMENTS = MYSQL_VERSION_5_STATEMENTS
     _ROW_VALUES = False
 
     def _hint(self, index: str) -> str:
         return f" FORCE INDEX ({index})" if index else ""
-
-    _VERSION_6_COLUMNS = MYSQL_VERSION_6_COLUMNS
-    _VERSION_4_STATEMENTS = MYSQL_VERSION_4_STATEMENTS
-    _VERSION_5_STATEMENTS = MYSQL_VERSION_5_STATEMENTS
 
     def __init__(
         self,

@@ -31,33 +31,42 @@ CREATE TABLE IF NOT EXISTS dids (
     max_channels INT NOT NULL DEFAULT 0,
     created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-    -- The grid's sort keys (schema 6), kept by the tr_grid_* triggers below: the account's number
-    -- and the first 64 characters of each forward list and the switch ('' none, '0' off, '1' on) of
-    -- the DID's transfer settings, so that every sort order of the DIDs Call Transfer page walks one
-    -- index of this table. Never written by did-failover itself.
+    PRIMARY KEY (id),
+    UNIQUE KEY uq_dids_number (number),
+    KEY ix_dids_account (account_id),
+    CONSTRAINT fk_dids_account FOREIGN KEY (account_id) REFERENCES accounts (id),
+    CONSTRAINT ck_dids_active CHECK (active IN (0, 1)),
+    CONSTRAINT ck_dids_ring_timeout CHECK (ring_timeout BETWEEN 1 AND 300),
+    CONSTRAINT ck_dids_max_channels CHECK (max_channels >= 0)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The DIDs Call Transfer page's sort keys (schema 6), one row per DID, kept by the tr_grid_*
+-- triggers below (never written by did-failover itself): the DID's number and account, the
+-- account's number, the primary, the first 64 characters of each forward list and the transfer
+-- switch ('' none, '0' off, '1' on). One index per sort order, each ending with account_id so that a
+-- reseller's page is filtered inside the index. A table of its own: MySQL refuses a statement whose
+-- trigger writes a table the statement reads, and no statement a sysadmin writes reads this one.
+CREATE TABLE IF NOT EXISTS did_grid (
+    did_id INT UNSIGNED NOT NULL,
+    number VARCHAR(20) NOT NULL,
+    account_id INT UNSIGNED NOT NULL,
     account_key VARCHAR(32) NOT NULL DEFAULT '',
+    primary_key VARCHAR(255) NOT NULL DEFAULT '',
     always_key VARCHAR(64) NOT NULL DEFAULT '',
     busy_key VARCHAR(64) NOT NULL DEFAULT '',
     no_answer_key VARCHAR(64) NOT NULL DEFAULT '',
     unavailable_key VARCHAR(64) NOT NULL DEFAULT '',
     status_key VARCHAR(1) NOT NULL DEFAULT '',
-    PRIMARY KEY (id),
-    UNIQUE KEY uq_dids_number (number),
-    KEY ix_dids_account (account_id),
-    -- One index per sort order of the grid, each ending with account_id so that a reseller's page
-    -- is filtered inside the index.
-    KEY ix_dids_grid_number (number, account_id),
-    KEY ix_dids_grid_account (account_key, number, account_id),
-    KEY ix_dids_grid_primary (primary_destination, number, account_id),
-    KEY ix_dids_grid_always (always_key, number, account_id),
-    KEY ix_dids_grid_busy (busy_key, number, account_id),
-    KEY ix_dids_grid_no_answer (no_answer_key, number, account_id),
-    KEY ix_dids_grid_unavailable (unavailable_key, number, account_id),
-    KEY ix_dids_grid_status (status_key, number, account_id),
-    CONSTRAINT fk_dids_account FOREIGN KEY (account_id) REFERENCES accounts (id),
-    CONSTRAINT ck_dids_active CHECK (active IN (0, 1)),
-    CONSTRAINT ck_dids_ring_timeout CHECK (ring_timeout BETWEEN 1 AND 300),
-    CONSTRAINT ck_dids_max_channels CHECK (max_channels >= 0)
+    PRIMARY KEY (did_id),
+    KEY ix_did_grid_account_id (account_id),
+    KEY ix_did_grid_number (number, account_id),
+    KEY ix_did_grid_account (account_key, number, account_id),
+    KEY ix_did_grid_primary (primary_key, number, account_id),
+    KEY ix_did_grid_always (always_key, number, account_id),
+    KEY ix_did_grid_busy (busy_key, number, account_id),
+    KEY ix_did_grid_no_answer (no_answer_key, number, account_id),
+    KEY ix_did_grid_unavailable (unavailable_key, number, account_id),
+    KEY ix_did_grid_status (status_key, number, account_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- How many DIDs each account holds (schema 6, kept by the tr_grid_* triggers): the grid's count
@@ -589,18 +598,15 @@ INSERT INTO change_log (changed_at, actor, action, subject, account, did, userna
 
 -- END change-log triggers
 
--- The grid's sort keys, counts and suffixes (schema 6), kept from the rows themselves so that rows
--- edited by hand keep them too; one statement each, so that this file runs in the mysql client as
--- it is. `updated_at = updated_at`: a key is not a change of the DID. Filled once for the DIDs of an
--- older schema (the statements after these triggers; each does nothing once done).
-DROP TRIGGER IF EXISTS tr_grid_dids_key;
-CREATE TRIGGER tr_grid_dids_key BEFORE INSERT ON dids FOR EACH ROW
-SET NEW.account_key = (SELECT number FROM accounts WHERE id = NEW.account_id);
-
-DROP TRIGGER IF EXISTS tr_grid_dids_key_update;
-CREATE TRIGGER tr_grid_dids_key_update BEFORE UPDATE ON dids FOR EACH ROW
-SET NEW.account_key = IF(NEW.account_id <=> OLD.account_id, NEW.account_key,
-    (SELECT number FROM accounts WHERE id = NEW.account_id));
+-- The grid's keys, counts and suffixes (schema 6), kept from the rows themselves so that rows edited
+-- by hand keep them too; one statement each, so that this file runs in the mysql client as it is.
+-- Filled once for the DIDs of an older schema (the statements after these triggers; each does
+-- nothing once done).
+DROP TRIGGER IF EXISTS tr_grid_dids_insert;
+CREATE TRIGGER tr_grid_dids_insert AFTER INSERT ON dids FOR EACH ROW
+INSERT INTO did_grid (did_id, number, account_id, account_key, primary_key)
+    VALUES (NEW.id, NEW.number, NEW.account_id, (SELECT number FROM accounts WHERE id = NEW.account_id),
+        NEW.primary_destination);
 
 DROP TRIGGER IF EXISTS tr_grid_dids_count;
 CREATE TRIGGER tr_grid_dids_count AFTER INSERT ON dids FOR EACH ROW
@@ -610,6 +616,12 @@ DROP TRIGGER IF EXISTS tr_grid_dids_suffixes;
 CREATE TRIGGER tr_grid_dids_suffixes AFTER INSERT ON dids FOR EACH ROW
 INSERT INTO did_suffixes (suffix, did_id)
     SELECT SUBSTRING(NEW.number, n), NEW.id FROM suffix_positions WHERE n <= CHAR_LENGTH(NEW.number) - 2;
+
+DROP TRIGGER IF EXISTS tr_grid_dids_update;
+CREATE TRIGGER tr_grid_dids_update AFTER UPDATE ON dids FOR EACH ROW
+UPDATE did_grid SET number = NEW.number, account_id = NEW.account_id,
+        account_key = (SELECT number FROM accounts WHERE id = NEW.account_id), primary_key = NEW.primary_destination
+    WHERE did_id = NEW.id;
 
 DROP TRIGGER IF EXISTS tr_grid_dids_move;
 CREATE TRIGGER tr_grid_dids_move AFTER UPDATE ON dids FOR EACH ROW
@@ -630,6 +642,10 @@ INSERT INTO did_suffixes (suffix, did_id)
 
 DROP TRIGGER IF EXISTS tr_grid_dids_delete;
 CREATE TRIGGER tr_grid_dids_delete AFTER DELETE ON dids FOR EACH ROW
+DELETE FROM did_grid WHERE did_id = OLD.id;
+
+DROP TRIGGER IF EXISTS tr_grid_dids_uncount;
+CREATE TRIGGER tr_grid_dids_uncount AFTER DELETE ON dids FOR EACH ROW
 UPDATE account_dids SET dids = dids - 1 WHERE account_id = OLD.account_id;
 
 DROP TRIGGER IF EXISTS tr_grid_dids_forget;
@@ -638,45 +654,40 @@ DELETE FROM did_suffixes WHERE did_id = OLD.id;
 
 DROP TRIGGER IF EXISTS tr_grid_accounts_number;
 CREATE TRIGGER tr_grid_accounts_number AFTER UPDATE ON accounts FOR EACH ROW
-UPDATE dids SET account_key = NEW.number, updated_at = updated_at
-    WHERE account_id = NEW.id AND NOT NEW.number <=> OLD.number;
+UPDATE did_grid SET account_key = NEW.number WHERE account_id = NEW.id AND NOT NEW.number <=> OLD.number;
 
 DROP TRIGGER IF EXISTS tr_grid_transfers_insert;
 CREATE TRIGGER tr_grid_transfers_insert AFTER INSERT ON did_transfers FOR EACH ROW
-UPDATE dids SET always_key = LEFT(COALESCE(NEW.always_destination, ''), 64),
+UPDATE did_grid SET always_key = LEFT(COALESCE(NEW.always_destination, ''), 64),
         busy_key = LEFT(COALESCE(NEW.busy_destination, ''), 64),
         no_answer_key = LEFT(COALESCE(NEW.no_answer_destination, ''), 64),
         unavailable_key = LEFT(COALESCE(NEW.unavailable_destination, ''), 64),
-        status_key = IF(NEW.enabled, '1', '0'),
-        updated_at = updated_at
-    WHERE id = NEW.did_id;
+        status_key = IF(NEW.enabled, '1', '0')
+    WHERE did_id = NEW.did_id;
 
 DROP TRIGGER IF EXISTS tr_grid_transfers_update;
 CREATE TRIGGER tr_grid_transfers_update AFTER UPDATE ON did_transfers FOR EACH ROW
-UPDATE dids SET always_key = LEFT(COALESCE(NEW.always_destination, ''), 64),
+UPDATE did_grid SET always_key = LEFT(COALESCE(NEW.always_destination, ''), 64),
         busy_key = LEFT(COALESCE(NEW.busy_destination, ''), 64),
         no_answer_key = LEFT(COALESCE(NEW.no_answer_destination, ''), 64),
         unavailable_key = LEFT(COALESCE(NEW.unavailable_destination, ''), 64),
-        status_key = IF(NEW.enabled, '1', '0'),
-        updated_at = updated_at
-    WHERE id = NEW.did_id;
+        status_key = IF(NEW.enabled, '1', '0')
+    WHERE did_id = NEW.did_id;
 
 DROP TRIGGER IF EXISTS tr_grid_transfers_delete;
 CREATE TRIGGER tr_grid_transfers_delete AFTER DELETE ON did_transfers FOR EACH ROW
-UPDATE dids SET always_key = '', busy_key = '', no_answer_key = '', unavailable_key = '', status_key = '',
-        updated_at = updated_at
-    WHERE id = OLD.did_id;
+UPDATE did_grid SET always_key = '', busy_key = '', no_answer_key = '', unavailable_key = '', status_key = ''
+    WHERE did_id = OLD.did_id;
 
 -- The DIDs of a schema older than 6: their keys, counts and suffixes, once.
-UPDATE dids d JOIN accounts a ON a.id = d.account_id SET d.account_key = a.number, d.updated_at = d.updated_at
-    WHERE d.account_key = '';
-UPDATE dids d JOIN did_transfers t ON t.did_id = d.id
-    SET d.always_key = LEFT(COALESCE(t.always_destination, ''), 64),
-        d.busy_key = LEFT(COALESCE(t.busy_destination, ''), 64),
-        d.no_answer_key = LEFT(COALESCE(t.no_answer_destination, ''), 64),
-        d.unavailable_key = LEFT(COALESCE(t.unavailable_destination, ''), 64),
-        d.status_key = IF(t.enabled, '1', '0'), d.updated_at = d.updated_at
-    WHERE d.status_key = '';
+INSERT INTO did_grid (did_id, number, account_id, account_key, primary_key, always_key, busy_key, no_answer_key,
+        unavailable_key, status_key)
+    SELECT d.id, d.number, d.account_id, a.number, d.primary_destination,
+        LEFT(COALESCE(t.always_destination, ''), 64), LEFT(COALESCE(t.busy_destination, ''), 64),
+        LEFT(COALESCE(t.no_answer_destination, ''), 64), LEFT(COALESCE(t.unavailable_destination, ''), 64),
+        CASE WHEN t.did_id IS NULL THEN '' WHEN t.enabled THEN '1' ELSE '0' END
+    FROM dids d JOIN accounts a ON a.id = d.account_id LEFT JOIN did_transfers t ON t.did_id = d.id
+    WHERE NOT EXISTS (SELECT 1 FROM did_grid);
 INSERT INTO account_dids (account_id, dids)
     SELECT account_id, COUNT(*) FROM dids WHERE NOT EXISTS (SELECT 1 FROM account_dids) GROUP BY account_id;
 INSERT INTO did_suffixes (suffix, did_id)
@@ -690,7 +701,7 @@ INSERT IGNORE INTO schema_version (id, version) VALUES (1, 6);
 -- 3 widened the destination columns to forward lists and added after_hours_destination, schedule
 -- and call_log.legs; 4 added login_failures and made users.username utf8mb4_bin (compared exactly:
 -- no case, accent or trailing-space folding); 5 made a call's row unique (ux_call_log_call, after
--- folding the duplicates an older version could write); 6 added the grid's sort keys on dids,
--- account_dids and did_suffixes. `did-failover db init` makes those changes before it runs this
--- file; by hand: the statements in CHANGELOG.md.
+-- folding the duplicates an older version could write); 6 added the grid's keys (did_grid),
+-- account_dids and did_suffixes, which this file fills. `did-failover db init` makes the changes of 3
+-- to 5 before it runs this file; by hand: the statements in CHANGELOG.md.
 UPDATE schema_version SET version = 6 WHERE id = 1 AND version < 6;

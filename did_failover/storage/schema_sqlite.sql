@@ -23,29 +23,37 @@ CREATE TABLE IF NOT EXISTS dids (
     ring_timeout INTEGER NOT NULL DEFAULT 30 CHECK (ring_timeout BETWEEN 1 AND 300),
     max_channels INTEGER NOT NULL DEFAULT 0 CHECK (max_channels >= 0),
     created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    -- The grid's sort keys (schema 6), kept by the tr_grid_* triggers below: the account's number
-    -- and the first 64 characters of each forward list and the switch ('' none, '0' off, '1' on) of
-    -- the DID's transfer settings, so that every sort order of the DIDs Call Transfer page walks one
-    -- index of this table. Never written by did-failover itself.
+    updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX IF NOT EXISTS ix_dids_account ON dids (account_id);
+
+-- The DIDs Call Transfer page's sort keys (schema 6), one row per DID, kept by the tr_grid_*
+-- triggers below (never written by did-failover itself): the DID's number and account, the
+-- account's number, the primary, the first 64 characters of each forward list and the transfer
+-- switch ('' none, '0' off, '1' on). One index per sort order, each ending with account_id so that a
+-- reseller's page is filtered inside the index. A table of its own, so that no statement a sysadmin
+-- writes on dids or did_transfers is one whose trigger writes a table it reads.
+CREATE TABLE IF NOT EXISTS did_grid (
+    did_id INTEGER PRIMARY KEY,
+    number TEXT NOT NULL,
+    account_id INTEGER NOT NULL,
     account_key TEXT NOT NULL DEFAULT '',
+    primary_key TEXT NOT NULL DEFAULT '',
     always_key TEXT NOT NULL DEFAULT '',
     busy_key TEXT NOT NULL DEFAULT '',
     no_answer_key TEXT NOT NULL DEFAULT '',
     unavailable_key TEXT NOT NULL DEFAULT '',
     status_key TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS ix_dids_account ON dids (account_id);
--- One index per sort order of the grid, each ending with account_id so that a reseller's page is
--- filtered inside the index.
-CREATE INDEX IF NOT EXISTS ix_dids_grid_number ON dids (number, account_id);
-CREATE INDEX IF NOT EXISTS ix_dids_grid_account ON dids (account_key, number, account_id);
-CREATE INDEX IF NOT EXISTS ix_dids_grid_primary ON dids (primary_destination, number, account_id);
-CREATE INDEX IF NOT EXISTS ix_dids_grid_always ON dids (always_key, number, account_id);
-CREATE INDEX IF NOT EXISTS ix_dids_grid_busy ON dids (busy_key, number, account_id);
-CREATE INDEX IF NOT EXISTS ix_dids_grid_no_answer ON dids (no_answer_key, number, account_id);
-CREATE INDEX IF NOT EXISTS ix_dids_grid_unavailable ON dids (unavailable_key, number, account_id);
-CREATE INDEX IF NOT EXISTS ix_dids_grid_status ON dids (status_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_did_grid_account_id ON did_grid (account_id);
+CREATE INDEX IF NOT EXISTS ix_did_grid_number ON did_grid (number, account_id);
+CREATE INDEX IF NOT EXISTS ix_did_grid_account ON did_grid (account_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_did_grid_primary ON did_grid (primary_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_did_grid_always ON did_grid (always_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_did_grid_busy ON did_grid (busy_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_did_grid_no_answer ON did_grid (no_answer_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_did_grid_unavailable ON did_grid (unavailable_key, number, account_id);
+CREATE INDEX IF NOT EXISTS ix_did_grid_status ON did_grid (status_key, number, account_id);
 
 -- How many DIDs each account holds (schema 6, kept by the tr_grid_* triggers): the grid's count
 -- without counting a million rows.
@@ -586,24 +594,33 @@ END;
 
 -- END change-log triggers
 
--- The grid's sort keys, counts and suffixes (schema 6), kept from the rows themselves so that rows
--- edited by hand keep them too. Filled once for the DIDs of an older schema (the statements after
--- these triggers; each does nothing once done).
+-- The grid's keys, counts and suffixes (schema 6), kept from the rows themselves so that rows edited
+-- by hand keep them too. Filled once for the DIDs of an older schema (the statements after these
+-- triggers; each does nothing once done).
 DROP TRIGGER IF EXISTS tr_grid_dids_insert;
 CREATE TRIGGER tr_grid_dids_insert AFTER INSERT ON dids FOR EACH ROW
 BEGIN
-    UPDATE dids SET account_key = (SELECT number FROM accounts WHERE id = NEW.account_id) WHERE id = NEW.id;
+    INSERT INTO did_grid (did_id, number, account_id, account_key, primary_key)
+        VALUES (NEW.id, NEW.number, NEW.account_id, (SELECT number FROM accounts WHERE id = NEW.account_id),
+            NEW.primary_destination);
     INSERT INTO account_dids (account_id, dids) VALUES (NEW.account_id, 1)
         ON CONFLICT (account_id) DO UPDATE SET dids = dids + 1;
     INSERT INTO did_suffixes (suffix, did_id)
         SELECT substr(NEW.number, n), NEW.id FROM suffix_positions WHERE n <= length(NEW.number) - 2;
 END;
 
+DROP TRIGGER IF EXISTS tr_grid_dids_update;
+CREATE TRIGGER tr_grid_dids_update AFTER UPDATE ON dids FOR EACH ROW
+BEGIN
+    UPDATE did_grid SET number = NEW.number, account_id = NEW.account_id,
+        account_key = (SELECT number FROM accounts WHERE id = NEW.account_id), primary_key = NEW.primary_destination
+    WHERE did_id = NEW.id;
+END;
+
 DROP TRIGGER IF EXISTS tr_grid_dids_account;
 CREATE TRIGGER tr_grid_dids_account AFTER UPDATE OF account_id ON dids FOR EACH ROW
 WHEN OLD.account_id IS NOT NEW.account_id
 BEGIN
-    UPDATE dids SET account_key = (SELECT number FROM accounts WHERE id = NEW.account_id) WHERE id = NEW.id;
     UPDATE account_dids SET dids = dids - 1 WHERE account_id = OLD.account_id;
     INSERT INTO account_dids (account_id, dids) VALUES (NEW.account_id, 1)
         ON CONFLICT (account_id) DO UPDATE SET dids = dids + 1;
@@ -621,6 +638,7 @@ END;
 DROP TRIGGER IF EXISTS tr_grid_dids_delete;
 CREATE TRIGGER tr_grid_dids_delete AFTER DELETE ON dids FOR EACH ROW
 BEGIN
+    DELETE FROM did_grid WHERE did_id = OLD.id;
     UPDATE account_dids SET dids = dids - 1 WHERE account_id = OLD.account_id;
     DELETE FROM did_suffixes WHERE did_id = OLD.id;
 END;
@@ -629,46 +647,47 @@ DROP TRIGGER IF EXISTS tr_grid_accounts_number;
 CREATE TRIGGER tr_grid_accounts_number AFTER UPDATE OF number ON accounts FOR EACH ROW
 WHEN OLD.number IS NOT NEW.number
 BEGIN
-    UPDATE dids SET account_key = NEW.number WHERE account_id = NEW.id;
+    UPDATE did_grid SET account_key = NEW.number WHERE account_id = NEW.id;
 END;
 
 DROP TRIGGER IF EXISTS tr_grid_transfers_insert;
 CREATE TRIGGER tr_grid_transfers_insert AFTER INSERT ON did_transfers FOR EACH ROW
 BEGIN
-    UPDATE dids SET always_key = substr(COALESCE(NEW.always_destination, ''), 1, 64),
+    UPDATE did_grid SET always_key = substr(COALESCE(NEW.always_destination, ''), 1, 64),
         busy_key = substr(COALESCE(NEW.busy_destination, ''), 1, 64),
         no_answer_key = substr(COALESCE(NEW.no_answer_destination, ''), 1, 64),
         unavailable_key = substr(COALESCE(NEW.unavailable_destination, ''), 1, 64),
         status_key = CASE WHEN NEW.enabled THEN '1' ELSE '0' END
-    WHERE id = NEW.did_id;
+    WHERE did_id = NEW.did_id;
 END;
 
 DROP TRIGGER IF EXISTS tr_grid_transfers_update;
 CREATE TRIGGER tr_grid_transfers_update AFTER UPDATE ON did_transfers FOR EACH ROW
 BEGIN
-    UPDATE dids SET always_key = substr(COALESCE(NEW.always_destination, ''), 1, 64),
+    UPDATE did_grid SET always_key = substr(COALESCE(NEW.always_destination, ''), 1, 64),
         busy_key = substr(COALESCE(NEW.busy_destination, ''), 1, 64),
         no_answer_key = substr(COALESCE(NEW.no_answer_destination, ''), 1, 64),
         unavailable_key = substr(COALESCE(NEW.unavailable_destination, ''), 1, 64),
         status_key = CASE WHEN NEW.enabled THEN '1' ELSE '0' END
-    WHERE id = NEW.did_id;
+    WHERE did_id = NEW.did_id;
 END;
 
 DROP TRIGGER IF EXISTS tr_grid_transfers_delete;
 CREATE TRIGGER tr_grid_transfers_delete AFTER DELETE ON did_transfers FOR EACH ROW
 BEGIN
-    UPDATE dids SET always_key = '', busy_key = '', no_answer_key = '', unavailable_key = '', status_key = ''
-    WHERE id = OLD.did_id;
+    UPDATE did_grid SET always_key = '', busy_key = '', no_answer_key = '', unavailable_key = '', status_key = ''
+    WHERE did_id = OLD.did_id;
 END;
 
 -- The DIDs of a schema older than 6: their keys, counts and suffixes, once.
-UPDATE dids SET account_key = (SELECT number FROM accounts WHERE id = dids.account_id) WHERE account_key = '';
-UPDATE dids SET always_key = substr(COALESCE(t.always_destination, ''), 1, 64),
-    busy_key = substr(COALESCE(t.busy_destination, ''), 1, 64),
-    no_answer_key = substr(COALESCE(t.no_answer_destination, ''), 1, 64),
-    unavailable_key = substr(COALESCE(t.unavailable_destination, ''), 1, 64),
-    status_key = CASE WHEN t.enabled THEN '1' ELSE '0' END
-FROM did_transfers t WHERE t.did_id = dids.id AND dids.status_key = '';
+INSERT INTO did_grid (did_id, number, account_id, account_key, primary_key, always_key, busy_key, no_answer_key,
+        unavailable_key, status_key)
+    SELECT d.id, d.number, d.account_id, a.number, d.primary_destination,
+        substr(COALESCE(t.always_destination, ''), 1, 64), substr(COALESCE(t.busy_destination, ''), 1, 64),
+        substr(COALESCE(t.no_answer_destination, ''), 1, 64), substr(COALESCE(t.unavailable_destination, ''), 1, 64),
+        CASE WHEN t.did_id IS NULL THEN '' WHEN t.enabled THEN '1' ELSE '0' END
+    FROM dids d JOIN accounts a ON a.id = d.account_id LEFT JOIN did_transfers t ON t.did_id = d.id
+    WHERE NOT EXISTS (SELECT 1 FROM did_grid);
 INSERT INTO account_dids (account_id, dids)
     SELECT account_id, COUNT(*) FROM dids WHERE NOT EXISTS (SELECT 1 FROM account_dids) GROUP BY account_id;
 INSERT INTO did_suffixes (suffix, did_id)
@@ -682,5 +701,5 @@ INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 6);
 -- 3 added after_hours_destination, schedule and call_log.legs (`did-failover db init` adds those
 -- columns before it runs this file); 4 added login_failures; 5 made a call's row unique (uniqueid,
 -- started_at; `db init` folds the duplicates an older version could write before this file runs); 6
--- added the grid's sort keys on dids, account_dids and did_suffixes (`db init` adds the columns first).
+-- added the grid's keys (did_grid), account_dids and did_suffixes, filled from the rows there.
 UPDATE schema_version SET version = 6 WHERE id = 1 AND version < 6;

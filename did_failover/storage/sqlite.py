@@ -14,11 +14,7 @@ import aiosqlite
 
 from did_failover.errors import InputError, SchemaMismatch, StorageUnavailable
 from did_failover.storage._sql import Executor, Row, SQLRepository, no_schema
-from did_failover.storage._upgrades import (
-    SQLITE_VERSION_3_COLUMNS,
-    SQLITE_VERSION_5_STATEMENTS,
-    SQLITE_VERSION_6_COLUMNS,
-)
+from did_failover.storage._upgrades import SQLITE_VERSION_3_COLUMNS, SQLITE_VERSION_5_STATEMENTS
 
 
 class _SQLiteExecutor(Executor):
@@ -74,13 +70,11 @@ class SQLiteRepository(SQLRepository):
     _SCHEMA_RESOURCE = "schema_sqlite.sql"
     _TABLE_EXISTS = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
     _COLUMN_EXISTS = "SELECT name FROM pragma_table_info(?) WHERE name = ?"
+    _VERSION_3_COLUMNS = SQLITE_VERSION_3_COLUMNS
+    _VERSION_5_STATEMENTS = SQLITE_VERSION_5_STATEMENTS
 
     def _hint(self, index: str) -> str:
         return f" INDEXED BY {index}" if index else ""
-
-    _VERSION_3_COLUMNS = SQLITE_VERSION_3_COLUMNS
-    _VERSION_6_COLUMNS = SQLITE_VERSION_6_COLUMNS
-    _VERSION_5_STATEMENTS = SQLITE_VERSION_5_STATEMENTS
 
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path

@@ -310,8 +310,7 @@ async def test_db_init_upgrades_an_older_database_in_place(repo_url: str, old: i
 
 V1_COLUMNS = {
     "accounts": "*",
-    "dids": "id, number, account_id, active, primary_destination, ring_timeout, max_channels, created_at,"
-    " updated_at",
+    "dids": "*",
     "did_transfers": "did_id, enabled, always_destination, busy_destination, no_answer_destination,"
     " unavailable_destination, timeout, caller_id, updated_by, updated_at",
     "call_log": "id, started_at, did, account_number, caller, primary_destination, primary_dialstatus,"

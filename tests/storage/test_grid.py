@@ -173,7 +173,7 @@ async def test_the_triggers_keep_keys_counts_and_suffixes_through_every_change(
 
     def state() -> tuple[object, ...]:
         keys = execute(
-            repo_url, "SELECT account_key, busy_key, status_key FROM dids WHERE number = ?", (number,)
+            repo_url, "SELECT account_key, busy_key, status_key FROM did_grid WHERE number = ?", (number,)
         )
         counts = dict(
             execute(

@@ -14,6 +14,7 @@ from did_failover.storage import Repository, TransferRow
 TABLES = (
     "accounts",
     "dids",
+    "did_grid",
     "account_dids",
     "did_suffixes",
     "suffix_positions",
