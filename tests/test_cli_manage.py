@@ -379,8 +379,74 @@ def test_import_by_a_reseller_refuses_other_resellers_dids(world: Run, repo_url:
     result = world("transfer", "import", str(csv_file), "--as-reseller", "100", "--dry-run")
     assert (result.code, result.err.splitlines()[0]) == (
         2,
-        "did-failover: error: line 2: DID 15550002 not found",
+        "did-failover: error: line 2: DID 15550002 not found; give its account and primary to create it",
     )
+
+
+def test_import_creates_the_dids_it_does_not_find_from_their_account_and_primary(
+    world: Run, repo_url: str, tmp_path: Path
+) -> None:
+    """A row for a DID that does not exist, with a customer account the importer sees and a primary,
+    creates it with its transfer settings; a foreign or reseller account, a number another tenant
+    holds, a bad primary or a row without account or primary is named by its line, and nothing is
+    created or changed."""
+    header = "did,account,primary,always,busy,no_answer,unavailable,timeout,caller_id,status\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        header
+        + "15557000001,1001,endpoint:desk-7,,pstn:+4930777,,,30,keep,on\n"
+        + "15557000002,2001,endpoint:desk-8,,,,,30,keep,on\n"
+        + "15557000003,100,endpoint:desk-9,,,,,30,keep,on\n"
+        + "15550002,1001,endpoint:desk-2,,,,,30,keep,on\n"
+        + "15557000004,1001,pstn:12&3,,,,,30,keep,on\n"
+        + "15557000005,1001,,,,,,30,keep,on\n"
+    )
+    before = dump(repo_url)
+    result = world("transfer", "import", str(bad), "--as-reseller", "100")
+    assert result.code == 2
+    lines = [line.removeprefix("did-failover: error: ") for line in result.err.splitlines()]
+    assert lines[0] == "line 3: account: account 2001 not found"
+    assert lines[1] == "line 4: account: account 100 not found"  # as for `did add`: not one of its customers
+    assert lines[2] == "line 5: DID 15550002 already exists"  # another reseller's: its owner unnamed
+    assert lines[3].startswith("line 6: primary: ")
+    assert lines[4] == "line 7: DID 15557000005 not found; give its account and primary to create it"
+    assert lines[-1] == "nothing imported: 5 bad rows"
+    assert dump(repo_url) == before
+    taken = tmp_path / "taken.csv"
+    taken.write_text(
+        header + "15557000001,1001,endpoint:desk-7,,,,,30,keep,on\n15550002,1001,endpoint:x,,,,,30,keep,on\n"
+    )
+    result = world("transfer", "import", str(taken), "--as-reseller", "100")
+    assert "line 3: DID 15550002 already exists" in result.err and dump(repo_url) == before
+    reseller_account = tmp_path / "reseller.csv"
+    reseller_account.write_text(header + "15557000003,100,endpoint:desk-9,,,,,30,keep,on\n")
+    result = world("transfer", "import", str(reseller_account))
+    assert "line 2: account: account 100 is a reseller account; DIDs belong to customers" in result.err
+    assert dump(repo_url) == before
+
+    good = tmp_path / "good.csv"
+    good.write_text(
+        header
+        + "15557000001,1001,endpoint:desk-7,,pstn:+4930777,,,30,keep,on\n"
+        + "+1 555 700 0002,1001,sip:carol@pbx.example.com,,,,,25,did,off\n"
+        + "15550001,1001,pstn:+4930111,,pstn:+4930999,,,30,keep,on\n"
+    )
+    dry = ok(world("transfer", "import", str(good), "--as-reseller", "100", "--dry-run")).out
+    assert dry == "dry run: 2 new DIDs and the transfer settings of 3 DIDs are valid; nothing changed\n"
+    assert dump(repo_url) == before
+    done = ok(world("transfer", "import", str(good), "--as-reseller", "100")).out
+    assert done == "created 2 DIDs and imported the transfer settings of 3 DIDs\n"
+    made = json.loads(ok(world("did", "list", "--json", "--as-reseller", "100")).out)
+    assert {(d["did"], d["account"], d["primary"]) for d in made} >= {
+        ("15557000001", "1001", "endpoint:desk-7"),
+        ("15557000002", "1001", "sip:carol@pbx.example.com"),
+    }
+    shown = json.loads(ok(world("transfer", "show", "15557000002", "--json")).out)
+    assert (shown["timeout"], shown["caller_id"], shown["status"]) == (25, "did", "off")
+    changes = execute(
+        repo_url, "SELECT action, actor FROM change_log WHERE did = ? AND field = 'number'", ("15557000001",)
+    )
+    assert [action for action, _ in changes] == ["add"] and changes[0][1].startswith("cli:")
 
 
 def test_import_refuses_a_wrong_header(world: Run, repo_url: str, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from did_failover.errors import InputError, NothingToChange
 from did_failover.numbers import did_number
 from did_failover.storage.base import acting_as
 from did_failover.storage.records import (
+    DEFAULT_RING_TIMEOUT,
     PAGE_ORDERS,
     TransferRow,
     default_transfer,
@@ -151,36 +152,63 @@ class TransferOperations(AccountOperations):
         return len(views)
 
     @scoped(customer_may=False)
-    async def import_csv(self, scope: Scope, text: str, *, dry_run: bool = False) -> int:
-        """Apply the transfer settings of an export-format CSV, all rows or none; return the count.
+    async def import_csv(self, scope: Scope, text: str, *, dry_run: bool = False) -> Imported:
+        """Apply the transfer settings of an export-format CSV, all rows or none; return the counts.
 
         Every row is checked first; any bad row raises one InputError listing each bad row by
-        line number. The account and primary columns are not applied: a row that changes either
-        is a bad row.
+        line number. For a DID that exists, the account and primary columns are not applied: a row
+        that changes either is a bad row. A DID that does not exist is created from its row's
+        account (a customer the scope sees) and primary, with the default ring timeout.
         """
         visible = {d.number: d for d in await self.repo.list_dids(reseller=scope.reseller)}
-        rows, problems = await asyncio.to_thread(parse_csv, text, visible, scope.updated_by, self.max_ring)
+        accounts = {a.number: a for a in await self.list_accounts(scope)}
+        rows, new, problems = await asyncio.to_thread(
+            parse_csv, text, visible, accounts, scope.updated_by, self.max_ring
+        )
+        taken = await self.repo.known_dids(d.number for _, d in new) if new else set()
+        if taken:  # numbers are global: another tenant's DID is taken, and named by its number only
+            lines = [
+                (line, f"line {line}: DID {d.number} already exists") for line, d in new if d.number in taken
+            ]
+            problems = [text for _, text in sorted([*((_line(p), p) for p in problems), *lines])]
         if problems:
             count = len(problems)
             summary = f"nothing imported: {count} bad row{'s' if count > 1 else ''}"
             raise InputError("\n".join([*problems, summary]))
+        primaries = {d.number: d.primary for d in visible.values()} | {d.number: d.primary for _, d in new}
         kept = OPTIONAL_COLUMNS - set(csv_header(text))
         if kept and rows:  # a file from before those columns: the DIDs keep what they have
             current = {t.did: t for t in await self.repo.list_transfers(reseller=scope.reseller)}
             rows = [_keep(row, current.get(row.did), kept) for row in rows]
             for row in rows:
+                ring = visible[row.did].ring_timeout if row.did in visible else DEFAULT_RING_TIMEOUT
                 try:
-                    valid.transfer_ring_total(visible[row.did].ring_timeout, row, self.max_ring)
+                    valid.transfer_ring_total(ring, row, self.max_ring)
                 except InputError as exc:
                     raise InputError(f"DID {row.did}: {exc}\nnothing imported") from None
         try:
-            await self._refuse_loops(scope, {r.did: hops(visible[r.did].primary, r) for r in rows})
+            await self._refuse_loops(scope, {r.did: hops(primaries[r.did], r) for r in rows})
         except ForwardLoop as exc:
             raise InputError(f"DID {exc.did}: {exc.words()}\nnothing imported") from None
         if not dry_run:
             with acting_as(scope.actor):
-                await self.repo.set_transfers(rows)
-        return len(rows)
+                await self.repo.import_dids([d for _, d in new], rows)
+        return Imported(created=len(new), configured=len(rows))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Imported:
+    """What a CSV import did (or, in a dry run, would do)."""
+
+    created: int
+    """DIDs created."""
+    configured: int
+    """DIDs whose transfer settings it set, the created ones included."""
+
+
+def _line(problem: str) -> int:
+    """The line number a problem of `parse_csv` starts with ("line 12: ...")."""
+    return int(problem.split(":", 1)[0].removeprefix("line "))
 
 
 def _keep(row: TransferRow, current: TransferRow | None, kept: set[str] | frozenset[str]) -> TransferRow:

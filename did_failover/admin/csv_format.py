@@ -19,7 +19,15 @@ from did_failover.admin.validation import (
 from did_failover.admin.views import TransferView
 from did_failover.errors import InputError
 from did_failover.numbers import account_number, did_number
-from did_failover.storage.records import DEFAULT_CALLER_ID, DEFAULT_TRANSFER_TIMEOUT, DIDRow, TransferRow
+from did_failover.storage.records import (
+    DEFAULT_CALLER_ID,
+    DEFAULT_RING_TIMEOUT,
+    DEFAULT_TRANSFER_TIMEOUT,
+    AccountRow,
+    DIDRow,
+    NewDID,
+    TransferRow,
+)
 
 CSV_COLUMNS = (
     "did",
@@ -80,31 +88,39 @@ def csv_header(text: str) -> list[str]:
 
 
 def parse_csv(
-    text: str, visible: dict[str, DIDRow], updated_by: str, max_ring: int
-) -> tuple[list[TransferRow], list[str]]:
-    """The rows of an import and the problems found, each problem naming its line.
+    text: str, visible: dict[str, DIDRow], accounts: dict[str, AccountRow], updated_by: str, max_ring: int
+) -> tuple[list[TransferRow], list[tuple[int, NewDID]], list[str]]:
+    """The rows of an import, the DIDs it creates (with their lines), and the problems found, each
+    problem naming its line.
 
-    `visible` maps the DIDs the importer sees to their rows. Commas or semicolons separate the cells
-    (`delimiter`). A row of a file without the after_hours or schedule column has that field None.
-    An account or primary that differs from the DID's is a problem: import changes transfer settings
-    only. Reads time-zone files: off the event loop."""
+    `visible` maps the DIDs the importer sees to their rows, `accounts` the accounts it sees. Commas
+    or semicolons separate the cells (`delimiter`). A row of a file without the after_hours or
+    schedule column has that field None. For a DID that exists, an account or primary that differs
+    from the DID's is a problem: import changes its transfer settings only. A DID that does not
+    exist is created when its row gives a customer account the importer sees and a primary. Reads
+    time-zone files: off the event loop."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter(text))
     problems: list[str] = []
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        return [], [f"line 1: {exc}"]
+        return [], [], [f"line 1: {exc}"]
     if header is None:
-        return [], [f"line 1: empty file; expected the header {','.join(CSV_COLUMNS)}"]
+        return [], [], [f"line 1: empty file; expected the header {','.join(CSV_COLUMNS)}"]
     columns = [cell.strip().lower() for cell in header]
     unknown = [c for c in columns if c not in CSV_COLUMNS]
     missing = sorted(_CSV_REQUIRED - set(columns))
     if unknown or missing or len(set(columns)) != len(columns):
-        return [], [
-            f"line 1: the header must be {','.join(CSV_COLUMNS)}"
-            f" (unknown: {','.join(unknown) or '-'}; missing: {','.join(missing) or '-'})"
-        ]
+        return (
+            [],
+            [],
+            [
+                f"line 1: the header must be {','.join(CSV_COLUMNS)}"
+                f" (unknown: {','.join(unknown) or '-'}; missing: {','.join(missing) or '-'})"
+            ],
+        )
     rows: list[TransferRow] = []
+    new: list[tuple[int, NewDID]] = []
     seen: dict[str, int] = {}
     while True:
         try:
@@ -122,7 +138,7 @@ def parse_csv(
             continue
         record = dict(zip(columns, (cell.strip() for cell in cells), strict=True))
         try:
-            row = _csv_row(record, line, visible, updated_by, max_ring)
+            row, created = _csv_row(record, line, visible, accounts, updated_by, max_ring)
         except InputError as exc:
             problems.append(str(exc))
             continue
@@ -131,19 +147,31 @@ def parse_csv(
             continue
         seen[row.did] = line
         rows.append(row)
-    return rows, problems
+        if created is not None:
+            new.append((line, created))
+    return rows, new, problems
 
 
 def _csv_row(
-    record: dict[str, str], line: int, visible: dict[str, DIDRow], updated_by: str, max_ring: int
-) -> TransferRow:
-    """One checked CSV record as a TransferRow; InputError naming the line otherwise."""
+    record: dict[str, str],
+    line: int,
+    visible: dict[str, DIDRow],
+    accounts: dict[str, AccountRow],
+    updated_by: str,
+    max_ring: int,
+) -> tuple[TransferRow, NewDID | None]:
+    """One checked CSV record as a TransferRow, and the DID it creates; InputError naming the line
+    otherwise."""
     where = f"line {line}"
     number = did_number(record["did"], f"{where}: did")
     stored = visible.get(number)
+    created = None
     if stored is None:
-        raise InputError(f"{where}: DID {number} not found")
-    _unchanged(record, stored, where)
+        created = _new_did(record, number, accounts, where)
+        ring_timeout = DEFAULT_RING_TIMEOUT
+    else:
+        _unchanged(record, stored, where)
+        ring_timeout = stored.ring_timeout
     destinations = {c: optional_forwards(record.get(c, ""), f"{where}: {c}") for c in FORWARDS}
     schedule = optional_schedule(record.get("schedule", ""), f"{where}: schedule")
     timeout_text = record["timeout"] or str(DEFAULT_TRANSFER_TIMEOUT)
@@ -155,10 +183,10 @@ def _csv_row(
     if status not in ("on", "off"):
         raise InputError(f"{where}: status: must be on or off, got {record['status']!r}")
     try:
-        ring_total(stored.ring_timeout, timeout, destinations, max_ring)
+        ring_total(ring_timeout, timeout, destinations, max_ring)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
-    return TransferRow(
+    settings = TransferRow(
         did=number,
         enabled=status == "on",
         transfer_timeout=timeout,
@@ -171,6 +199,22 @@ def _csv_row(
         after_hours=destinations["after_hours"],
         schedule=schedule,
     )
+    return settings, created
+
+
+def _new_did(record: dict[str, str], number: str, accounts: dict[str, AccountRow], where: str) -> NewDID:
+    """The DID a row creates: its account must be a customer the importer sees, its primary valid."""
+    given, primary = record.get("account", ""), record.get("primary", "")
+    if not given or not primary:
+        raise InputError(f"{where}: DID {number} not found; give its account and primary to create it")
+    account = accounts.get(account_number(given, f"{where}: account"))
+    if account is None:
+        raise InputError(f"{where}: account: account {given} not found")
+    if account.type != "customer":
+        raise InputError(
+            f"{where}: account: account {given} is a {account.type} account; DIDs belong to customers"
+        )
+    return NewDID(number, account.number, destination(primary, f"{where}: primary"))
 
 
 def _unchanged(record: dict[str, str], stored: DIDRow, where: str) -> None:

@@ -129,8 +129,10 @@ async def transfer_import(service: Service, scope: Scope, args: argparse.Namespa
         raise InputError(f"{args.file}: not UTF-8 text") from None
     rows = max(text.count("\n") - 1, 0)
     async with progress(f"{'checking' if args.dry_run else 'importing'} {rows} rows of {args.file}"):
-        count = await service.import_csv(scope, text, dry_run=args.dry_run)
+        done = await service.import_csv(scope, text, dry_run=args.dry_run)
+    created = f"{done.created} new DIDs and " if done.created else ""
     if args.dry_run:
-        print(f"dry run: the transfer settings of {count} DIDs are valid; nothing changed")
+        print(f"dry run: {created}the transfer settings of {done.configured} DIDs are valid; nothing changed")
     else:
-        print(f"imported the transfer settings of {count} DIDs")
+        made = f"created {done.created} DIDs and " if done.created else ""
+        print(f"{made}imported the transfer settings of {done.configured} DIDs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from did_failover.errors import InputError
 from did_failover.numbers import strip_plus
@@ -10,9 +11,11 @@ from did_failover.storage._accounts import AccountQueries
 from did_failover.storage._base import Row, _dt
 from did_failover.storage.records import (
     DEFAULT_CALLER_ID,
+    DEFAULT_RING_TIMEOUT,
     DEFAULT_TRANSFER_TIMEOUT,
     DIDRoute,
     DIDRow,
+    NewDID,
     TransferRow,
 )
 
@@ -238,34 +241,105 @@ class DIDQueries(AccountQueries):
                 found = await db.fetch_one("SELECT id FROM dids WHERE number = ?", (strip_plus(row.did),))
                 if found is None:
                     raise InputError(f"DID {strip_plus(row.did)} not found")
-                values = (
-                    row.enabled,
-                    row.always,
-                    row.busy,
-                    row.no_answer,
-                    row.unavailable,
-                    row.after_hours,
-                    row.schedule,
-                    row.transfer_timeout,
-                    row.caller_id,
-                    row.updated_by,
-                    now,
-                    found[0],
-                )
+                values = (*_transfer_values(row), row.updated_by, now, found[0])
                 # UPDATE in place (not DELETE + INSERT): the change log then holds only the
                 # fields that changed.
-                updated = await db.execute(
-                    "UPDATE did_transfers SET enabled = ?, always_destination = ?,"
-                    " busy_destination = ?, no_answer_destination = ?, unavailable_destination = ?,"
-                    " after_hours_destination = ?, schedule = ?,"
-                    " timeout = ?, caller_id = ?, updated_by = ?, updated_at = ? WHERE did_id = ?",
-                    values,
-                )
+                updated = await db.execute(_UPDATE_TRANSFER, values)
                 if updated == 0:
                     await db.execute(
-                        "INSERT INTO did_transfers (enabled, always_destination, busy_destination,"
-                        " no_answer_destination, unavailable_destination, after_hours_destination,"
-                        " schedule, timeout, caller_id, updated_by, updated_at, did_id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        f"INSERT INTO did_transfers ({', '.join(_TRANSFER_WRITE_COLUMNS)})"
+                        f" VALUES ({_marks(_TRANSFER_WRITE_COLUMNS)})",
                         values,
                     )
+
+    async def import_dids(self, new: Sequence[NewDID], transfers: Sequence[TransferRow]) -> None:
+        """Create the `new` DIDs, then create or replace the transfer settings of every row's DID, all
+        in one transaction (a CSV import): many rows a statement where nothing is there yet."""
+        now = self._now()
+        async with self._change() as db:
+            owners = sorted({d.account for d in new})
+            accounts: dict[str, Any] = {}
+            for names in _batches(owners):
+                rows = await db.fetch_all(
+                    f"SELECT number, id FROM accounts WHERE number IN ({_marks(names)})", names
+                )
+                accounts.update((str(row[0]), row[1]) for row in rows)
+            for dids in _batches(new):
+                if missing := [d.account for d in dids if d.account not in accounts]:
+                    raise InputError(f"account {missing[0]} not found")
+                await db.insert_rows(
+                    "dids",
+                    _NEW_DID_COLUMNS,
+                    [
+                        (d.number, accounts[d.account], 1, d.primary, DEFAULT_RING_TIMEOUT, 0, now, now)
+                        for d in dids
+                    ],
+                )
+            ids: dict[str, Any] = {}
+            configured: set[Any] = set()
+            for numbers in _batches([strip_plus(row.did) for row in transfers]):
+                marks = _marks(numbers)
+                found = await db.fetch_all(f"SELECT number, id FROM dids WHERE number IN ({marks})", numbers)
+                ids.update((str(row[0]), row[1]) for row in found)
+                known = await db.fetch_all(
+                    "SELECT t.did_id FROM did_transfers t JOIN dids d ON d.id = t.did_id"
+                    f" WHERE d.number IN ({marks})",
+                    numbers,
+                )
+                configured.update(row[0] for row in known)
+            fresh = []
+            for row in transfers:
+                did_id = ids.get(strip_plus(row.did))
+                if did_id is None:
+                    raise InputError(f"DID {strip_plus(row.did)} not found")
+                values = (*_transfer_values(row), row.updated_by, now, did_id)
+                if did_id in configured:
+                    # UPDATE in place: the change log then holds only the fields that changed.
+                    await db.execute(_UPDATE_TRANSFER, values)
+                else:
+                    fresh.append(values)
+            for values_batch in _batches(fresh):
+                await db.insert_rows("did_transfers", _TRANSFER_WRITE_COLUMNS, values_batch)
+
+
+_NEW_DID_COLUMNS = (
+    "number", "account_id", "active", "primary_destination", "ring_timeout", "max_channels", "created_at",
+    "updated_at",
+)  # fmt: skip
+_TRANSFER_WRITE_COLUMNS = (
+    "enabled", "always_destination", "busy_destination", "no_answer_destination", "unavailable_destination",
+    "after_hours_destination", "schedule", "timeout", "caller_id", "updated_by", "updated_at", "did_id",
+)  # fmt: skip
+"""The columns set_transfers and import_dids write, in the order of their values."""
+_UPDATE_TRANSFER = (
+    "UPDATE did_transfers SET "
+    + ", ".join(f"{column} = ?" for column in _TRANSFER_WRITE_COLUMNS[:-1])
+    + " WHERE did_id = ?"
+)
+
+
+def _transfer_values(row: TransferRow) -> tuple[Any, ...]:
+    """A row's settings in the order of _TRANSFER_WRITE_COLUMNS, up to caller_id."""
+    return (
+        row.enabled,
+        row.always,
+        row.busy,
+        row.no_answer,
+        row.unavailable,
+        row.after_hours,
+        row.schedule,
+        row.transfer_timeout,
+        row.caller_id,
+    )
+
+
+T = TypeVar("T")
+
+
+def _batches(values: Sequence[T], size: int = 500) -> list[Sequence[T]]:
+    """`values` in slices of `size` (a statement's placeholders stay well under every limit)."""
+    return [values[first : first + size] for first in range(0, len(values), size)]
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)

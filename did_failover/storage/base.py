@@ -22,6 +22,7 @@ from did_failover.storage.records import (
     DIDPage,
     DIDRoute,
     DIDRow,
+    NewDID,
     PageKey,
     Role,
     SessionRow,
@@ -241,6 +242,11 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     async def delete_changes_before(self, cutoff: datetime, limit: int) -> int:
         """Delete at most `limit` of the oldest changes made before `cutoff`; return how many."""
+
+    @abc.abstractmethod
+    async def import_dids(self, new: Sequence[NewDID], transfers: Sequence[TransferRow]) -> None:
+        """Create the `new` DIDs, then create or replace the transfer settings of every row's DID, all
+        in one transaction (a CSV import): many rows a statement where nothing is there yet."""
 
     @abc.abstractmethod
     async def page_dids(

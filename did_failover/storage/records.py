@@ -53,6 +53,15 @@ class DIDRow:
 
 
 @dataclass(frozen=True, slots=True)
+class NewDID:
+    """A DID that a CSV import creates: active, the default ring timeout, no channel limit."""
+
+    number: str
+    account: str
+    primary: str
+
+
+@dataclass(frozen=True, slots=True)
 class TransferRow:
     """The call-transfer settings of one DID; forward lists and the schedule as stored text, None
     when unset."""

@@ -108,6 +108,14 @@ def _foreign_attempts(
                 f"add a customer under {target}",
                 lambda t=target: service.add_account(scope, "997", "X", "customer", t),
             ),
+            (
+                f"import a new DID into {target}",
+                lambda t=target: service.import_csv(
+                    scope,
+                    "did,account,primary,always,busy,no_answer,unavailable,timeout,caller_id,status\n"
+                    f"15559000001,{t},endpoint:mallory,,,,,30,keep,on\n",
+                ),
+            ),
         ]
         if own_dids:
             own = own_dids[pick % len(own_dids)]
@@ -129,6 +137,17 @@ def _foreign_attempts(
                 ),
             ),
         ]
+        for customer in sorted(tree.customers_of(reseller))[:1]:  # a foreign number as new: taken
+            attempts.append(
+                (
+                    f"import {did} as new into {customer}",
+                    lambda d=did, c=customer: service.import_csv(
+                        scope,
+                        "did,account,primary,always,busy,no_answer,unavailable,timeout,caller_id,status\n"
+                        f"{d},{c},endpoint:mallory,,endpoint:mallory,,,30,keep,on\n",
+                    ),
+                )
+            )
     return attempts
 
 

@@ -337,4 +337,7 @@ async def test_dids_are_paged_by_cursor_and_deep_offsets_are_refused(site: Site)
             ({"last": "yes"}, "last"),
         ):
             refused = api_error(await client.get("/api/v1/dids", headers=h, params=params), 422)
-            assert refused["field"] == field and refused["message"].startswith(f"{field}: "), (params, refused)
+            assert refused["field"] == field and refused["message"].startswith(f"{field}: "), (
+                params,
+                refused,
+            )
