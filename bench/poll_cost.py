@@ -1,6 +1,6 @@
 """What watching the change log costs an idle server: CPU per poll, on SQLite and on MariaDB.
 
-    .venv/bin/python -m bench.poll_cost [--seconds 30] [--rounds 3] [--changes 100000]
+    .venv/bin/python -m bench.poll_cost [--seconds 30] [--rounds 3] [--changes 100000] [--extra-dids 1000000]
 
 Starts `did-failover serve` with DID_FAILOVER_CHANGE_POLL=1 and =0 in turn (interleaved rounds)
 on the benchmark's database with `--changes` extra change-log rows, takes no calls, and reads the
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--changes", type=int, default=100_000, help="change-log rows added first")
+    p.add_argument("--extra-dids", type=int, default=0, help="DIDs added by CSV import first")
     args = p.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     sqlite_url = setup_database(RESULTS / "poll-cost.db")
@@ -101,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         seed(mysql_url)
         for url in (sqlite_url, mysql_url):
             _fill_change_log(url, args.changes)
+            if args.extra_dids:
+                from bench.csv_import import import_dids
+
+                seconds = import_dids(url, args.extra_dids)
+                print(f"{args.extra_dids} more DIDs through CSV import in {seconds:.0f} s", flush=True)
         for label, url in (("SQLite", sqlite_url), ("MariaDB", mysql_url)):
             on: list[tuple[float, float]] = []
             off: list[tuple[float, float]] = []
