@@ -99,9 +99,8 @@ class GridQueries(DIDQueries):
             if owners is not None:
                 where.terms.append(f"d.account_id IN ({_marks(owners)})")
                 where.args.extend(owners)
-            plan: Plan = "scope" if owners is not None and in_scope < DENSE_SHARE * everything else "walk"
-            if in_scope <= GATHER_MAX:
-                plan = "scope"
+            few = in_scope <= GATHER_MAX or (owners is not None and in_scope < DENSE_SHARE * everything)
+            plan: Plan = "scope" if few else "walk"
             total, exact = in_scope, True
             if search:
                 plan, total, exact = await self._search(db, where, search, owners, in_scope, everything)
@@ -149,12 +148,18 @@ class GridQueries(DIDQueries):
         if account is not None:
             found = await db.fetch_one("SELECT id FROM accounts WHERE number = ?", (account,))
             owners = [found[0]] if found is not None and (owners is None or found[0] in owners) else []
-        counts = {
-            row[0]: int(row[1]) for row in await db.fetch_all("SELECT account_id, dids FROM account_dids")
-        }
-        everything = sum(counts.values())
-        in_scope = everything if owners is None else sum(counts.get(o, 0) for o in owners)
+        everything = await self._dids_of(db, None)
+        in_scope = everything if owners is None else await self._dids_of(db, owners)
         return owners, in_scope, everything
+
+    @staticmethod
+    async def _dids_of(db: Any, owners: list[Any] | None) -> int:
+        """How many DIDs the accounts `owners` hold (None: every account), from account_dids."""
+        if owners == []:
+            return 0
+        where = "" if owners is None else f" WHERE account_id IN ({_marks(owners)})"
+        found = await db.fetch_one(f"SELECT COALESCE(SUM(dids), 0) FROM account_dids{where}", owners or ())
+        return int(found[0]) if found else 0
 
     async def _search(
         self, db: Any, where: _Filter, search: str, owners: list[Any] | None, in_scope: int, everything: int
@@ -203,13 +208,7 @@ class GridQueries(DIDQueries):
                 where.args.extend([digits, digits + ":"])
             else:
                 where.args.append(f"%{digits}%")
-        owned = await db.fetch_one(
-            f"SELECT COALESCE(SUM(dids), 0) FROM account_dids WHERE account_id IN ({_marks(accounts)})"
-            if accounts
-            else "SELECT 0",
-            accounts,
-        )
-        candidates = suffixes + int(owned[0] if owned else 0)
+        candidates = suffixes + await self._dids_of(db, accounts)
         if candidates <= COUNT_CAP or in_scope <= GATHER_MAX:
             found = await db.fetch_one(f"SELECT COUNT(*) FROM did_grid d{where.sql()}", where.args)
             return ("match" if candidates <= COUNT_CAP else "scope"), int(found[0]) if found else 0, True
