@@ -4,6 +4,8 @@ as a customer: no answer is a 5xx (the API has schemathesis; the pages have this
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from urllib.parse import quote
 
 import httpx
@@ -17,6 +19,16 @@ _TEXT = st.one_of(
     st.sampled_from(["", "0", "-1", "²", "٣", "9223372036854775808", "15550001", "abc", "bad!", "1" * 5000]),
     st.from_regex(r"[0-9]{1,25}", fullmatch=True),
 )
+_CURSOR = st.one_of(
+    _TEXT,
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=30), st.lists, max_leaves=5
+    ).map(lambda value: base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")),
+    st.tuples(st.sampled_from(["did", "busy", "account"]), st.text(max_size=70), st.text(max_size=25)).map(
+        lambda value: base64.urlsafe_b64encode(json.dumps(list(value)).encode()).decode().rstrip("=")
+    ),
+)
+"""A page cursor: text, any JSON in the cursor's encoding, or a well-formed one of any key."""
 _FIELDS = [
     f"{key}{suffix}"
     for key in ("busy", "no_answer", "unavailable", "always", "after_hours")
@@ -39,7 +51,10 @@ def _fuzz(url: str) -> list[str]:
     @given(
         who=st.integers(0, 1),
         segment=_TEXT,
-        query=st.dictionaries(st.sampled_from(["search", "order", "direction", "page", "saved"]), _TEXT),
+        query=st.dictionaries(
+            st.sampled_from(["search", "order", "direction", "page", "saved", "last"]), _TEXT
+        )
+        | st.fixed_dictionaries({}, optional={"after": _CURSOR, "before": _CURSOR, "order": _TEXT}),
         form=st.dictionaries(st.sampled_from(_FIELDS), _TEXT, max_size=12),
         switch=st.dictionaries(st.sampled_from(["enabled", "transfer", "active", "back"]), _TEXT),
     )
