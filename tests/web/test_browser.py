@@ -15,6 +15,8 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from did_failover.admin.service import ADMIN, Service
+from did_failover.storage import open_repository
 from tests.plugins.web import PASSWORD, Site, StartSite
 from tests.support.db import dump, execute
 from tests.support.ops import cli
@@ -252,4 +254,31 @@ async def test_axe_core_finds_nothing_on_any_page_as_each_role_sees_it(browser: 
             await page.goto("/accounts")
             found += await _violations(page, f"{username} Accounts")
         await context.close()
+    assert found == []
+
+
+async def test_a_reseller_pages_its_dids_with_next_last_and_previous(
+    browser: Browser, sqlite_url: str, start_site: StartSite
+) -> None:
+    """60 more DIDs of reseller A's customer: Next shows the rest, Last the end, Previous goes back,
+    each page says where it is; axe-core finds nothing on a page with the page links."""
+    await world(sqlite_url)
+    async with open_repository(sqlite_url, 5.0) as repo:
+        for i in range(60):
+            await Service(repo).add_did(ADMIN, f"1555800{i:04d}", "1001", "endpoint:desk")
+    site = await start_site(sqlite_url)
+    page = await _login(browser, site, "res-a")
+    await expect(page.get_by_text("61 DIDs, page 1 of 2")).to_be_visible()
+    await expect(page.get_by_role("link", name="Previous")).to_have_count(0)
+    await page.get_by_role("navigation", name="Pages of DIDs").get_by_role("link", name="Next").click()
+    await expect(page.get_by_text("61 DIDs, page 2 of 2")).to_be_visible()
+    await expect(page.get_by_role("link", name="15558000059")).to_be_visible()
+    await expect(page.get_by_role("link", name="Next")).to_have_count(0)
+    await _shot(page, "dids-pages")
+    found = await _violations(page, "res-a DIDs page 2")
+    await page.get_by_role("link", name="Previous").click()
+    await expect(page.get_by_text("61 DIDs, page 1 of 2")).to_be_visible()
+    await expect(page.get_by_role("link", name="15550001")).to_be_visible()
+    await page.get_by_role("link", name="Last").click()
+    await expect(page.get_by_role("link", name="15558000059")).to_be_visible()
     assert found == []
