@@ -29,6 +29,10 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+BULK_TIMEOUT = 1800.0
+"""Seconds a bulk write's statement or commit may take (see SQLBase._write)."""
+
+
 class Retry(StorageUnavailable):
     """An operation failed in a way that running it again may cure: a Galera write conflict, or a
     cluster node lost before the commit (the next attempt connects to another node)."""
@@ -103,17 +107,19 @@ class SQLBase(Repository):
         """An executor for reads (autocommit)."""
 
     @abc.abstractmethod
-    def _write(self) -> AbstractAsyncContextManager[Executor]:
-        """An executor inside one transaction: committed on success, rolled back on error."""
+    def _write(self, bulk: bool = False) -> AbstractAsyncContextManager[Executor]:
+        """An executor inside one transaction: committed on success, rolled back on error. `bulk`:
+        its statements and commit may take up to BULK_TIMEOUT (the schema's upgrade, a CSV import
+        of a million rows), not the repository's timeout; connecting is bounded as usual."""
 
     @abc.abstractmethod
     async def _set_actor(self, db: Executor, actor: str | None) -> None:
         """Tell the change-log triggers who writes in this transaction (None: nobody any more)."""
 
     @asynccontextmanager
-    async def _change(self) -> AsyncIterator[Executor]:
+    async def _change(self, bulk: bool = False) -> AsyncIterator[Executor]:
         """A write transaction whose changes the triggers record as `current_actor()`'s."""
-        async with self._write() as db:
+        async with self._write(bulk) as db:
             await self._set_actor(db, current_actor())
             yield db
             await self._set_actor(db, None)

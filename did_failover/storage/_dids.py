@@ -256,7 +256,7 @@ class DIDQueries(AccountQueries):
         """Create the `new` DIDs, then create or replace the transfer settings of every row's DID, all
         in one transaction (a CSV import): many rows a statement where nothing is there yet."""
         now = self._now()
-        async with self._change() as db:
+        async with self._change(bulk=True) as db:
             owners = sorted({d.account for d in new})
             accounts: dict[str, Any] = {}
             for names in _batches(owners):

@@ -86,7 +86,7 @@ class SQLRepository(GridQueries, HistoryQueries, LoginQueries):
         version = await self.schema_version()
         if version is not None and version > SCHEMA_VERSION:
             raise SchemaMismatch(schema_problem(version, self.where) or "")
-        async with self._write() as db:
+        async with self._write(bulk=True) as db:
             if version is not None and version < 3:
                 for table, column, statement in self._VERSION_3_COLUMNS:
                     if await db.fetch_one(self._COLUMN_EXISTS, (table, column)) is None:

@@ -17,6 +17,7 @@ from pymysql.constants import CLIENT
 
 from did_failover.errors import InputError, StorageUnavailable
 from did_failover.logs import get_logger
+from did_failover.storage._base import BULK_TIMEOUT
 from did_failover.storage._sql import Executor, Retry, Row, SQLRepository, every_operation_retried, no_schema
 from did_failover.storage._upgrades import (
     MYSQL_VERSION_3_COLUMNS,
@@ -278,15 +279,16 @@ class MySQLRepository(SQLRepository):
             raise await self._failed(exc, committing=False) from None
 
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[Executor]:
+    async def _write(self, bulk: bool = False) -> AsyncIterator[Executor]:
         committing = False
+        timeout = BULK_TIMEOUT if bulk else self.timeout
         try:
             async with self._connection() as conn:
                 async with asyncio.timeout(self.timeout):
                     await conn.begin()
-                yield _MySQLExecutor(conn, self.timeout)
+                yield _MySQLExecutor(conn, timeout)
                 committing = True
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout(timeout):
                     await conn.commit()
         except (pymysql.err.MySQLError, *_DRIVER_ERRORS) as exc:
             # The connection was closed on the way out: the server rolls the transaction back.

@@ -150,7 +150,9 @@ class SQLiteRepository(SQLRepository):
                 raise _translate(exc, self.where) from None
 
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[Executor]:
+    async def _write(self, bulk: bool = False) -> AsyncIterator[Executor]:
+        # SQLite bounds only the wait for the write lock (the connection's timeout), never a
+        # statement: `bulk` changes nothing here.
         async with self._lock:
             conn = await self._connection()
             try:
