@@ -14,6 +14,9 @@ from did_failover.storage.records import PageKey
 MAX_OFFSET = 10000
 """The deepest `offset` a client may ask for; further pages go by cursor, which reads no row it skips
 (the same bound and advice as Elasticsearch's `max_result_window` and `search_after`)."""
+MAX_CURSOR = 2400
+"""The longest cursor taken: this server's hold a sort key of at most 255 characters (JSON-escaped, 6
+bytes each at worst: a primary edited by hand may hold anything) and a number, in base64."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +41,15 @@ def encode_cursor(order: str, key: PageKey) -> str:
 
 def decode_cursor(text: str, order: str, field: str) -> PageKey:
     """The row a cursor names; InputError for `field` when it is not one this server made for `order`."""
+    refusal = InputError("not a cursor this server gave (take next or previous from a page)", field)
+    if len(text) > MAX_CURSOR:
+        raise refusal
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        made_for, key, number = json.loads(raw)
+        made_for, key, number = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (binascii.Error, ValueError, TypeError):
-        raise InputError("not a cursor this server gave (take next or previous from a page)", field) from None
-    if not all(isinstance(part, str) for part in (made_for, key, number)) or len(text) > 400:
-        raise InputError("not a cursor this server gave (take next or previous from a page)", field)
+        raise refusal from None
+    if not all(isinstance(part, str) for part in (made_for, key, number)):
+        raise refusal
     if made_for != order:
         raise InputError(f"this cursor pages the order {made_for[:20]!r}, not {order!r}", field)
     return PageKey(key, number)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from did_failover.admin.paging import MAX_CURSOR, MAX_OFFSET
 from did_failover.conditions import Condition
 from did_failover.routing.forwards import MAX_LIST_LENGTH
 from did_failover.routing.schedule import MAX_LENGTH as MAX_SCHEDULE_LENGTH
@@ -204,9 +205,9 @@ SPEC: dict[str, Any] = {
             "get": {
                 "summary": "DIDs in scope, a page at a time", "security": _AUTH,
                 "parameters": [
-                    _LIMIT, {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10000}},
-                    {"name": "after", "in": "query", "schema": {"type": "string", "maxLength": 400}},
-                    {"name": "before", "in": "query", "schema": {"type": "string", "maxLength": 400}},
+                    _LIMIT, {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
+                    {"name": "after", "in": "query", "schema": {"type": "string", "maxLength": MAX_CURSOR}},
+                    {"name": "before", "in": "query", "schema": {"type": "string", "maxLength": MAX_CURSOR}},
                     {"name": "last", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
                     {"name": "search", "in": "query", "schema": {"type": "string", "maxLength": 64}},
                     {"name": "order", "in": "query", "schema": {"type": "string"}},
