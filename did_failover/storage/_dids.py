@@ -145,10 +145,8 @@ class DIDQueries(AccountQueries):
         wanted = sorted({strip_plus(n) for n in numbers})
         found: set[str] = set()
         async with self._read() as db:
-            for first in range(0, len(wanted), 500):
-                batch = wanted[first : first + 500]
-                marks = ", ".join("?" * len(batch))
-                rows = await db.fetch_all(f"SELECT number FROM dids WHERE number IN ({marks})", batch)
+            for batch in _batches(wanted):
+                rows = await db.fetch_all(f"SELECT number FROM dids WHERE number IN ({_marks(batch)})", batch)
                 found.update(str(row[0]) for row in rows)
         return found
 
@@ -278,15 +276,13 @@ class DIDQueries(AccountQueries):
             ids: dict[str, Any] = {}
             configured: set[Any] = set()
             for numbers in _batches([strip_plus(row.did) for row in transfers]):
-                marks = _marks(numbers)
-                found = await db.fetch_all(f"SELECT number, id FROM dids WHERE number IN ({marks})", numbers)
-                ids.update((str(row[0]), row[1]) for row in found)
-                known = await db.fetch_all(
-                    "SELECT t.did_id FROM did_transfers t JOIN dids d ON d.id = t.did_id"
-                    f" WHERE d.number IN ({marks})",
+                found = await db.fetch_all(
+                    "SELECT d.number, d.id, t.did_id FROM dids d LEFT JOIN did_transfers t ON t.did_id = d.id"
+                    f" WHERE d.number IN ({_marks(numbers)})",
                     numbers,
                 )
-                configured.update(row[0] for row in known)
+                ids.update((str(row[0]), row[1]) for row in found)
+                configured.update(row[1] for row in found if row[2] is not None)
             fresh = []
             for row in transfers:
                 did_id = ids.get(strip_plus(row.did))

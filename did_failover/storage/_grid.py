@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from did_failover.numbers import typed_number
 from did_failover.storage._accounts import _ACCOUNT
-from did_failover.storage._dids import _DID, _TRANSFER, DIDQueries
+from did_failover.storage._dids import _DID, _TRANSFER, DIDQueries, _marks
 from did_failover.storage.records import DIDPage, PageKey, PageRows
 
 _ORDER_KEYS = {
@@ -250,7 +250,3 @@ class GridQueries(DIDQueries):
             for r in await db.fetch_all(f"{_ACCOUNT} WHERE a.number IN ({_marks(owners)})", owners)
         }
         return [(dids[n], accounts[dids[n].account], transfers.get(n)) for n in numbers if n in dids]
-
-
-def _marks(values: list[Any]) -> str:
-    return ", ".join("?" for _ in values)
