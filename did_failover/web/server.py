@@ -16,7 +16,8 @@ from did_failover.logs import configure, get_logger
 from did_failover.settings import WEB_PORT, Settings, load_settings_or_report, parse_hostport
 from did_failover.storage import open_checked
 from did_failover.web import auth
-from did_failover.web.app import Web, create_app
+from did_failover.web.app import create_app
+from did_failover.web.pages import Web
 
 log = get_logger("did_failover.web")
 SWEEP_EVERY = 300.0
