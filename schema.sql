@@ -206,6 +206,58 @@ CREATE TABLE IF NOT EXISTS web_secrets (
     PRIMARY KEY (name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- Webhook subscriptions (schema 7): where to POST which events, signed with `secret` (Standard
+-- Webhooks); reseller_id NULL is the admin's (every event), else only that reseller's customers'.
+-- delivered_seq is how far the subscription has confirmed; a failed delivery sets next_attempt_at
+-- (a growing pause) and failing_since; a delivering process holds the row for lease_until.
+CREATE TABLE IF NOT EXISTS webhooks (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    url VARCHAR(2000) NOT NULL,
+    call_ended TINYINT(1) NOT NULL DEFAULT 0,
+    change_made TINYINT(1) NOT NULL DEFAULT 0,
+    reseller_id INT UNSIGNED NULL,
+    secret VARCHAR(128) NOT NULL,
+    created_by VARCHAR(64) NOT NULL DEFAULT '',
+    created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    delivered_seq BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    delivered_at DATETIME NULL,
+    attempts INT NOT NULL DEFAULT 0,
+    next_attempt_at DATETIME(3) NULL,
+    failing_since DATETIME NULL,
+    last_error VARCHAR(255) NULL,
+    lease_owner VARCHAR(64) NULL,
+    lease_until DATETIME(3) NULL,
+    PRIMARY KEY (id),
+    KEY ix_webhooks_reseller (reseller_id),
+    CONSTRAINT fk_webhooks_reseller FOREIGN KEY (reseller_id) REFERENCES accounts (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The events webhooks deliver (schema 7): a row per change-log or call-log row, written by the
+-- tr_webhook_* triggers below while any subscription wants its kind, with the account and its
+-- reseller at that moment. seq is given in commit order by one sequencer at a time (the
+-- webhook_sequencer row), with the event's JSON; subscriptions deliver in seq order.
+CREATE TABLE IF NOT EXISTS webhook_events (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    seq BIGINT UNSIGNED NULL,
+    kind VARCHAR(16) NOT NULL,
+    source_id BIGINT UNSIGNED NOT NULL,
+    account VARCHAR(32) NULL,
+    reseller VARCHAR(32) NULL,
+    created_at DATETIME(3) NOT NULL,
+    payload TEXT NULL,
+    PRIMARY KEY (id),
+    UNIQUE KEY ux_webhook_events_seq (seq)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The last seq given (one row): the sequencer's lock and every subscription's upper bound.
+CREATE TABLE IF NOT EXISTS webhook_sequencer (
+    id INT NOT NULL,
+    last_seq BIGINT UNSIGNED NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT ck_webhook_sequencer_one_row CHECK (id = 1)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+INSERT IGNORE INTO webhook_sequencer (id, last_seq) VALUES (1, 0);
+
 -- Every change to accounts, dids, did_transfers and users, one row per field, written by the triggers
 -- below (so rows edited by hand are kept too). actor is what did-failover sets in the session
 -- variable @did_failover_actor around its writes (cli:USER, later web:USER), or 'sql' when unset.
@@ -694,14 +746,30 @@ INSERT INTO did_suffixes (suffix, did_id)
     SELECT SUBSTRING(d.number, p.n), d.id FROM dids d JOIN suffix_positions p ON p.n <= CHAR_LENGTH(d.number) - 2
     WHERE NOT EXISTS (SELECT 1 FROM did_suffixes);
 
+-- Webhook events (schema 7): a row per new change-log or call-log row while a subscription wants
+-- that kind, with the reseller of its account now (a reseller's subscription gets its customers').
+DROP TRIGGER IF EXISTS tr_webhook_change;
+CREATE TRIGGER tr_webhook_change AFTER INSERT ON change_log FOR EACH ROW
+INSERT INTO webhook_events (kind, source_id, account, reseller, created_at)
+    SELECT 'change.made', NEW.id, NEW.account, (SELECT r.number FROM accounts a JOIN accounts r ON r.id = a.reseller_id WHERE a.number = NEW.account), NEW.changed_at
+    FROM DUAL WHERE EXISTS (SELECT 1 FROM webhooks WHERE change_made = 1);
+
+DROP TRIGGER IF EXISTS tr_webhook_call;
+CREATE TRIGGER tr_webhook_call AFTER INSERT ON call_log FOR EACH ROW
+INSERT INTO webhook_events (kind, source_id, account, reseller, created_at)
+    SELECT 'call.ended', NEW.id, NEW.account_number, (SELECT r.number FROM accounts a JOIN accounts r ON r.id = a.reseller_id WHERE a.number = NEW.account_number),
+        COALESCE(NEW.ended_at, NEW.started_at)
+    FROM DUAL WHERE EXISTS (SELECT 1 FROM webhooks WHERE call_ended = 1);
+
 -- The version last: a schema whose triggers could not be created (no TRIGGER privilege, or binary
 -- logging without SUPER) is not taken for a finished one; `db init` then says why and runs again.
-INSERT IGNORE INTO schema_version (id, version) VALUES (1, 6);
--- Versions 1 to 5 become 6 in place. 2 added users, web sessions, API tokens and the change log;
+INSERT IGNORE INTO schema_version (id, version) VALUES (1, 7);
+-- Versions 1 to 6 become 7 in place. 2 added users, web sessions, API tokens and the change log;
 -- 3 widened the destination columns to forward lists and added after_hours_destination, schedule
 -- and call_log.legs; 4 added login_failures and made users.username utf8mb4_bin (compared exactly:
 -- no case, accent or trailing-space folding); 5 made a call's row unique (ux_call_log_call, after
 -- folding the duplicates an older version could write); 6 added the grid's keys (did_grid),
--- account_dids and did_suffixes, which this file fills. `did-failover db init` makes the changes of 3
+-- account_dids and did_suffixes, which this file fills; 7 added webhooks, webhook_events and
+-- webhook_sequencer. `did-failover db init` makes the changes of 3
 -- to 5 before it runs this file; by hand: the statements in CHANGELOG.md.
-UPDATE schema_version SET version = 6 WHERE id = 1 AND version < 6;
+UPDATE schema_version SET version = 7 WHERE id = 1 AND version < 7;

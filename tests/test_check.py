@@ -32,7 +32,7 @@ async def test_check_passes_against_a_running_server(tmp_path: Path) -> None:
         "metrics",
     ]
     assert all(line.startswith("OK ") for line in lines)
-    assert "schema version 6" in lines[1] and "/health answered" in lines[3]
+    assert "schema version 7" in lines[1] and "/health answered" in lines[3]
     assert lines[2] == "OK    forward loops: none through our own DIDs"
 
 
@@ -101,7 +101,7 @@ async def test_database_url_comes_from_a_systemd_credential(tmp_path: Path) -> N
     credentials.mkdir()
     (credentials / "database_url").write_text(env.pop("DID_FAILOVER_DATABASE_URL") + "\n")
     _, out, _ = await cli({**env, "CREDENTIALS_DIRECTORY": str(credentials)}, "check")
-    assert f"OK    database: sqlite:///{tmp_path / 'db.sqlite'}, schema version 6" in out
+    assert f"OK    database: sqlite:///{tmp_path / 'db.sqlite'}, schema version 7" in out
 
 
 async def test_check_pings_redis_with_the_redis_limit_backend(tmp_path: Path, redis_prefix: str) -> None:

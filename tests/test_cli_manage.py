@@ -52,8 +52,8 @@ def world(cli: Run) -> Run:
 
 def test_sysadmin_walkthrough_creates_reseller_customer_did_and_transfer(cli: Run, repo_url: str) -> None:
     """From an empty database to a DID with transfer settings, each step confirmed in one line."""
-    assert ok(cli("db", "init")).out == "database schema version 6 ready\n"
-    assert ok(cli("db", "init")).out == "database schema version 6 ready\n"
+    assert ok(cli("db", "init")).out == "database schema version 7 ready\n"
+    assert ok(cli("db", "init")).out == "database schema version 7 ready\n"
     out = ok(cli("account", "add", "100", "--name", "Acme Reseller", "--type", "reseller")).out
     assert out == "account 100 added: reseller\n"
     out = ok(

@@ -1,7 +1,7 @@
 """The SQL both back ends share: written once with `?` placeholders over a tiny executor interface.
 
 The statements live by aggregate, one module each (`_accounts`, `_dids`, `_grid`, `_history`, `_logins`,
-on `_base`); this one composes them and creates or upgrades the schema.
+`_webhooks`, on `_base`); this one composes them and creates or upgrades the schema.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from did_failover.storage._base import (
     retried,
 )
 from did_failover.storage._grid import GridQueries
-from did_failover.storage._history import HistoryQueries
 from did_failover.storage._logins import LoginQueries
+from did_failover.storage._webhooks import WebhookQueries
 from did_failover.storage.base import SCHEMA_VERSION, schema_problem
 
 
@@ -56,7 +56,7 @@ def split_statements(text: str) -> list[str]:
     return statements
 
 
-class SQLRepository(GridQueries, HistoryQueries, LoginQueries):
+class SQLRepository(GridQueries, WebhookQueries, LoginQueries):
     """Repository written once over an Executor; the back ends supply connections and dialect."""
 
     _SCHEMA_RESOURCE: str

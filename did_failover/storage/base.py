@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from types import TracebackType
@@ -17,11 +17,13 @@ from typing import Self
 from did_failover.storage.records import (
     AccountRow,
     AccountType,
+    Backlog,
     CallRecord,
     ChangeRow,
     DIDPage,
     DIDRoute,
     DIDRow,
+    EventSource,
     NewDID,
     PageKey,
     Role,
@@ -29,9 +31,12 @@ from did_failover.storage.records import (
     TokenRow,
     TransferRow,
     UserRow,
+    WebhookEvent,
+    WebhookKind,
+    WebhookRow,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Version of the schema this code reads and writes (the `schema_version` row).
 
 1: accounts, DIDs, transfer settings, call log. 2: the change log and its triggers, web users and
@@ -40,7 +45,8 @@ destinations and business-hours schedules, every leg of a call in the call log. 
 (the throttle every web process shares), usernames compared exactly on MySQL too. 5: one row per
 call in the call log (unique uniqueid and started_at), so that a batch written again adds nothing.
 6: the grid's sort keys (did_grid), DID counts per account and the suffixes of DID numbers, so that
-every page of a million DIDs is read from one index."""
+every page of a million DIDs is read from one index. 7: webhook subscriptions and the outbox of their
+events (webhooks, webhook_events, webhook_sequencer)."""
 
 _ACTOR: ContextVar[str] = ContextVar("did_failover_actor", default="did-failover")
 
@@ -346,3 +352,64 @@ class Repository(abc.ABC):
     async def set_transfer(self, row: TransferRow) -> None:
         """Create or replace the transfer settings of one DID."""
         await self.set_transfers([row])
+
+    @abc.abstractmethod
+    async def add_webhook(
+        self, url: str, events: Sequence[WebhookKind], reseller: str | None, secret: str, created_by: str
+    ) -> WebhookRow:
+        """Create a subscription that starts with the next event (nothing from before it)."""
+
+    @abc.abstractmethod
+    async def get_webhook(self, webhook_id: int) -> WebhookRow | None:
+        """One subscription by id."""
+
+    @abc.abstractmethod
+    async def list_webhooks(self, reseller: str | None = None) -> list[WebhookRow]:
+        """Every subscription, or only `reseller`'s own, oldest first."""
+
+    @abc.abstractmethod
+    async def remove_webhook(self, webhook_id: int) -> bool:
+        """Delete a subscription; False when there was none."""
+
+    @abc.abstractmethod
+    async def webhook_backlog(self, hook: WebhookRow) -> Backlog:
+        """How many of the events numbered so far `hook` has still to deliver, and the oldest's time."""
+
+    @abc.abstractmethod
+    async def sequence_webhook_events(self, render: Callable[[EventSource], str], limit: int = 500) -> int:
+        """Number the committed events that have none yet, in commit order, with their data as `render`
+        writes it; return how many (one sequencer at a time)."""
+
+    @abc.abstractmethod
+    async def claim_webhooks(self, owner: str, now: datetime, until: datetime) -> list[WebhookRow]:
+        """Hold until `until` every due subscription with events to deliver that is free or `owner`'s;
+        return those `owner` holds."""
+
+    @abc.abstractmethod
+    async def webhook_events(self, hook: WebhookRow, limit: int = 100) -> tuple[list[WebhookEvent], int]:
+        """The next events `hook` receives after its cursor, in seq order, and the last seq given."""
+
+    @abc.abstractmethod
+    async def webhook_delivered(
+        self, webhook_id: int, owner: str, seq: int, now: datetime, until: datetime
+    ) -> bool:
+        """Move the cursor of a subscription `owner` holds to `seq` and clear its failures; False when
+        `owner` no longer holds it."""
+
+    @abc.abstractmethod
+    async def webhook_failed(
+        self, webhook_id: int, owner: str, error: str, now: datetime, next_attempt: datetime
+    ) -> bool:
+        """Record a failed delivery: one attempt more, the next at `next_attempt`; the hold is let go."""
+
+    @abc.abstractmethod
+    async def webhook_due_now(self, webhook_id: int) -> None:
+        """End a subscription's pause after failures: deliver now."""
+
+    @abc.abstractmethod
+    async def release_webhooks(self, owner: str) -> None:
+        """Let go of every subscription `owner` holds."""
+
+    @abc.abstractmethod
+    async def prune_webhook_events(self, limit: int = 1000) -> int:
+        """Delete at most `limit` numbered events every subscription is past; return how many."""

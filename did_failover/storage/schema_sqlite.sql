@@ -174,6 +174,52 @@ CREATE TABLE IF NOT EXISTS web_secrets (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- Webhook subscriptions (schema 7): where to POST which events, signed with `secret` (Standard
+-- Webhooks); reseller_id NULL is the admin's (every event), else only that reseller's customers'.
+-- delivered_seq is how far the subscription has confirmed; a failed delivery sets next_attempt_at
+-- (a growing pause) and failing_since; a delivering process holds the row for lease_until.
+CREATE TABLE IF NOT EXISTS webhooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    url TEXT NOT NULL,
+    call_ended INTEGER NOT NULL DEFAULT 0 CHECK (call_ended IN (0, 1)),
+    change_made INTEGER NOT NULL DEFAULT 0 CHECK (change_made IN (0, 1)),
+    reseller_id INTEGER NULL REFERENCES accounts (id),
+    secret TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    delivered_seq INTEGER NOT NULL DEFAULT 0,
+    delivered_at TEXT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NULL,
+    failing_since TEXT NULL,
+    last_error TEXT NULL,
+    lease_owner TEXT NULL,
+    lease_until TEXT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_webhooks_reseller ON webhooks (reseller_id);
+
+-- The events webhooks deliver (schema 7): a row per change-log or call-log row, written by the
+-- tr_webhook_* triggers below while any subscription wants its kind, with the account and its
+-- reseller at that moment. seq is given in commit order by one sequencer at a time (the
+-- webhook_sequencer row), with the event's JSON; subscriptions deliver in seq order.
+CREATE TABLE IF NOT EXISTS webhook_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NULL UNIQUE,
+    kind TEXT NOT NULL,
+    source_id INTEGER NOT NULL,
+    account TEXT NULL,
+    reseller TEXT NULL,
+    created_at TEXT NOT NULL,
+    payload TEXT NULL
+);
+
+-- The last seq given (one row): the sequencer's lock and every subscription's upper bound.
+CREATE TABLE IF NOT EXISTS webhook_sequencer (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seq INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO webhook_sequencer (id, last_seq) VALUES (1, 0);
+
 
 -- Every change to accounts, dids, did_transfers and users, one row per field, written by the triggers
 -- below (so rows edited by hand are kept too). actor is read from change_actor, which
@@ -694,12 +740,32 @@ INSERT INTO did_suffixes (suffix, did_id)
     SELECT substr(d.number, p.n), d.id FROM dids d JOIN suffix_positions p ON p.n <= length(d.number) - 2
     WHERE NOT EXISTS (SELECT 1 FROM did_suffixes);
 
+-- Webhook events (schema 7): a row per new change-log or call-log row while a subscription wants
+-- that kind, with the reseller of its account now (a reseller's subscription gets its customers').
+DROP TRIGGER IF EXISTS tr_webhook_change;
+CREATE TRIGGER tr_webhook_change AFTER INSERT ON change_log FOR EACH ROW
+WHEN EXISTS (SELECT 1 FROM webhooks WHERE change_made = 1)
+BEGIN
+    INSERT INTO webhook_events (kind, source_id, account, reseller, created_at)
+    VALUES ('change.made', NEW.id, NEW.account, (SELECT r.number FROM accounts a JOIN accounts r ON r.id = a.reseller_id WHERE a.number = NEW.account), NEW.changed_at);
+END;
+
+DROP TRIGGER IF EXISTS tr_webhook_call;
+CREATE TRIGGER tr_webhook_call AFTER INSERT ON call_log FOR EACH ROW
+WHEN EXISTS (SELECT 1 FROM webhooks WHERE call_ended = 1)
+BEGIN
+    INSERT INTO webhook_events (kind, source_id, account, reseller, created_at)
+    VALUES ('call.ended', NEW.id, NEW.account_number, (SELECT r.number FROM accounts a JOIN accounts r ON r.id = a.reseller_id WHERE a.number = NEW.account_number),
+        COALESCE(NEW.ended_at, NEW.started_at));
+END;
+
 -- The version last: a schema whose triggers could not be created (no TRIGGER privilege, or binary
 -- logging without SUPER) is not taken for a finished one; `db init` then says why and runs again.
-INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 6);
+INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 7);
 -- Versions 1 to 3 become 4 in place. 2 added users, web sessions, API tokens and the change log;
 -- 3 added after_hours_destination, schedule and call_log.legs (`did-failover db init` adds those
 -- columns before it runs this file); 4 added login_failures; 5 made a call's row unique (uniqueid,
 -- started_at; `db init` folds the duplicates an older version could write before this file runs); 6
--- added the grid's keys (did_grid), account_dids and did_suffixes, filled from the rows there.
-UPDATE schema_version SET version = 6 WHERE id = 1 AND version < 6;
+-- added the grid's keys (did_grid), account_dids and did_suffixes, filled from the rows there; 7
+-- added webhooks, webhook_events and webhook_sequencer.
+UPDATE schema_version SET version = 7 WHERE id = 1 AND version < 7;

@@ -57,7 +57,7 @@ def test_the_package_runs_under_systemd_ready_hardened_watched_and_reloadable(
     restarted by the watchdog."""
     box = container("bookworm")
     out = install(box, debs[0])
-    assert "database schema version 6 ready" in out, out
+    assert "database schema version 7 ready" in out, out
     assert box.sh(f"stat -c '%a %U' /etc/did-failover/credentials {CONFIG}").split("\n")[:2] == [
         "700 root",
         "644 root",
@@ -119,7 +119,7 @@ def test_an_upgrade_keeps_the_settings_and_the_database_remove_keeps_them_purge_
     edited = box.sh(f"cat {CONFIG}")
     assert 'listen = "127.0.0.1:' in edited  # configure_ports changed the conffile
     upgraded = install(box, debs[1])
-    assert "database schema version 6 ready" in upgraded, upgraded
+    assert "database schema version 7 ready" in upgraded, upgraded
     version = box.sh("dpkg-query -W -f '${Version}' did-failover")
     assert version == debs[1].name.split("_")[1]
     assert box.run("systemctl", "is-active", "did-failover").stdout.strip() == "active"
@@ -148,7 +148,7 @@ def test_the_package_installs_and_runs_on_debian_13_with_its_python(
     """The same .deb on a fresh Debian 13: the virtualenv is made with its Python 3.13 from the same
     wheels, both units start and answer."""
     box = container("trixie")
-    assert "database schema version 6 ready" in install(box, debs[0])
+    assert "database schema version 7 ready" in install(box, debs[0])
     assert (
         box.sh("/opt/did-failover/bin/python -c 'import sys; print(sys.version_info[:2])'").strip()
         == "(3, 13)"

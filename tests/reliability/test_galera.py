@@ -193,7 +193,7 @@ async def test_db_init_as_a_plain_user_says_what_the_cluster_needs(galera: Galer
         for node in range(3):
             galera.query(node, "SET GLOBAL log_bin_trust_function_creators = 1")
         code, out, err = await cli(env, "db", "init")
-        assert (code, out.strip()) == (0, "database schema version 6 ready"), err
+        assert (code, out.strip()) == (0, "database schema version 7 ready"), err
     finally:
         for node in range(3):
             galera.query(node, "SET GLOBAL log_bin_trust_function_creators = 0")

@@ -26,6 +26,9 @@ TABLES = (
     "web_secrets",
     "api_tokens",
     "login_failures",
+    "webhooks",
+    "webhook_events",
+    "webhook_sequencer",
     "schema_version",
 )
 SQLITE_ONLY = ("change_actor",)
