@@ -17,4 +17,5 @@ pytest_plugins = [
     "tests.plugins.databases",
     "tests.plugins.markers",
     "tests.plugins.figures",
+    "tests.plugins.webhooks",
 ]

@@ -25,14 +25,15 @@ LAYERS = {
     "did_failover.routing": 2,
     "did_failover.calls": 2,
     "did_failover.admin": 2,
+    "did_failover.webhooks": 2,
     "did_failover.cli": 3,
     "did_failover.runtime": 3,
     "did_failover.tools": 3,
     "did_failover.web": 3,
     "did_failover.main": 4,
 }
-"""The entry point (4) -> shells (3) -> admin, routing, calls (2) -> storage (1) -> the rules everything
-shares (0)."""
+"""The entry point (4) -> shells (3) -> admin, routing, calls, webhooks (2) -> storage (1) -> the rules
+everything shares (0)."""
 
 
 def _modules() -> dict[str, Path]:

@@ -1,0 +1,194 @@
+"""The delivery every `serve` and `web` process runs (unless DID_FAILOVER_WEBHOOK_DELIVERY is off).
+
+Once a second it numbers the new events (one sequencer at a time across every process, in commit
+order), takes hold of the subscriptions that have events due and are free, and delivers each in its own
+task: one event per request, in seq order, the cursor moved only on a 2xx. A failure pauses that
+subscription (5 s, 30 s, 2 min, 5 min, 15 min, 30 min, then hourly) and lets go of it; after 24 hours of
+failures it is shown as failing, and still tried hourly: nothing is dropped while it exists. A process
+killed mid-delivery loses its hold when its lease runs out, and another (or its restart) sends again
+what was not confirmed: delivery is at least once, normally once.
+
+Nothing here runs in the call path: the requests wait on sockets in tasks of their own, and a slow or
+dead receiver only holds its own subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import random
+import socket
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from did_failover.admin._history import ACCOUNT_FIELDS, OUTSIDE
+from did_failover.errors import StorageUnavailable
+from did_failover.logs import get_logger
+from did_failover.storage.base import Repository
+from did_failover.storage.records import WebhookEvent, WebhookRow
+from did_failover.webhooks import events, signing
+from did_failover.webhooks.post import post
+from fastagi.server import IPNetwork
+
+log = get_logger("did_failover.webhooks")
+
+POLL = 1.0
+"""Seconds between two looks for new events and due subscriptions."""
+RETRY_PAUSES = (5, 30, 120, 300, 900, 1800, 3600)
+"""Seconds before the next attempt after the 1st, 2nd ... failure in a row (the last one repeats)."""
+FAILING_AFTER = timedelta(hours=24)
+"""A subscription that has failed for this long is shown as failing."""
+BATCH = 100
+"""Events read per query of one subscription."""
+
+
+def retry_pause(attempts: int) -> float:
+    """Seconds to wait after `attempts` failures in a row, with a tenth either way at random so that
+    subscriptions that failed together do not all come back in step."""
+    pause = RETRY_PAUSES[min(max(attempts, 1), len(RETRY_PAUSES)) - 1]
+    return pause * random.uniform(0.9, 1.1)
+
+
+def is_failing(hook: WebhookRow, now: datetime) -> bool:
+    """True once the subscription's deliveries have failed for FAILING_AFTER."""
+    return hook.failing_since is not None and now - hook.failing_since >= FAILING_AFTER
+
+
+def request(secret: str, message_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """The signed headers of one request sent now."""
+    return signing.headers(secret, message_id, int(now if now is not None else time.time()), body)
+
+
+class WebhookDelivery:
+    """Numbers new events and delivers them to the subscriptions this process holds."""
+
+    def __init__(self, repo: Repository, timeout: float, allow: Sequence[IPNetwork]) -> None:
+        self.repo = repo
+        self.timeout = timeout
+        self.allow = tuple(allow)
+        self.lease = timedelta(seconds=2 * timeout + 5)
+        """How long a hold lasts unless renewed: two requests' time and 5 s more (each delivery renews it)."""
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{random.randrange(16**6):06x}"
+        self.delivering: dict[int, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._down = False
+
+    def start(self) -> None:
+        """Start the loop in a task of its own."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="webhook-delivery")
+
+    async def close(self) -> None:
+        """Stop delivering and let go of every subscription held (another process takes them at once)."""
+        tasks = [t for t in (self._task, *self.delivering.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._task = None
+        with contextlib.suppress(StorageUnavailable):
+            await self.repo.release_webhooks(self.owner)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+                if self._down:
+                    log.info("webhook delivery resumed: the database answers")
+                    self._down = False
+            except StorageUnavailable as exc:
+                if not self._down:
+                    log.warning("webhook delivery waits for the database", error=str(exc))
+                    self._down = True
+            await asyncio.sleep(POLL)
+
+    async def tick(self) -> None:
+        """Number the new events, then start delivering to each subscription newly held."""
+        numbered = await self.repo.sequence_webhook_events(events.render)
+        if numbered:
+            await self.repo.prune_webhook_events()
+        now = datetime.now(UTC)
+        for hook in await self.repo.claim_webhooks(self.owner, now, now + self.lease):
+            if hook.id not in self.delivering:
+                task = asyncio.get_running_loop().create_task(self._deliver(hook))
+                self.delivering[hook.id] = task
+
+    async def _deliver(self, hook: WebhookRow) -> None:
+        try:
+            while True:
+                batch, last = await self.repo.webhook_events(hook, BATCH)
+                for event in batch:
+                    error = await self.send(hook, event)
+                    now = datetime.now(UTC)
+                    if error is not None:
+                        await self._failed(hook, event, error, now)
+                        return
+                    if not await self.repo.webhook_delivered(
+                        hook.id, self.owner, event.seq, now, now + self.lease
+                    ):
+                        return  # removed, or held by another process now
+                    if hook.attempts:
+                        log.info("webhook delivers again", webhook=hook.id, seq=event.seq)
+                    hook = dataclasses.replace(hook, delivered_seq=event.seq, attempts=0)
+                if len(batch) < BATCH:
+                    if last > hook.delivered_seq:  # the events in between are not this subscription's
+                        now = datetime.now(UTC)
+                        await self.repo.webhook_delivered(hook.id, self.owner, last, now, now + self.lease)
+                    return
+        except StorageUnavailable as exc:
+            log.warning("webhook delivery stopped: database unreachable", webhook=hook.id, error=str(exc))
+        finally:
+            self.delivering.pop(hook.id, None)
+
+    async def _failed(self, hook: WebhookRow, event: WebhookEvent, error: str, now: datetime) -> None:
+        attempts = hook.attempts + 1
+        pause = retry_pause(attempts)
+        await self.repo.webhook_failed(hook.id, self.owner, error, now, now + timedelta(seconds=pause))
+        log.warning(
+            "webhook delivery failed",
+            webhook=hook.id,
+            seq=event.seq,
+            error=error,
+            attempts=attempts,
+            retry_in=round(pause),
+            failing=is_failing(dataclasses.replace(hook, failing_since=hook.failing_since or now), now),
+        )
+
+    async def send(self, hook: WebhookRow, event: WebhookEvent) -> str | None:
+        """POST one event to `hook`; None when delivered, else why not."""
+        data = json.loads(event.payload)
+        if hook.reseller is not None and event.kind == "change.made":
+            data = await self._hide_outside(hook.reseller, data)
+        body = events.body(event.kind, event.created_at, data)
+        return await post(
+            hook.url, request(hook.secret, str(event.seq), body), body, self.timeout, self.allow
+        )
+
+    async def _hide_outside(self, reseller: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A change's data as `reseller` may see it: an account number outside its customers (a DID
+        moved in from another tenant) shows as OUTSIDE, as on its change log."""
+        if data.get("field") not in ACCOUNT_FIELDS:
+            return data
+        shown = dict(data)
+        for key in ("old", "new"):
+            value = data.get(key)
+            if value is None or value == reseller:
+                continue
+            account = await self.repo.get_account(str(value))
+            if account is None or account.reseller != reseller:
+                shown[key] = OUTSIDE
+        return shown
+
+
+async def ping(hook: WebhookRow, timeout: float, allow: Sequence[IPNetwork]) -> str | None:
+    """Send `webhook test`'s signed ping to `hook` now; None when a 2xx answered, else why not."""
+    now = datetime.now(UTC)
+    body = events.ping_body(hook.id, now)
+    message_id = f"ping_{random.randrange(16**12):012x}"
+    return await post(hook.url, request(hook.secret, message_id, body), body, timeout, allow)

@@ -1,0 +1,352 @@
+"""Webhook delivery on both back ends, to real receiver processes on loopback (allowed by the
+setting): signed Standard Webhooks requests verified with the `standardwebhooks` package, in id order,
+at least once; a receiver down receives everything once back; scope as a property."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from did_failover.admin.scope import Scope
+from did_failover.admin.service import Service
+from did_failover.errors import InputError
+from did_failover.storage import Repository, open_repository
+from did_failover.storage.base import acting_as
+from did_failover.storage.records import Attempt, CallRecord
+from did_failover.webhooks import delivery as delivery_module
+from did_failover.webhooks.delivery import WebhookDelivery, is_failing, retry_pause
+from tests.plugins.webhooks import StartReceiver
+from tests.support.db import execute
+
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
+RESELLERS = {"100": ["1001", "1002"], "200": ["2001"]}
+DIRECT = "3001"
+
+
+@pytest.fixture
+async def repo(repo_url: str) -> AsyncIterator[Repository]:
+    async with open_repository(repo_url, 5.0) as repository:
+        await repository.init_schema()
+        for reseller, customers in RESELLERS.items():
+            await repository.add_account(reseller, f"Reseller {reseller}", "reseller", None)
+            for customer in customers:
+                await repository.add_account(customer, f"Customer {customer}", "customer", reseller)
+        await repository.add_account(DIRECT, "Direct", "customer", None)
+        yield repository
+
+
+@pytest.fixture
+def service(repo: Repository) -> Service:
+    return Service(repo, webhook_allow=LOOPBACK, webhook_timeout=2.0)
+
+
+@pytest.fixture(autouse=True)
+def fast_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Look for new events every 0.1 s instead of every second (the tests' only shortcut)."""
+    monkeypatch.setattr(delivery_module, "POLL", 0.1)
+
+
+@pytest.fixture
+async def deliver(repo: Repository) -> AsyncIterator[WebhookDelivery]:
+    worker = WebhookDelivery(repo, 2.0, LOOPBACK)
+    worker.start()
+    yield worker
+    await worker.close()
+
+
+def call(did: str, account: str, n: int) -> CallRecord:
+    start = datetime(2026, 12, 6, 12, 0, tzinfo=UTC) + timedelta(seconds=n)
+    return CallRecord(
+        started_at=start,
+        did=did,
+        result="FORWARDED",
+        account_number=account,
+        caller=f"+1555000{n:04d}",
+        primary_destination="endpoint:desk",
+        primary_dialstatus="BUSY",
+        transfer_condition="BUSY",
+        transfer_destination="pstn:+4930999",
+        transfer_dialstatus="ANSWER",
+        ended_at=start + timedelta(seconds=30),
+        billsec=20,
+        uniqueid=f"call-{n}",
+        attempts=(
+            Attempt("PRIMARY", 0, "endpoint:desk", "BUSY"),
+            Attempt("BUSY", 1, "pstn:+4930999", "ANSWER"),
+        ),
+    )
+
+
+async def test_signed_events_in_order(
+    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery
+) -> None:
+    """A call and a change reach the admin's subscription signed (verified by `standardwebhooks`),
+    with every leg, the actor and the old and new values, in increasing id order."""
+    target = await receiver()
+    hook = await service.add_webhook(Scope(actor="cli:root"), target.url(), "call.ended,change.made")
+    target.trust(hook.secret)
+    with acting_as("cli:alice"):
+        await repo.add_did("15550001", "1001", "endpoint:desk", 30, 0)
+        await repo.update_did("15550001", ring_timeout=25)
+    await repo.insert_calls([call("15550001", "1001", 1)])
+    got = await target.wait_for(1, "call.ended")
+    records = target.events()
+    assert all(r["verified"] for r in records), records
+    ids = [int(r["id"]) for r in records]
+    assert ids == sorted(set(ids))
+    ended = got[0]["body"]
+    assert ended["data"]["did"] == "15550001"
+    assert ended["data"]["legs"] == "PRIMARY endpoint:desk BUSY|BUSY#1 pstn:+4930999 ANSWER"
+    assert ended["timestamp"].startswith("2026-12-06T12:00:31")
+    changes = [r["body"]["data"] for r in target.events("change.made")]
+    ring = [c for c in changes if c["field"] == "ring_timeout" and c["action"] == "set"]
+    assert ring == [
+        {**ring[0], "actor": "cli:alice", "did": "15550001", "old": "30", "new": "25", "subject": "did"}
+    ]
+    assert {c["actor"] for c in changes} == {"cli:alice"}
+
+
+async def test_events_it_does_not_ask_for_are_not_sent(
+    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery
+) -> None:
+    target = await receiver()
+    hook = await service.add_webhook(Scope(), target.url(), ["call.ended"])
+    target.trust(hook.secret)
+    await repo.add_did("15550002", "1001", "endpoint:desk", 30, 0)
+    await repo.insert_calls([call("15550002", "1001", 2)])
+    await target.wait_for(1)
+    await asyncio.sleep(0.5)
+    assert [r["body"]["type"] for r in target.events()] == ["call.ended"]
+    # ... and the cursor is past the change events it skipped: nothing is left behind
+    views = await service.list_webhooks(Scope())
+    assert views[0].backlog.events == 0
+
+
+async def test_receiver_down_gets_everything_once_back_in_order(
+    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery, repo_url: str
+) -> None:
+    """Down: the subscription pauses (growing pauses, shown in the list); back (the pause run out,
+    simulated by moving next_attempt_at): every event arrives, in order, each once."""
+    target = await receiver()
+    hook = await service.add_webhook(Scope(), target.url(), "call.ended")
+    target.trust(hook.secret)
+    await target.stop()
+    await repo.insert_calls([call("15550003", "1001", n) for n in range(40)])
+    for _ in range(100):
+        views = await service.list_webhooks(Scope())
+        if views[0].row.attempts:
+            break
+        await asyncio.sleep(0.1)
+    view = views[0]
+    assert view.status == "retrying"
+    assert view.row.last_error is not None and "cannot connect" in view.row.last_error
+    assert view.backlog.events == 40
+    assert view.row.next_attempt_at is not None and view.row.next_attempt_at > datetime.now(UTC)
+    await target.start()
+    execute(repo_url, "UPDATE webhooks SET next_attempt_at = NULL")  # the pause is over
+    got = await target.wait_for(40)
+    await asyncio.sleep(0.3)
+    got = target.events()
+    assert [r["body"]["data"]["uniqueid"] for r in got] == [f"call-{n}" for n in range(40)]
+    assert all(r["verified"] for r in got)
+    assert (await service.list_webhooks(Scope()))[0].status == "ok"
+
+
+async def test_a_ping_answered_ends_the_pause(
+    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery
+) -> None:
+    """`webhook test` after fixing the receiver: the ping is signed, and delivery resumes at once."""
+    target = await receiver()
+    hook = await service.add_webhook(Scope(), target.url(), "call.ended")
+    target.trust(hook.secret)
+    await target.stop()
+    await repo.insert_calls([call("15550004", "1001", 1)])
+    for _ in range(100):
+        if (await repo.get_webhook(hook.id)).attempts:  # type: ignore[union-attr]
+            break
+        await asyncio.sleep(0.1)
+    await target.start()
+    _, problem = await service.test_webhook(Scope(), hook.id)
+    assert problem is None
+    pings = [r for r in target.records() if r["body"]["type"] == "ping"]
+    assert pings and pings[0]["verified"]
+    await target.wait_for(1, "call.ended", timeout=10)
+
+
+async def test_a_receiver_that_refuses_is_retried(
+    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery
+) -> None:
+    target = await receiver(status=500)
+    hook = await service.add_webhook(Scope(), target.url(), "call.ended")
+    target.trust(hook.secret)
+    await repo.insert_calls([call("15550005", "1001", 1)])
+    await target.wait_for(1)
+    for _ in range(50):
+        row = await repo.get_webhook(hook.id)
+        if row is not None and row.attempts:
+            break
+        await asyncio.sleep(0.1)
+    assert row is not None and row.last_error == "HTTP 500" and row.delivered_seq == 0
+
+
+async def test_a_redirect_is_not_followed(
+    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery
+) -> None:
+    target = await receiver(status=302)
+    hook = await service.add_webhook(Scope(), target.url(), "call.ended")
+    await repo.insert_calls([call("15550006", "1001", 1)])
+    await target.wait_for(1)
+    for _ in range(50):
+        row = await repo.get_webhook(hook.id)
+        if row is not None and row.attempts:
+            break
+        await asyncio.sleep(0.1)
+    assert row is not None and row.last_error == "HTTP 302: a redirect, not followed"
+
+
+def test_retry_pauses_grow_and_failing_after_a_day() -> None:
+    pauses = [retry_pause(n) for n in range(1, 10)]
+    assert 4.5 <= pauses[0] <= 5.5 and 3240 <= pauses[-1] <= 3960
+    assert all(b > a * 0.8 for a, b in itertools.pairwise(pauses))
+    assert sum(delivery_module.RETRY_PAUSES) < 24 * 3600  # growing pauses fill the first day
+    now = datetime.now(UTC)
+    assert not is_failing_since(now - timedelta(hours=23), now)
+    assert is_failing_since(now - timedelta(hours=24), now)
+
+
+def is_failing_since(since: datetime, now: datetime) -> bool:
+    from did_failover.storage.records import WebhookRow
+
+    row = WebhookRow(
+        1, "http://x", ("call.ended",), None, "s", "", now, 0, None, 3, None, since, "x", None, None
+    )
+    return is_failing(row, now)
+
+
+async def test_failing_after_a_day_shows_in_the_list(
+    repo: Repository, service: Service, receiver: StartReceiver, repo_url: str
+) -> None:
+    target = await receiver()
+    await service.add_webhook(Scope(), target.url(), "call.ended")
+    day_ago = (datetime.now(UTC) - timedelta(hours=25)).strftime("%Y-%m-%d %H:%M:%S")
+    execute(repo_url, "UPDATE webhooks SET attempts = 12, failing_since = ?", (day_ago,))
+    assert (await service.list_webhooks(Scope()))[0].status == "failing"
+
+
+# -- scope ----------------------------------------------------------------------------------------------
+
+CUSTOMERS = [*RESELLERS["100"], *RESELLERS["200"], DIRECT]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(owners=st.lists(st.sampled_from(CUSTOMERS), min_size=1, max_size=12))
+async def test_each_subscription_gets_only_its_scope(
+    repo: Repository, service: Service, receiver: StartReceiver, owners: list[str]
+) -> None:
+    """The admin's subscription gets every event, a reseller's only its customers' calls and changes:
+    exactly the expected set, so a subscription that got one event more (scope dropped) fails."""
+    for hook in await repo.list_webhooks():
+        await repo.remove_webhook(hook.id)
+    targets = {}
+    for owner in ("admin", "100", "200"):
+        target = await receiver()
+        scope = Scope() if owner == "admin" else Scope(reseller=owner)
+        hook = await service.add_webhook(scope, target.url(), "call.ended,change.made")
+        target.trust(hook.secret)
+        targets[owner] = target
+    start = len(await repo.list_dids())
+    expected: dict[str, list[str]] = {"admin": [], "100": [], "200": []}
+    for n, owner in enumerate(owners):
+        number = f"1666{start + n:07d}"
+        await repo.add_did(number, owner, "endpoint:desk", 30, 0)
+        await repo.insert_calls([call(number, owner, 1000 * start + n)])
+        reseller = next((r for r, cs in RESELLERS.items() if owner in cs), None)
+        for who in ("admin", reseller):
+            if who is not None:
+                expected[who].append(number)
+    worker = WebhookDelivery(repo, 2.0, LOOPBACK)
+    worker.start()
+    try:
+        for owner, target in targets.items():
+            await target.wait_for(len(expected[owner]), "call.ended")
+        await asyncio.sleep(0.3)
+    finally:
+        await worker.close()
+    for owner, target in targets.items():
+        calls = [r["body"]["data"]["did"] for r in target.events("call.ended")]
+        changed = {r["body"]["data"]["did"] for r in target.events("change.made")}
+        assert calls == expected[owner], owner
+        assert changed == set(expected[owner]), owner
+        assert all(r["verified"] for r in target.records())
+
+
+async def test_a_reseller_sees_foreign_accounts_as_another_tenant(
+    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery
+) -> None:
+    """A DID moved in from another reseller's customer: the reseller's change.made names where it came
+    from as "(another tenant)", as its change log does."""
+    target = await receiver()
+    hook = await service.add_webhook(Scope(reseller="100"), target.url(), "change.made")
+    target.trust(hook.secret)
+    await repo.add_did("15550007", "2001", "endpoint:desk", 30, 0)
+    await repo.update_did("15550007", account="1001")
+    moved = [
+        r["body"]["data"]
+        for r in await target.wait_for(1, "change.made")
+        if r["body"]["data"]["field"] == "account"
+    ]
+    assert moved and moved[0]["old"] == "(another tenant)" and moved[0]["new"] == "1001"
+
+
+# -- refusals -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "events", "message"),
+    [
+        (
+            "ftp://127.0.0.1/x",
+            "call.ended",
+            "url: must start with http:// or https://, got 'ftp://127.0.0.1/x'",
+        ),
+        ("http://10.1.2.3/x", "call.ended", "url: 10.1.2.3 is a private address; webhooks reach only"),
+        ("http://169.254.169.254/latest", "call.ended", "url: 169.254.169.254 is a link-local address"),
+        ("http://[::1]:8080/x", "call.ended", "url: ::1 is a loopback address"),
+        ("http://user:pw@127.0.0.1/x", "call.ended", "url: must not hold a user name or password"),
+        ("http://127.0.0.1/x", "call.started", "events: unknown event 'call.started': the events are"),
+        ("http://127.0.0.1/x", "", "events: name at least one event: call.ended, change.made"),
+        ("http://no-such-host.invalid/x", "call.ended", "url: host no-such-host.invalid does not resolve"),
+    ],
+)
+async def test_refusals(repo: Repository, url: str, events: str, message: str) -> None:
+    service = Service(repo, webhook_allow=(ipaddress.ip_network("127.0.0.0/8"),))
+    with pytest.raises(InputError) as refused:
+        await service.add_webhook(Scope(), url, events)
+    assert str(refused.value).startswith(message)
+    assert await repo.list_webhooks() == []
+
+
+async def test_loopback_refused_unless_allowed(repo: Repository) -> None:
+    with pytest.raises(InputError, match=r"url: 127\.0\.0\.1 is a loopback address"):
+        await Service(repo).add_webhook(Scope(), "http://127.0.0.1:9/x", "call.ended")
+
+
+async def test_a_foreign_reseller_and_another_resellers_webhook(repo: Repository, service: Service) -> None:
+    with pytest.raises(InputError, match="as_reseller: there is no reseller account 999"):
+        await service.add_webhook(Scope(reseller="999"), "http://127.0.0.1/x", "call.ended")
+    hook = await service.add_webhook(Scope(reseller="200"), "http://127.0.0.1/x", "call.ended")
+    for act in (service.remove_webhook, service.test_webhook):
+        with pytest.raises(InputError, match=f"webhook {hook.id} not found"):
+            await act(Scope(reseller="100"), hook.id)
+    assert [v.row.id for v in await service.list_webhooks(Scope(reseller="100"))] == []
+    assert [v.row.id for v in await service.list_webhooks(Scope(reseller="200"))] == [hook.id]
+    assert [v.row.id for v in await service.list_webhooks(Scope())] == [hook.id]
+    with pytest.raises(InputError, match="a customer user may"):
+        await service.list_webhooks(Scope(customer="1001"))
