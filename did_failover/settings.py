@@ -146,7 +146,11 @@ class Settings(BaseSettings):
     web_session_lifetime: float = Field(default=43200.0, gt=0, le=2592000)
     web_trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
 
-    @field_validator("allow", "web_trusted_proxies", mode="before")
+    webhook_delivery: bool = True
+    webhook_timeout: float = Field(default=5.0, gt=0, le=30)
+    webhook_allow: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
+
+    @field_validator("allow", "web_trusted_proxies", "webhook_allow", mode="before")
     @classmethod
     def _parse_allow(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace, work: Work, parser: argparse.ArgumentParser | 
     async def main() -> None:
         repo = open_repository(settings.database_url, max(settings.db_timeout, PERSON_TIMEOUT))
         try:
-            await work(Service(repo, settings.max_ring_total), scope, args)
+            service = Service(repo, settings.max_ring_total, settings.webhook_allow, settings.webhook_timeout)
+            await work(service, scope, args)
         finally:
             await repo.close()
 

@@ -6,13 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from did_failover.cli import commands, schedules, transfers, users
+from did_failover.cli import commands, schedules, transfers, users, webhooks
 from did_failover.cli.commands import Work
 from did_failover.conditions import Condition
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the db, account, did, transfer, calls, user and changes commands to the top-level parser."""
+    """Add the db, account, did, transfer, calls, user, token, webhook and changes commands."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--as-reseller",
@@ -195,6 +195,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="every field, as JSON")
     p = leaf(token, "remove", users.token_remove, "remove a token: it stops working at once")
     p.add_argument("id", type=int, metavar="ID")
+
+    webhook = sub.add_parser(
+        "webhook", help="push call.ended and change.made events to a URL (signed, retried)"
+    ).add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
+    p = leaf(webhook, "add", webhooks.webhook_add, "subscribe a URL; its signing secret is printed once")
+    p.add_argument("url", metavar="URL", help="http:// or https:// to a public address (see WEBHOOK_ALLOW)")
+    p.add_argument(
+        "--events", required=True, metavar="EVENTS", help="call.ended, change.made or both, comma-separated"
+    )
+    p = leaf(webhook, "list", webhooks.webhook_list, "list webhooks, with how far behind each is")
+    p.add_argument("--json", action="store_true", help="every field, as JSON")
+    p = leaf(webhook, "remove", webhooks.webhook_remove, "remove a webhook")
+    p.add_argument("id", metavar="ID")
+    p = leaf(
+        webhook, "test", webhooks.webhook_test, "send a signed ping now (and end a pause after failures)"
+    )
+    p.add_argument("id", metavar="ID")
 
     p = leaf(
         sub, "changes", commands.changes, "who changed which account, DID or transfer setting, newest first"

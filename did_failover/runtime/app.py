@@ -21,6 +21,7 @@ from did_failover.runtime import sdnotify
 from did_failover.runtime.metrics import Metrics
 from did_failover.settings import Settings, parse_ami_url
 from did_failover.storage import Repository, check_schema, open_repository
+from did_failover.webhooks.delivery import WebhookDelivery
 from fastagi.server import Server
 from fastagi.session import Handler
 
@@ -55,7 +56,8 @@ def _notify_stopping(sessions: int) -> None:
 
 class App:
     """Everything `serve` runs: the repository, the DID cache and its change watcher, call tracking
-    and history, the AMI listener, the routing handler, the FastAGI server and its metrics.
+    and history, the AMI listener, the routing handler, the FastAGI server and its metrics, and the
+    webhook delivery.
 
     Built and started by `build`; `reload` applies new settings to every part at once; the server's
     shutdown ends in `close`, which stops the parts in the reverse order.
@@ -104,6 +106,11 @@ class App:
             ami_connected=(lambda: self.tracker.ami_connected) if self.ami is not None else None,
             watcher=self.watcher,
         )
+        self.webhooks = (
+            WebhookDelivery(repository, settings.webhook_timeout, settings.webhook_allow)
+            if settings.webhook_delivery
+            else None
+        )
 
     @classmethod
     async def build(cls, settings: Settings, event_loop: str = "asyncio") -> App:
@@ -121,6 +128,8 @@ class App:
         app = cls(settings, repository, event_loop)
         app.history.start()
         app.watcher.start()
+        if app.webhooks is not None:
+            app.webhooks.start()
         if app.limits is not None:
             await app.limits.start()
         if app.ami is not None:
@@ -144,7 +153,9 @@ class App:
         if self.limits is not None:
             await self.limits.close()  # every session has ended: no slot is held any more
         await self.watcher.close()
-        await self.history.close()
+        await self.history.close()  # its last rows' events are in the outbox: the next process sends them
+        if self.webhooks is not None:
+            await self.webhooks.close()
         with contextlib.suppress(Exception):
             await self.repository.close()
 

@@ -3,7 +3,7 @@ and `page`, the route wrapper that finds the session, checks CSRF and maps refus
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -14,6 +14,7 @@ from did_failover.admin.service import Service
 from did_failover.errors import Forbidden, InputError, NotFound
 from did_failover.storage.base import Repository
 from did_failover.web import auth, forms
+from fastagi.server import IPNetwork
 
 _templates = Environment(loader=PackageLoader("did_failover.web"), autoescape=select_autoescape(default=True))
 _templates.globals["clock"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
@@ -32,9 +33,11 @@ class Web:
         session_lifetime: float = 43200.0,
         max_ring: int = 180,
         failures: auth.FailureStore | None = None,
+        webhook_allow: Sequence[IPNetwork] = (),
+        webhook_timeout: float = 5.0,
     ) -> None:
         self.repo = repo
-        self.service = Service(repo, max_ring)
+        self.service = Service(repo, max_ring, webhook_allow, webhook_timeout)
         self.sessions = auth.Sessions(repo, session_idle, session_lifetime)
         self.login_form = auth.LoginForm(login_key)
         self.throttle = auth.Throttle(failures or repo)

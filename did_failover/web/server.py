@@ -18,6 +18,7 @@ from did_failover.storage import open_checked
 from did_failover.web import auth
 from did_failover.web.app import create_app
 from did_failover.web.pages import Web
+from did_failover.webhooks.delivery import WebhookDelivery
 
 log = get_logger("did_failover.web")
 SWEEP_EVERY = 300.0
@@ -53,15 +54,26 @@ async def _serve(settings: Settings) -> int:
         session_lifetime=settings.web_session_lifetime,
         max_ring=settings.max_ring_total,
         failures=auth.RedisFailures(redis, settings.redis_prefix, repo) if redis else None,
+        webhook_allow=settings.webhook_allow,
+        webhook_timeout=settings.webhook_timeout,
     )
     sweeper: asyncio.Task[None] | None = None
+    webhooks = (
+        WebhookDelivery(repo, settings.webhook_timeout, settings.webhook_allow)
+        if settings.webhook_delivery
+        else None
+    )
 
     async def start() -> Web:
         nonlocal sweeper
         sweeper = asyncio.get_running_loop().create_task(_sweep(web))
+        if webhooks is not None:
+            webhooks.start()
         return web
 
     async def close() -> None:
+        if webhooks is not None:
+            await webhooks.close()
         if sweeper is not None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
