@@ -4,9 +4,9 @@ as the web page, JSON in and out, bearer tokens.
 Errors are `{"error": {"message": ..., "field": ...}}`, the one-line message naming the field by its
 JSON name (`busy.destination item 2: ...`), the status chosen by the refusal's type: 400 a body
 that is not JSON, 401 no valid token, 403 a change the role may not make (a customer's to a DID or
-account; docs/api.md "Roles"), 404 anything
-outside the caller's scope (exactly as if absent), 409 already exists, 422 a refused value, 429 too
-many failed logins. Bodies are strict: unknown fields are refused, booleans must be JSON booleans.
+account; docs/api.md "Roles"), 404 anything outside the caller's scope (exactly as if absent), 409
+already exists, 422 a refused value, 429 too many failed logins. Bodies are strict: unknown fields are
+refused, booleans must be JSON booleans. Webhook subscriptions: web/api_webhooks.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from did_failover.admin.users import USERNAME_RULE
 from did_failover.admin.views import TransferView, account_dict, call_dict, change_dict, did_dict
 from did_failover.errors import InputError, InvalidDestination, StorageUnavailable
 from did_failover.storage import LOGIN_TOKEN
-from did_failover.web import auth
+from did_failover.web import api_webhooks, auth
 from did_failover.web.api_errors import ApiError, body, checked, error, query_int, refusal
 from did_failover.web.openapi import FORWARD_KINDS, OPTIONAL_KINDS, SPEC, WAZO_ALIASES
 
@@ -347,4 +347,4 @@ ROUTES = [
 
 def router() -> Router:
     """The /api/v1 routes, with a JSON 404 for paths that match none."""
-    return Router(routes=ROUTES, default=not_found)
+    return Router(routes=[*ROUTES, *api_webhooks.routes(endpoint)], default=not_found)

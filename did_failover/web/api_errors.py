@@ -84,7 +84,7 @@ def checked(
     return data
 
 
-_JSON_TYPE = {bool: "a boolean", int: "an integer", str: "a string", dict: "an object"}
+_JSON_TYPE = {bool: "a boolean", int: "an integer", str: "a string", dict: "an object", list: "an array"}
 
 
 def query_int(request: Request, name: str, default: int) -> int:

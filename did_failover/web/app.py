@@ -23,7 +23,7 @@ from starlette.types import Scope as AsgiScope
 from did_failover.admin.users import USERNAME_RULE
 from did_failover.errors import Forbidden, InputError, InvalidSchedule, NotFound
 from did_failover.routing.schedule import parse_schedule
-from did_failover.web import api, api_errors, auth, forms
+from did_failover.web import api, api_errors, auth, forms, webhook_page
 from did_failover.web.bodies import MAX_BODY, BodyLimit
 from did_failover.web.forms import CONDITIONS, TYPES, TransferForm
 from did_failover.web.headers import SecurityHeaders
@@ -221,6 +221,8 @@ def create_app(web_factory: Callable[[], Awaitable[Web]], on_close: Callable[[],
         Route("/dids/{did}/switch", page(did_switch), methods=["POST"]),
         Route("/accounts", page(accounts)),
         Route("/accounts/{number}", page(accounts), methods=["POST"]),
+        Route("/webhooks", page(webhook_page.webhooks), methods=["GET", "POST"]),
+        Route("/webhooks/{id}/{action}", page(webhook_page.webhooks), methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("did_failover.web", "static")]), name="static"),
         Mount("/api/v1", app=api.router()),
     ]

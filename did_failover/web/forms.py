@@ -45,6 +45,9 @@ _LABELS = {
     "timeout": "Transfer timeout",
     "caller_id": "Caller ID",
     "enabled": "Call transfer",
+    "url": "URL",
+    "events": "Events",
+    "reseller": "Reseller",
 }
 """The page's words for the fields of the form that are not forward lists."""
 

@@ -77,6 +77,13 @@ _NUMBER_PARAM = {
     "example": "1001",
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$"},
 }
+_WEBHOOK_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "example": "1",
+    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+}
 _KIND_PARAM = {
     "name": "kind",
     "in": "path",
@@ -188,6 +195,31 @@ SPEC: dict[str, Any] = {
                 "type": "object", "additionalProperties": False,
                 "properties": {"name": {"type": "string"}, "active": {"type": "boolean"}, "transfer": {"type": "boolean"}},
             },
+            "Webhook": {
+                "type": "object", "required": ["id", "url", "events", "owner", "status", "behind"],
+                "properties": {
+                    "id": {"type": "integer"}, "url": {"type": "string"}, "events": {"type": "array", "items": {"type": "string", "enum": ["call.ended", "change.made"]}},
+                    "owner": {"type": "string", "description": "admin, or the reseller's account number"},
+                    "status": {"type": "string", "enum": ["ok", "retrying", "failing"]},
+                    "behind": {"type": "integer", "description": "events numbered but not yet delivered"},
+                    "oldest_undelivered_at": {"type": ["string", "null"]}, "last_delivered_at": {"type": ["string", "null"]},
+                    "failed_attempts": {"type": "integer"}, "failing_since": {"type": ["string", "null"]}, "next_attempt_at": {"type": ["string", "null"]},
+                    "last_error": {"type": ["string", "null"]}, "created_by": {"type": "string"}, "created_at": {"type": "string"},
+                    "secret": {"type": "string", "description": "the signing secret (whsec_...): in the answer to POST only, this once"},
+                },
+            },
+            "NewWebhook": {
+                "type": "object", "additionalProperties": False, "required": ["url", "events"],
+                "properties": {
+                    "url": {"type": "string", "maxLength": 2000, "description": "http:// or https:// to a public address (or a network DID_FAILOVER_WEBHOOK_ALLOW names)"},
+                    "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["call.ended", "change.made"]}},
+                    "reseller": {"type": ["string", "null"], "description": "admin only: the reseller whose customers' events it gets (default: every event)"},
+                },
+            },
+            "PingResult": {
+                "type": "object", "required": ["id", "delivered", "error"],
+                "properties": {"id": {"type": "integer"}, "delivered": {"type": "boolean"}, "error": {"type": ["string", "null"]}},
+            },
             "List": {
                 "type": "object", "required": ["items"],
                 "properties": {"items": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"}},
@@ -252,6 +284,19 @@ SPEC: dict[str, Any] = {
             "parameters": [{"name": "did", "in": "query", "schema": {"type": "string"}}, {"name": "account", "in": "query", "schema": {"type": "string"}}, _SINCE, _LIMIT, {"name": "every_owner", "in": "query", "description": "with did: also the calls of the DID's earlier owners (true or 1)", "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}],
             "responses": {"200": _json("List"), **_errors(401, 404, 422)},
         }},
+        "/webhooks": {
+            "get": {"summary": "Webhook subscriptions in scope, with how far behind each is", "security": _AUTH, "responses": {"200": _json("List"), **_errors(401, 403)}},
+            "post": {"summary": "Subscribe a URL to call.ended and/or change.made (the answer holds the signing secret, once)", "security": _AUTH, "requestBody": _body("NewWebhook"), "responses": {"201": _json("Webhook", "created"), **_errors(*_ALL)}},
+        },
+        "/webhooks/{id}": {
+            "parameters": [_WEBHOOK_PARAM],
+            "get": {"summary": "One webhook subscription", "security": _AUTH, "responses": {"200": _json("Webhook"), **_errors(401, 403, 404, 422)}},
+            "delete": {"summary": "Remove a webhook subscription", "security": _AUTH, "responses": {"204": {"description": "removed"}, **_errors(401, 403, 404, 422)}},
+        },
+        "/webhooks/{id}/test": {
+            "parameters": [_WEBHOOK_PARAM],
+            "post": {"summary": "Send a signed ping now (a ping answered ends a pause after failures)", "security": _AUTH, "responses": {"200": _json("PingResult"), **_errors(401, 403, 404, 422)}},
+        },
         "/changes": {"get": {
             "summary": "Change log, newest first", "security": _AUTH,
             "parameters": [{"name": "did", "in": "query", "schema": {"type": "string"}}, {"name": "account", "in": "query", "schema": {"type": "string"}}, {"name": "actor", "in": "query", "schema": {"type": "string"}}, _SINCE, _LIMIT],

@@ -239,10 +239,10 @@ async def test_token_logins_are_throttled_and_the_description_covers_every_route
         assert api_error(throttled, 429) and int(throttled.headers["retry-after"]) > 0
         spec = (await client.get("/api/v1/openapi.json")).json()
         health = (await client.get("/api/v1/health")).json()
-    from did_failover.web.api import ROUTES
+    from did_failover.web.api import router
 
     assert spec["openapi"] == "3.1.0" and health["status"] == "ok"
-    for route in ROUTES:
+    for route in router().routes:
         described = spec["paths"][route.path]
         assert {m.lower() for m in route.methods or ()} - {"head"} <= set(described), route.path
 
