@@ -57,17 +57,20 @@ class Scenario:
 
 
 def scenarios(quick: bool) -> list[Scenario]:
-    """The issue-7 scenarios, full or quick."""
+    """The issue-7 scenarios, full or quick, and `steady` (a fixed rate for a minute, or 15 s quick: the
+    webhook benchmark's, not run unless named)."""
     if quick:
         return [
             Scenario("mix", calls=4000, concurrency=50),
             Scenario("burst", held=1000, calls=2000, rate=1000),
             Scenario("held", held=2000),
+            Scenario("steady", calls=3000, rate=200),
         ]
     return [
         Scenario("mix", calls=12000, concurrency=50),
         Scenario("burst", held=5000, calls=8000, rate=1000),
         Scenario("held", held=10000),
+        Scenario("steady", calls=12000, rate=200),
     ]
 
 
@@ -150,6 +153,44 @@ async def _add_dids(url: str) -> None:
                 timeout=common.TRANSFER_TIMEOUT,
                 enabled=True,
             )
+    finally:
+        await repo.close()
+
+
+def webhook(kind: str, url: str) -> tuple[subprocess.Popen[bytes], Path] | None:
+    """Subscribe a webhook to every call and change (`--webhook`), with its receiver when there is
+    one; loopback is allowed to the servers started after this. Returns the receiver and its log."""
+    if kind == "none":
+        return None
+    os.environ["DID_FAILOVER_WEBHOOK_ALLOW"] = "127.0.0.0/8"
+    sink = None
+    out = RESULTS / "webhook-requests.log"
+    out.unlink(missing_ok=True)
+    if kind == "down":
+        port = _free_port()
+    else:
+        portfile = RESULTS / "webhook.port"
+        portfile.unlink(missing_ok=True)
+        delay = "10" if kind == "stuck" else "0"
+        cmd = [PYTHON, "-m", "bench.webhook_sink", str(out), str(portfile), "--delay", delay]
+        sink = subprocess.Popen(cmd, cwd=ROOT)
+        while not portfile.exists() or not portfile.read_text():
+            time.sleep(0.05)
+        port = int(portfile.read_text())
+    asyncio.run(_subscribe(url, f"http://127.0.0.1:{port}/hook"))
+    return (sink, out) if sink is not None else (subprocess.Popen(["true"]), out)
+
+
+async def _subscribe(url: str, target: str) -> None:
+    import ipaddress
+
+    from did_failover.admin.service import ADMIN, Service
+    from did_failover.storage import open_repository
+
+    repo = open_repository(url, 5.0)
+    try:
+        service = Service(repo, webhook_allow=[ipaddress.ip_network("127.0.0.0/8")])
+        await service.add_webhook(ADMIN, target, "call.ended,change.made")
     finally:
         await repo.close()
 
@@ -584,6 +625,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--extra-dids", type=int, default=0, help="DIDs added by CSV import first (calls still use the 200)"
     )
+    p.add_argument(
+        "--webhook",
+        choices=["none", "ok", "stuck", "down"],
+        default="none",
+        help="a webhook for every call and change: to a receiver that answers at once (ok), one that"
+        " takes 10 s (stuck, past the 5 s timeout), or to a closed port (down)",
+    )
     args = p.parse_args(argv)
     WITHOUT[:] = [piece for piece in args.without.split(",") if piece]
     if set(WITHOUT) - {"history", "log", "metrics", "look_ahead"}:
@@ -596,6 +644,7 @@ def main(argv: list[str] | None = None) -> int:
 
         seconds = import_dids(db_url, args.extra_dids)
         print(f"{args.extra_dids} more DIDs through CSV import in {seconds:.0f} s", flush=True)
+    sink = webhook(args.webhook, db_url)
     wanted = set(args.scenarios.split(","))
     results = []
     started = time.monotonic()
@@ -622,6 +671,10 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             print(f"   {name} failed: {exc}", file=sys.stderr, flush=True)
+    if sink is not None:
+        sink[0].kill()
+        requests = len(sink[1].read_text().splitlines()) if sink[1].exists() else 0
+        print(f"webhook ({args.webhook}): {requests} requests received", file=sys.stderr, flush=True)
     now = datetime.datetime.now(datetime.UTC)
     report = {
         "date": now.isoformat(timespec="seconds"),

@@ -176,6 +176,20 @@ class WebhookQueries(HistoryQueries):
                 found["call.ended", int(row[0])] = EventSource("call.ended", self._call(row[1:]), int(row[0]))
         return found
 
+    async def webhook_work(self, owner: str, now: datetime) -> tuple[bool, bool]:
+        """Whether there are events to number, and subscriptions `claim_webhooks` would hold now: one
+        read, so that an idle process writes nothing."""
+        async with self._read() as db:
+            row = await db.fetch_one(
+                "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM webhook_events WHERE seq IS NULL LIMIT 1) p),"
+                " (SELECT COUNT(*) FROM (SELECT 1 FROM webhooks"
+                " WHERE (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)"
+                " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+                " AND delivered_seq < (SELECT last_seq FROM webhook_sequencer WHERE id = 1) LIMIT 1) d)",
+                (self._ts(now), owner, self._ts(now)),
+            )
+        return (False, False) if row is None else (bool(row[0]), bool(row[1]))
+
     async def claim_webhooks(self, owner: str, now: datetime, until: datetime) -> list[WebhookRow]:
         """Hold until `until` every subscription that has events to deliver, is due (no pause after a
         failure running) and is free (or `owner`'s already); return those `owner` holds."""

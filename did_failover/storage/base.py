@@ -381,6 +381,10 @@ class Repository(abc.ABC):
         writes it; return how many (one sequencer at a time)."""
 
     @abc.abstractmethod
+    async def webhook_work(self, owner: str, now: datetime) -> tuple[bool, bool]:
+        """Whether there are events to number, and subscriptions `claim_webhooks` would hold now."""
+
+    @abc.abstractmethod
     async def claim_webhooks(self, owner: str, now: datetime, until: datetime) -> list[WebhookRow]:
         """Hold until `until` every due subscription with events to deliver that is free or `owner`'s;
         return those `owner` holds."""

@@ -45,6 +45,10 @@ FAILING_AFTER = timedelta(hours=24)
 """A subscription that has failed for this long is shown as failing."""
 BATCH = 100
 """Events read per query of one subscription."""
+CONFIRM_EVERY = 20
+"""Events confirmed by their receiver before the cursor is written (see WebhookDelivery._deliver)."""
+CONFIRM_AFTER = 1.0
+"""Seconds after which the cursor is written whatever the count."""
 
 
 def retry_pause(attempts: int) -> float:
@@ -109,10 +113,15 @@ class WebhookDelivery:
             await asyncio.sleep(POLL)
 
     async def tick(self) -> None:
-        """Number the new events, then start delivering to each subscription newly held."""
-        numbered = await self.repo.sequence_webhook_events(events.render)
-        if numbered:
+        """Number the new events, then start delivering to each subscription newly held (an idle
+        process only reads: one query)."""
+        now = datetime.now(UTC)
+        unnumbered, due = await self.repo.webhook_work(self.owner, now)
+        if unnumbered and await self.repo.sequence_webhook_events(events.render):
             await self.repo.prune_webhook_events()
+            due = True
+        if not due:
+            return
         now = datetime.now(UTC)
         for hook in await self.repo.claim_webhooks(self.owner, now, now + self.lease):
             if hook.id not in self.delivering:
@@ -120,31 +129,49 @@ class WebhookDelivery:
                 self.delivering[hook.id] = task
 
     async def _deliver(self, hook: WebhookRow) -> None:
+        """Send `hook` its events in order until none is left, one fails, or the hold is lost. The
+        cursor is written every CONFIRM_EVERY events or CONFIRM_AFTER seconds (and before a failure
+        is recorded): a process killed in between sends those few again."""
+        confirmed = hook.delivered_seq
+        """The last event the receiver took; written to the database at most that late."""
+        written = time.monotonic()
         try:
             while True:
-                batch, last = await self.repo.webhook_events(hook, BATCH)
+                after = dataclasses.replace(hook, delivered_seq=confirmed)
+                batch, last = await self.repo.webhook_events(after, BATCH)
                 for event in batch:
                     error = await self.send(hook, event)
-                    now = datetime.now(UTC)
                     if error is not None:
-                        await self._failed(hook, event, error, now)
+                        if confirmed > hook.delivered_seq and not await self._confirm(hook, confirmed):
+                            return
+                        await self._failed(hook, event, error, datetime.now(UTC))
                         return
-                    if not await self.repo.webhook_delivered(
-                        hook.id, self.owner, event.seq, now, now + self.lease
-                    ):
-                        return  # removed, or held by another process now
+                    confirmed = event.seq
                     if hook.attempts:
                         log.info("webhook delivers again", webhook=hook.id, seq=event.seq)
-                    hook = dataclasses.replace(hook, delivered_seq=event.seq, attempts=0)
+                        hook = dataclasses.replace(hook, attempts=0)
+                    if (
+                        confirmed - hook.delivered_seq >= CONFIRM_EVERY
+                        or time.monotonic() - written >= CONFIRM_AFTER
+                    ):
+                        if not await self._confirm(hook, confirmed):
+                            return  # removed, or held by another process now
+                        hook = dataclasses.replace(hook, delivered_seq=confirmed)
+                        written = time.monotonic()
                 if len(batch) < BATCH:
-                    if last > hook.delivered_seq:  # the events in between are not this subscription's
-                        now = datetime.now(UTC)
-                        await self.repo.webhook_delivered(hook.id, self.owner, last, now, now + self.lease)
+                    # the events after the last one sent, up to `last`, are not this subscription's
+                    if max(confirmed, last) > hook.delivered_seq:
+                        await self._confirm(hook, max(confirmed, last))
                     return
         except StorageUnavailable as exc:
             log.warning("webhook delivery stopped: database unreachable", webhook=hook.id, error=str(exc))
         finally:
             self.delivering.pop(hook.id, None)
+
+    async def _confirm(self, hook: WebhookRow, seq: int) -> bool:
+        """Move `hook`'s cursor to `seq` and renew the hold; False when the hold is lost."""
+        now = datetime.now(UTC)
+        return await self.repo.webhook_delivered(hook.id, self.owner, seq, now, now + self.lease)
 
     async def _failed(self, hook: WebhookRow, event: WebhookEvent, error: str, now: datetime) -> None:
         attempts = hook.attempts + 1

@@ -4,6 +4,7 @@ every node, a node killed while calls are routed and changes are made, write con
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import time
 from collections.abc import Callable
@@ -16,32 +17,54 @@ from did_failover.storage import open_repository
 from did_failover.storage._sql import RETRIES
 from tests.plugins.galera import Galera
 from tests.plugins.web import PASSWORD, StartSite, csrf_of
+from tests.plugins.webhooks import StartReceiver
 from tests.routing.bed import ACCOUNT, callers
 from tests.support.db import add_did
 from tests.support.ops import cli
 from tests.testbed.asterisk import AGI_PORT, Ami
 
 DID = "15553000001"
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
 
 async def test_a_killed_node_loses_no_call_and_no_change(
-    galera: Galera, cluster_db: str, ami: Ami, start_site: StartSite, figures: Callable[..., None]
+    galera: Galera,
+    cluster_db: str,
+    ami: Ami,
+    start_site: StartSite,
+    receiver: StartReceiver,
+    figures: Callable[..., None],
 ) -> None:
     """Real calls (every one read from the database: cache off), CLI commands (a process each) and
     saves of the web page (one process, logged in) go on while the node all of them use is
     SIGKILLed: every call is routed, every change that was confirmed is on every node once the
-    killed node has rejoined and caught up, and the web session lives on (it is in the database)."""
+    killed node has rejoined and caught up, and the web session lives on (it is in the database).
+    A webhook gets every call and every change once the node is back: the server and the web
+    process both deliver, each holding the subscription in turn."""
     url = galera.url(cluster_db)
     repo = open_repository(url, 2.0)
     await repo.init_schema()
     await repo.add_account(ACCOUNT, "Test customer", "customer", None)
     await add_did(repo, DID, "endpoint:answer", account=ACCOUNT)
     await Users(repo).add_user(ADMIN, "root", "admin", None, PASSWORD)
-    site = await start_site(url)
+    target = await receiver()
+    hook = await Service(repo, webhook_allow=LOOPBACK).add_webhook(
+        ADMIN, target.url(), "call.ended,change.made"
+    )
+    target.trust(hook.secret)
+    (before_hook,) = galera.query(0, "SELECT COALESCE(MAX(id), 0) FROM change_log", cluster_db)[0]
+    site = await start_site(url, webhook_allow="127.0.0.0/8", webhook_timeout="2")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DID_FAILOVER_")}
     env["DID_FAILOVER_DATABASE_URL"] = url
     app = await App.build(
-        Settings(database_url=url, listen=f"127.0.0.1:{AGI_PORT}", cache_ttl=0, grace_period=1)
+        Settings(
+            database_url=url,
+            listen=f"127.0.0.1:{AGI_PORT}",
+            cache_ttl=0,
+            grace_period=1,
+            webhook_allow=LOOPBACK,
+            webhook_timeout=2,
+        )
     )
     serving = asyncio.create_task(app.server.serve(install_signals=False))
     await asyncio.wait_for(app.server.started.wait(), 5)
@@ -77,6 +100,14 @@ async def test_a_killed_node_loses_no_call_and_no_change(
             outcomes.append((await ami.wait_outcome(call, timeout=20)).result)
             seconds.append(time.monotonic() - started)
         await asyncio.to_thread(galera.start, 0)  # rejoins and catches up (IST or SST)
+        change_ids = {
+            int(row[0])
+            for row in galera.query(1, f"SELECT id FROM change_log WHERE id > {int(before_hook)}", cluster_db)
+        }
+        await target.wait_for(24, "call.ended", timeout=60)
+        async with asyncio.timeout(60):
+            while not change_ids <= {r["body"]["data"]["id"] for r in target.events("change.made")}:
+                await asyncio.sleep(0.1)
     finally:
         await web.aclose()
         app.server.request_stop()
@@ -103,7 +134,13 @@ async def test_a_killed_node_loses_no_call_and_no_change(
         galera.query(n, "SELECT COUNT(DISTINCT uniqueid), COUNT(*) FROM call_log", cluster_db)[0]
         for n in range(3)
     ]
+    delivered = target.events()
+    ids = [int(r["id"]) for r in delivered]
+    first_seen = list(dict.fromkeys(ids))
     figures(
+        webhook_requests=len(delivered),
+        webhook_events=len(first_seen),
+        webhook_repeats=len(ids) - len(first_seen),
         calls=len(outcomes),
         call_history_calls_per_node=[int(calls) for calls, _ in history],
         call_history_rows_written_twice=int(history[0][1]) - int(history[0][0]),
@@ -118,6 +155,11 @@ async def test_a_killed_node_loses_no_call_and_no_change(
         change_rows_per_node=[[int(v) for v in rows[0]] for rows in changes],
     )
     assert outcomes == ["ANSWERED"] * 24
+    assert all(r["verified"] for r in delivered)
+    assert first_seen == sorted(first_seen)  # in id order
+    assert sorted({r["body"]["data"]["uniqueid"] for r in target.events("call.ended")}) == sorted(
+        {str(row[0]) for row in galera.query(1, "SELECT uniqueid FROM call_log", cluster_db)}
+    )
     # Every call in the history of every node, exactly once: the rows queued while the node went away
     # were written after, and a batch whose commit the dying node made but did not confirm, sent
     # again, added nothing (the call log's unique key, schema 5).
