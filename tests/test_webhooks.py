@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import itertools
+import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +23,9 @@ from did_failover.storage import Repository, open_repository
 from did_failover.storage.base import acting_as
 from did_failover.storage.records import Attempt, CallRecord
 from did_failover.webhooks import delivery as delivery_module
+from did_failover.webhooks import signing
 from did_failover.webhooks.delivery import WebhookDelivery, is_failing, retry_pause
+from did_failover.webhooks.post import post
 from tests.plugins.webhooks import StartReceiver
 from tests.support.db import execute
 
@@ -350,3 +354,26 @@ async def test_a_foreign_reseller_and_another_resellers_webhook(repo: Repository
     assert [v.row.id for v in await service.list_webhooks(Scope())] == [hook.id]
     with pytest.raises(InputError, match="a customer user may"):
         await service.list_webhooks(Scope(customer="1001"))
+
+
+async def test_a_replay_is_refused_by_a_receiver_that_checks_the_timestamp(
+    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery
+) -> None:
+    """A delivered request, captured and sent again six minutes later: with its own timestamp the
+    receiver's `standardwebhooks` refuses it as too old; with the timestamp made fresh, the signature
+    no longer matches. The request as delivered verified."""
+    target = await receiver()
+    hook = await service.add_webhook(Scope(), target.url(), "call.ended")
+    target.trust(hook.secret)
+    await repo.insert_calls([call("15550008", "1001", 1)])
+    (delivered,) = await target.wait_for(1)
+    assert delivered["verified"]
+    body = json.dumps(delivered["body"], separators=(",", ":")).encode()
+    captured = int(delivered["timestamp"]) - 6 * 60  # as if captured six minutes ago
+    stale = signing.headers(hook.secret, delivered["id"], captured, body)
+    fresh = {**stale, "webhook-timestamp": str(int(time.time()))}
+    for headers in (stale, fresh):
+        assert await post(target.url(), headers, body, 2.0, LOOPBACK) is None  # this receiver answers 204
+    replays = target.events()[1:]
+    assert [r["verified"] for r in replays] == [False, False]
+    assert "too old" in replays[0]["error"] and "No matching signature" in replays[1]["error"]

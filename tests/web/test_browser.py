@@ -18,6 +18,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from did_failover.admin.service import ADMIN, Service
 from did_failover.storage import open_repository
 from tests.plugins.web import PASSWORD, Site, StartSite
+from tests.plugins.webhooks import StartReceiver
 from tests.support.db import dump, execute
 from tests.support.ops import cli
 from tests.web.conftest import world
@@ -281,4 +282,45 @@ async def test_a_reseller_pages_its_dids_with_next_last_and_previous(
     await expect(page.get_by_role("link", name="15550001")).to_be_visible()
     await page.get_by_role("link", name="Last").click()
     await expect(page.get_by_role("link", name="15558000059")).to_be_visible()
+    assert found == []
+
+
+async def test_the_webhooks_page_adds_tests_and_removes_with_nothing_for_axe(
+    browser: Browser, sqlite_url: str, start_site: StartSite, receiver: StartReceiver
+) -> None:
+    """An admin adds a webhook on the page (the secret shown once), tests it (the receiver verifies
+    the ping), a refused URL is named by its label, then it is removed; a reseller's page has no
+    Reseller field. axe-core finds nothing on any of these states."""
+    await world(sqlite_url)
+    site = await start_site(sqlite_url, webhook_allow="127.0.0.0/8", webhook_timeout="2")
+    target = await receiver()
+    page = await _login(browser, site, "root")
+    await page.get_by_role("link", name="Webhooks").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
+    found = await _violations(page, "webhooks empty")
+    await page.get_by_label("URL").fill("ftp://example.com/")
+    await page.get_by_role("button", name="Add webhook").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "URL: must start with http:// or https://, got 'ftp://example.com/'"
+    )
+    found += await _violations(page, "webhooks refused")
+    await page.get_by_label("URL").fill(target.url())
+    await page.get_by_label("change.made: a change-log row, with actor, old and new value").uncheck()
+    await page.get_by_role("button", name="Add webhook").click()
+    secret = (await page.locator("#webhook-secret").text_content()) or ""
+    assert secret.startswith("whsec_")
+    target.trust(secret)
+    found += await _violations(page, "webhooks added")
+    await page.get_by_role("button", name="Send a test ping to webhook 1").click()
+    await expect(page.get_by_role("status")).to_have_text("Webhook 1 took the ping.")
+    assert target.records()[-1]["verified"]
+    await _shot(page, "webhooks")
+    found += await _violations(page, "webhooks tested")
+    assert await page.get_by_role("cell", name="call.ended", exact=True).count() == 1
+    await page.get_by_role("button", name="Remove webhook 1").click()
+    await expect(page.get_by_role("cell", name="No webhooks.")).to_be_visible()
+    reseller = await _login(browser, site, "res-a")
+    await reseller.goto("/webhooks")
+    assert await reseller.get_by_label("Reseller").count() == 0
+    found += await _violations(reseller, "webhooks reseller")
     assert found == []
