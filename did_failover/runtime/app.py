@@ -97,6 +97,11 @@ class App:
             look_ahead=not settings.ami_url,
         )
         self.server = agi_server(settings, {ROUTE: self.handler}, self.close)
+        self.webhooks = (
+            WebhookDelivery(repository, settings.webhook_timeout, settings.webhook_allow)
+            if settings.webhook_delivery
+            else None
+        )
         self.metrics = Metrics(
             self.server,
             self.handler,
@@ -105,11 +110,7 @@ class App:
             event_loop=event_loop,
             ami_connected=(lambda: self.tracker.ami_connected) if self.ami is not None else None,
             watcher=self.watcher,
-        )
-        self.webhooks = (
-            WebhookDelivery(repository, settings.webhook_timeout, settings.webhook_allow)
-            if settings.webhook_delivery
-            else None
+            webhooks=self.webhooks,
         )
 
     @classmethod

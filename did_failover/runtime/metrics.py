@@ -40,6 +40,7 @@ from did_failover.routing.cache import RouteCache
 from did_failover.routing.handler import DIDFailover
 from did_failover.routing.watch import ChangeWatcher
 from did_failover.settings import METRICS_PORT, parse_hostport
+from did_failover.webhooks.delivery import WebhookDelivery
 from fastagi.server import Server, SessionEnd
 from fastagi.session import AGISession
 
@@ -68,6 +69,7 @@ class Metrics:
         event_loop: str,
         ami_connected: Callable[[], bool] | None = None,
         watcher: ChangeWatcher | None = None,
+        webhooks: WebhookDelivery | None = None,
     ) -> None:
         self.server = server
         self.handler = handler
@@ -98,7 +100,7 @@ class Metrics:
         Info("did_failover_build", "Version and runtime.", registry=self.registry).info(
             {"version": version, "python": platform.python_version(), "event_loop": event_loop}
         )
-        self.registry.register(_LiveCollector(server, cache, history, watcher))
+        self.registry.register(_LiveCollector(server, cache, history, watcher, webhooks))
         self.registry.register(_CallCollector(self))
         for reload_status in ("applied", "refused"):
             self.reloads.labels(reload_status)
@@ -196,11 +198,13 @@ class _LiveCollector(Collector):
         cache: RouteCache | None,
         history: HistoryWriter | None,
         watcher: ChangeWatcher | None,
+        webhooks: WebhookDelivery | None = None,
     ) -> None:
         self._server = server
         self._cache = cache
         self._history = history
         self._watcher = watcher
+        self._webhooks = webhooks
 
     def collect(self) -> Iterator[Metric]:
         """Yield the cache, database and refusal counters as they are now."""
@@ -237,6 +241,20 @@ class _LiveCollector(Collector):
                     "Seconds since the change log was last read: how stale routing can be at most.",
                     value=round(time.monotonic() - watcher.last_poll_ok, 3),
                 )
+        if self._webhooks is not None:
+            requests = CounterMetricFamily(
+                "did_failover_webhook_requests",
+                "Webhook requests this process sent, by result: delivered (2xx) or failed.",
+                labels=["result"],
+            )
+            for result in ("delivered", "failed"):
+                requests.add_metric([result], self._webhooks.requests[result])
+            yield requests
+            yield CounterMetricFamily(
+                "did_failover_webhook_events_numbered",
+                "Webhook events this process numbered (took into the delivery order).",
+                value=self._webhooks.numbered,
+            )
         cache = self._cache
         if cache is None:
             return

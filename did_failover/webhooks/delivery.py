@@ -15,6 +15,7 @@ dead receiver only holds its own subscription.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import json
@@ -79,6 +80,10 @@ class WebhookDelivery:
         """How long a hold lasts unless renewed: two requests' time and 5 s more (each delivery renews it)."""
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{random.randrange(16**6):06x}"
         self.delivering: dict[int, asyncio.Task[None]] = {}
+        self.requests: collections.Counter[str] = collections.Counter()
+        """Requests sent by this process, by result: delivered (2xx) or failed."""
+        self.numbered = 0
+        """Events this process numbered (as the sequencer)."""
         self._task: asyncio.Task[None] | None = None
         self._down = False
 
@@ -117,7 +122,9 @@ class WebhookDelivery:
         process only reads: one query)."""
         now = datetime.now(UTC)
         unnumbered, due = await self.repo.webhook_work(self.owner, now)
-        if unnumbered and await self.repo.sequence_webhook_events(events.render):
+        numbered = await self.repo.sequence_webhook_events(events.render) if unnumbered else 0
+        if numbered:
+            self.numbered += numbered
             await self.repo.prune_webhook_events()
             due = True
         if not due:
@@ -141,6 +148,7 @@ class WebhookDelivery:
                 batch, last = await self.repo.webhook_events(after, BATCH)
                 for event in batch:
                     error = await self.send(hook, event)
+                    self.requests["failed" if error is not None else "delivered"] += 1
                     if error is not None:
                         if confirmed > hook.delivered_seq and not await self._confirm(hook, confirmed):
                             return

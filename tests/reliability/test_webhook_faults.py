@@ -89,7 +89,18 @@ async def test_two_servers_deliver_every_event_normally_once(
         server.pid: sum(1 for line in server.lines() if line.get("event") == "webhook delivery failed")
         for server in (first_server, second_server)
     }
-    figures(events=200, requests=len(ids), repeats=len(ids) - len(first), failures_logged=holders)
+    delivered = [
+        await server.metric("did_failover_webhook_requests_total", result="delivered")
+        for server in (first_server, second_server)
+    ]
+    figures(
+        events=200,
+        requests=len(ids),
+        repeats=len(ids) - len(first),
+        failures_logged=holders,
+        delivered_per_server=delivered,
+    )
+    assert sum(delivered) == len(ids)  # each request counted by the server that sent it
     assert len(first) == 200 and first == sorted(first)
     assert {r["body"]["data"]["uniqueid"] for r in target.events()} == {f"call-{n}" for n in range(200)}
     assert all(r["verified"] for r in target.events())
