@@ -1,6 +1,9 @@
 """A webhook receiver for the benchmark (`bench.run --webhook ok|stuck`): it reads each request, waits
 `--delay` seconds (10: a stuck receiver, longer than DID_FAILOVER_WEBHOOK_TIMEOUT), answers 204 and
-appends one line per request to OUT. `python -m bench.webhook_sink OUT PORTFILE [--delay S]`."""
+appends one line per request to OUT; a connection carries as many requests as the client sends.
+
+    python -m bench.webhook_sink OUT PORTFILE [--delay S]
+"""
 
 from __future__ import annotations
 
@@ -32,9 +35,8 @@ async def main() -> None:
                 with args.out.open("a") as out:
                     out.write("request\n")
                 await asyncio.sleep(args.delay)
-                writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
                 await writer.drain()
-                break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

@@ -25,7 +25,7 @@ from did_failover.storage.records import Attempt, CallRecord
 from did_failover.webhooks import delivery as delivery_module
 from did_failover.webhooks import signing
 from did_failover.webhooks.delivery import WebhookDelivery, is_failing, retry_pause
-from did_failover.webhooks.post import post
+from did_failover.webhooks.post import Poster, post
 from tests.plugins.webhooks import StartReceiver
 from tests.support.db import execute
 
@@ -377,3 +377,50 @@ async def test_a_replay_is_refused_by_a_receiver_that_checks_the_timestamp(
     replays = target.events()[1:]
     assert [r["verified"] for r in replays] == [False, False]
     assert "too old" in replays[0]["error"] and "No matching signature" in replays[1]["error"]
+
+
+async def test_one_connection_carries_a_run_of_deliveries(
+    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery
+) -> None:
+    """30 events at once go over one connection (HTTP/1.1 keep-alive), not one connection each."""
+    target = await receiver()
+    hook = await service.add_webhook(Scope(), target.url(), "call.ended")
+    target.trust(hook.secret)
+    await repo.insert_calls([call("15550009", "1001", n) for n in range(30)])
+    got = await target.wait_for(30)
+    assert len({r["peer_port"] for r in got}) <= 2  # one run, or two if a tick split it
+
+
+async def test_a_connection_closed_while_idle_is_opened_again_at_once() -> None:
+    """A receiver that closes the connection after each answer without saying so (as a keep-alive
+    timeout does): the next request finds it closed and goes out on a new one, not as a failure.
+    A socket server stands in: a real receiver closes idle connections only after its own timeout."""
+    served = 0
+
+    async def answer_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(
+            next(
+                v
+                for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
+                if k.lower() == b"content-length"
+            )
+        )
+        await reader.readexactly(length)
+        served += 1
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_and_close, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    poster = Poster(f"http://127.0.0.1:{port}/hook", 2.0, LOOPBACK)
+    try:
+        for _ in range(3):
+            assert await poster.post({"webhook-id": "1"}, b"{}") is None
+            await asyncio.sleep(0.05)
+    finally:
+        poster.close()
+        server.close()
+    assert (served, poster.connections) == (3, 3)

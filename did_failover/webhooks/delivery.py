@@ -33,7 +33,7 @@ from did_failover.logs import get_logger
 from did_failover.storage.base import Repository
 from did_failover.storage.records import WebhookEvent, WebhookRow
 from did_failover.webhooks import events, signing
-from did_failover.webhooks.post import post
+from did_failover.webhooks.post import Poster, post
 from fastagi.server import IPNetwork
 
 log = get_logger("did_failover.webhooks")
@@ -142,12 +142,13 @@ class WebhookDelivery:
         confirmed = hook.delivered_seq
         """The last event the receiver took; written to the database at most that late."""
         written = time.monotonic()
+        poster = Poster(hook.url, self.timeout, self.allow)
         try:
             while True:
                 after = dataclasses.replace(hook, delivered_seq=confirmed)
                 batch, last = await self.repo.webhook_events(after, BATCH)
                 for event in batch:
-                    error = await self.send(hook, event)
+                    error = await self.send(hook, event, poster)
                     self.requests["failed" if error is not None else "delivered"] += 1
                     if error is not None:
                         if confirmed > hook.delivered_seq and not await self._confirm(hook, confirmed):
@@ -174,6 +175,7 @@ class WebhookDelivery:
         except StorageUnavailable as exc:
             log.warning("webhook delivery stopped: database unreachable", webhook=hook.id, error=str(exc))
         finally:
+            poster.close()
             self.delivering.pop(hook.id, None)
 
     async def _confirm(self, hook: WebhookRow, seq: int) -> bool:
@@ -195,15 +197,13 @@ class WebhookDelivery:
             failing=is_failing(dataclasses.replace(hook, failing_since=hook.failing_since or now), now),
         )
 
-    async def send(self, hook: WebhookRow, event: WebhookEvent) -> str | None:
-        """POST one event to `hook`; None when delivered, else why not."""
+    async def send(self, hook: WebhookRow, event: WebhookEvent, poster: Poster) -> str | None:
+        """POST one event to `hook` through `poster`; None when delivered, else why not."""
         data = json.loads(event.payload)
         if hook.reseller is not None and event.kind == "change.made":
             data = await self._hide_outside(hook.reseller, data)
         body = events.body(event.kind, event.created_at, data)
-        return await post(
-            hook.url, request(hook.secret, str(event.seq), body), body, self.timeout, self.allow
-        )
+        return await poster.post(request(hook.secret, str(event.seq), body), body)
 
     async def _hide_outside(self, reseller: str, data: dict[str, Any]) -> dict[str, Any]:
         """A change's data as `reseller` may see it: an account number outside its customers (a DID

@@ -4,8 +4,8 @@ OUT PORTFILE [--secrets FILE] [--status N] [--delay S]`.
 It listens on a free loopback port (written to PORTFILE), verifies each request with the
 `standardwebhooks` package against the secret FILE maps its path to (JSON {path: secret}, read at
 each request, so that a test can write it once the subscription has given the secret), appends one
-JSON line per request to OUT (id, timestamp, path, verified, error, body) and answers --status (204)
-after --delay seconds."""
+JSON line per request to OUT (id, timestamp, path, the client's port, verified, error, body) and
+answers --status (204) after --delay seconds, over HTTP/1.1 (the connection kept)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def main() -> None:
     lock = threading.Lock()
 
     class Receiver(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps the connection, as most receivers do
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             record: dict[str, object] = {
@@ -38,6 +40,7 @@ def main() -> None:
                 "timestamp": self.headers.get("webhook-timestamp"),
                 "path": self.path,
                 "received_at": time.time(),
+                "peer_port": self.client_address[1],
                 "verified": False,
                 "error": None,
             }
