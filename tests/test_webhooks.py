@@ -21,7 +21,7 @@ from did_failover.admin.service import Service
 from did_failover.errors import InputError
 from did_failover.storage import Repository, open_repository
 from did_failover.storage.base import acting_as
-from did_failover.storage.records import Attempt, CallRecord
+from did_failover.storage.records import Attempt, CallRecord, WebhookRow
 from did_failover.webhooks import delivery as delivery_module
 from did_failover.webhooks import signing
 from did_failover.webhooks.delivery import WebhookDelivery, is_failing, retry_pause
@@ -88,6 +88,16 @@ def call(did: str, account: str, n: int) -> CallRecord:
     )
 
 
+async def failed_once(repo: Repository, webhook_id: int) -> WebhookRow:
+    """The subscription once a delivery to it has failed (within 10 s)."""
+    async with asyncio.timeout(10):
+        while True:
+            row = await repo.get_webhook(webhook_id)
+            if row is not None and row.attempts:
+                return row
+            await asyncio.sleep(0.1)
+
+
 async def test_signed_events_in_order(
     repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery
 ) -> None:
@@ -143,12 +153,8 @@ async def test_receiver_down_gets_everything_once_back_in_order(
     target.trust(hook.secret)
     await target.stop()
     await repo.insert_calls([call("15550003", "1001", n) for n in range(40)])
-    for _ in range(100):
-        views = await service.list_webhooks(Scope())
-        if views[0].row.attempts:
-            break
-        await asyncio.sleep(0.1)
-    view = views[0]
+    await failed_once(repo, hook.id)
+    view = (await service.list_webhooks(Scope()))[0]
     assert view.status == "retrying"
     assert view.row.last_error is not None and "cannot connect" in view.row.last_error
     assert view.backlog.events == 40
@@ -172,10 +178,7 @@ async def test_a_ping_answered_ends_the_pause(
     target.trust(hook.secret)
     await target.stop()
     await repo.insert_calls([call("15550004", "1001", 1)])
-    for _ in range(100):
-        if (await repo.get_webhook(hook.id)).attempts:  # type: ignore[union-attr]
-            break
-        await asyncio.sleep(0.1)
+    await failed_once(repo, hook.id)
     await target.start()
     _, problem = await service.test_webhook(Scope(), hook.id)
     assert problem is None
@@ -192,12 +195,8 @@ async def test_a_receiver_that_refuses_is_retried(
     target.trust(hook.secret)
     await repo.insert_calls([call("15550005", "1001", 1)])
     await target.wait_for(1)
-    for _ in range(50):
-        row = await repo.get_webhook(hook.id)
-        if row is not None and row.attempts:
-            break
-        await asyncio.sleep(0.1)
-    assert row is not None and row.last_error == "HTTP 500" and row.delivered_seq == 0
+    row = await failed_once(repo, hook.id)
+    assert row.last_error == "HTTP 500" and row.delivered_seq == 0
 
 
 async def test_a_redirect_is_not_followed(
@@ -207,12 +206,7 @@ async def test_a_redirect_is_not_followed(
     hook = await service.add_webhook(Scope(), target.url(), "call.ended")
     await repo.insert_calls([call("15550006", "1001", 1)])
     await target.wait_for(1)
-    for _ in range(50):
-        row = await repo.get_webhook(hook.id)
-        if row is not None and row.attempts:
-            break
-        await asyncio.sleep(0.1)
-    assert row is not None and row.last_error == "HTTP 302: a redirect, not followed"
+    assert (await failed_once(repo, hook.id)).last_error == "HTTP 302: a redirect, not followed"
 
 
 def test_retry_pauses_grow_and_failing_after_a_day() -> None:
@@ -226,8 +220,6 @@ def test_retry_pauses_grow_and_failing_after_a_day() -> None:
 
 
 def is_failing_since(since: datetime, now: datetime) -> bool:
-    from did_failover.storage.records import WebhookRow
-
     row = WebhookRow(
         1, "http://x", ("call.ended",), None, "s", "", now, 0, None, 3, None, since, "x", None, None
     )
