@@ -29,6 +29,11 @@ def install_mariadb(base: Path, port: int, extra: str = "") -> Path:
     suite's own MariaDB and by each Galera node (tests/plugins/galera.py)."""
     data = base / "data"
     data.mkdir(parents=True)
+    # A tmpdir of its own: mariadbd deletes every `#sql*` file of its tmpdir when it starts, and in
+    # the shared /tmp those are the machine's MariaDB's temporary tables, in use by the other tests
+    # ("Error on delete of '/tmp/#sql-temptable-...'", whenever a node started beside them).
+    tmp = base / "tmp"
+    tmp.mkdir()
     config = base / "my.cnf"
     config.write_text(
         f"""[mysqld]
@@ -38,6 +43,7 @@ socket={base}/mysqld.sock
 port={port}
 bind-address=127.0.0.1
 pid-file={base}/mysqld.pid
+tmpdir={tmp}
 log-error={base}/error.log
 skip-name-resolve
 innodb_buffer_pool_size=64M
@@ -46,6 +52,7 @@ innodb_log_file_size=16M
     )
     shutil.chown(base, "mysql", "mysql")
     shutil.chown(data, "mysql", "mysql")
+    shutil.chown(tmp, "mysql", "mysql")
     subprocess.run(
         [
             "mariadb-install-db",
