@@ -242,19 +242,7 @@ class _LiveCollector(Collector):
                     value=round(time.monotonic() - watcher.last_poll_ok, 3),
                 )
         if self._webhooks is not None:
-            requests = CounterMetricFamily(
-                "did_failover_webhook_requests",
-                "Webhook requests this process sent, by result: delivered (2xx) or failed.",
-                labels=["result"],
-            )
-            for result in ("delivered", "failed"):
-                requests.add_metric([result], self._webhooks.requests[result])
-            yield requests
-            yield CounterMetricFamily(
-                "did_failover_webhook_events_numbered",
-                "Webhook events this process numbered (took into the delivery order).",
-                value=self._webhooks.numbered,
-            )
+            yield from self._webhooks.collect()
         cache = self._cache
         if cache is None:
             return

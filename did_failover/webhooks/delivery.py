@@ -23,9 +23,11 @@ import os
 import random
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from did_failover.admin._history import ACCOUNT_FIELDS, OUTSIDE
 from did_failover.errors import StorageUnavailable
@@ -86,6 +88,22 @@ class WebhookDelivery:
         """Events this process numbered (as the sequencer)."""
         self._task: asyncio.Task[None] | None = None
         self._down = False
+
+    def collect(self) -> Iterator[Metric]:
+        """This process's webhook metrics (`serve`'s /metrics)."""
+        requests = CounterMetricFamily(
+            "did_failover_webhook_requests",
+            "Webhook requests this process sent, by result: delivered (2xx) or failed.",
+            labels=["result"],
+        )
+        for result in ("delivered", "failed"):
+            requests.add_metric([result], self.requests[result])
+        yield requests
+        yield CounterMetricFamily(
+            "did_failover_webhook_events_numbered",
+            "Webhook events this process numbered (took into the delivery order).",
+            value=self.numbered,
+        )
 
     def start(self) -> None:
         """Start the loop in a task of its own."""
