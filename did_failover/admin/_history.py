@@ -18,6 +18,11 @@ OUTSIDE = "(another tenant)"
 """What a change-log value shows in place of an account number outside the viewer's scope."""
 
 
+def shown_account(value: str | None, visible: set[str | None]) -> str | None:
+    """A change-log value of an ACCOUNT_FIELDS field as a viewer who may see `visible` sees it."""
+    return value if value is None or value in visible else OUTSIDE
+
+
 class HistoryOperations(AccountOperations):
     """The call history and the change log."""
 
@@ -90,12 +95,8 @@ class HistoryOperations(AccountOperations):
             return rows  # the admin sees every account; no row names one: nothing to look up
         accounts = await self.list_accounts(scope)
         visible = {scope.reseller} | {a.number for a in accounts} | {a.reseller for a in accounts}
-
-        def shown(value: str | None) -> str | None:
-            return value if value is None or value in visible else OUTSIDE
-
         return [
-            dataclasses.replace(row, old=shown(row.old), new=shown(row.new))
+            dataclasses.replace(row, old=shown_account(row.old, visible), new=shown_account(row.new, visible))
             if row.field in ACCOUNT_FIELDS
             else row
             for row in rows

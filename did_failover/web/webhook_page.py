@@ -9,8 +9,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from did_failover.errors import Forbidden, InputError, NotFound
+from did_failover.storage.records import WEBHOOK_KINDS
 from did_failover.web import forms
 from did_failover.web.pages import Web, form_text, not_found, render
+
+_EMPTY_FORM = {"url": "", "events": list(WEBHOOK_KINDS), "reseller": ""}
+"""The add form as it first shows: every event ticked."""
 
 
 async def webhooks(request: Request, web: Web) -> Response:
@@ -18,7 +22,7 @@ async def webhooks(request: Request, web: Web) -> Response:
     login = request.state.login
     if login.user.role == "customer":
         return not_found(request)
-    values: dict[str, Any] = {"form": {"url": "", "events": ["call.ended", "change.made"], "reseller": ""}}
+    values: dict[str, Any] = {"form": _EMPTY_FORM}
     code = 200
     if request.method == "POST":
         action = request.path_params.get("action", "add")
@@ -35,7 +39,7 @@ async def webhooks(request: Request, web: Web) -> Response:
                 }
                 hook = await web.service.add_webhook(login.scope, form_text(request, "url"), events, reseller)
                 values["created"] = hook
-                values["form"] = {"url": "", "events": ["call.ended", "change.made"], "reseller": ""}
+                values["form"] = _EMPTY_FORM
             elif action == "remove":
                 await web.service.remove_webhook(login.scope, webhook_id)
                 return RedirectResponse("/webhooks", status_code=303)

@@ -29,7 +29,7 @@ from typing import Any
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
-from did_failover.admin._history import ACCOUNT_FIELDS, OUTSIDE
+from did_failover.admin._history import ACCOUNT_FIELDS, shown_account
 from did_failover.errors import StorageUnavailable
 from did_failover.logs import get_logger
 from did_failover.storage.base import Repository
@@ -66,9 +66,9 @@ def is_failing(hook: WebhookRow, now: datetime) -> bool:
     return hook.failing_since is not None and now - hook.failing_since >= FAILING_AFTER
 
 
-def request(secret: str, message_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
+def request(secret: str, message_id: str, body: bytes) -> dict[str, str]:
     """The signed headers of one request sent now."""
-    return signing.headers(secret, message_id, int(now if now is not None else time.time()), body)
+    return signing.headers(secret, message_id, int(time.time()), body)
 
 
 class WebhookDelivery:
@@ -212,7 +212,7 @@ class WebhookDelivery:
             error=error,
             attempts=attempts,
             retry_in=round(pause),
-            failing=is_failing(dataclasses.replace(hook, failing_since=hook.failing_since or now), now),
+            failing=is_failing(hook, now),
         )
 
     async def send(self, hook: WebhookRow, event: WebhookEvent, poster: Poster) -> str | None:
@@ -224,19 +224,16 @@ class WebhookDelivery:
         return await poster.post(request(hook.secret, str(event.seq), body), body)
 
     async def _hide_outside(self, reseller: str, data: dict[str, Any]) -> dict[str, Any]:
-        """A change's data as `reseller` may see it: an account number outside its customers (a DID
-        moved in from another tenant) shows as OUTSIDE, as on its change log."""
+        """A change's data as `reseller` may see it, as on its change log: an account number outside
+        its customers (a DID moved in from another tenant) shows as OUTSIDE."""
         if data.get("field") not in ACCOUNT_FIELDS:
             return data
-        shown = dict(data)
-        for key in ("old", "new"):
-            value = data.get(key)
-            if value is None or value == reseller:
-                continue
-            account = await self.repo.get_account(str(value))
-            if account is None or account.reseller != reseller:
-                shown[key] = OUTSIDE
-        return shown
+        visible: set[str | None] = {reseller, *(a.number for a in await self.repo.list_accounts(reseller))}
+        return {
+            **data,
+            "old": shown_account(data.get("old"), visible),
+            "new": shown_account(data.get("new"), visible),
+        }
 
 
 async def ping(hook: WebhookRow, timeout: float, allow: Sequence[IPNetwork]) -> str | None:
