@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DID_FAILOVER_")}
     env.update(DID_FAILOVER_DATABASE_URL=url, DID_FAILOVER_WEB_LISTEN=f"127.0.0.1:{port}")
+    # The webhooks each tree gets are only there to be reached for; nothing is to be sent to them.
+    env.update(DID_FAILOVER_WEBHOOK_DELIVERY="false")
     with (folder / "web.log").open("wb") as log:
         process = subprocess.Popen([str(BIN), "web"], env=env, stdout=log, stderr=subprocess.STDOUT)
     site = f"http://127.0.0.1:{port}"
@@ -68,6 +71,7 @@ async def _init(url: str) -> None:
 
 async def _refill(url: str, tree: Tree) -> None:
     for table in (
+        "webhooks",
         "web_sessions",
         "api_tokens",
         "users",
@@ -85,6 +89,17 @@ async def _refill(url: str, tree: Tree) -> None:
         for customer in tree.all_customers():
             await repo.add_user(f"c{customer}", "customer", customer, _HASH[0])
         await Service(repo).list_accounts(Scope())
+        # a webhook of the admin's and one of each reseller's (made after the tree: no events)
+        for owner in (None, *tree.resellers):
+            await repo.add_webhook(
+                f"http://192.0.2.1/{owner}", ["call.ended"], owner, secrets.token_hex(8), "t"
+            )
+
+
+def _webhooks_of(url: str, reseller: str | None) -> set[str]:
+    """The ids of the webhooks a reseller owns (None: the admin's)."""
+    rows = execute(url, "SELECT w.id, a.number FROM webhooks w LEFT JOIN accounts a ON a.id = w.reseller_id")
+    return {str(i) for i, owner in rows if owner == reseller}
 
 
 def _dump(url: str) -> dict[str, list[tuple[object, ...]]]:
@@ -126,10 +141,16 @@ def _check(site: str, url: str, tree: Tree, pick: int) -> tuple[int, int, list[s
             before = _dump(url)
             if _shown_dids(client) != own_dids:
                 leaked.append(f"{username} is shown {sorted(_shown_dids(client))}, owns {sorted(own_dids)}")
+            mine = _webhooks_of(url, username[1:]) if username.startswith("r") else set()
             if username.startswith("r"):
                 shown = set(re.findall(r'action="/accounts/([^"]+)"', client.get("/accounts").text))
                 if shown != own_accounts:
                     leaked.append(f"{username} is shown accounts {sorted(shown)}")
+                hooks = set(re.findall(r'action="/webhooks/(\d+)/test"', client.get("/webhooks").text))
+                if hooks != mine:
+                    leaked.append(f"{username} is shown webhooks {sorted(hooks)}, owns {sorted(mine)}")
+            elif client.get("/webhooks").status_code != 404:
+                leaked.append(f"{username} (a customer) has a Webhooks page")
             attempts: list[tuple[str, str, dict[str, str] | None]] = []
             for did in sorted(tree.all_dids() - own_dids)[pick % 3 :][:4]:
                 busy = {"csrf": csrf, "busy_type": "endpoint", "busy_destination": "mallory", "timeout": "30"}
@@ -142,6 +163,12 @@ def _check(site: str, url: str, tree: Tree, pick: int) -> tuple[int, int, list[s
                 attempts += [
                     (f"/accounts/{account}", "POST", {"csrf": csrf, "transfer": "off"}),
                     (f"/accounts/{account}", "POST", {"csrf": csrf, "active": "off"}),
+                ]
+            every_hook = {str(i) for (i,) in execute(url, "SELECT id FROM webhooks")}
+            for hook in sorted(every_hook - mine):
+                attempts += [
+                    (f"/webhooks/{hook}/remove", "POST", {"csrf": csrf}),
+                    (f"/webhooks/{hook}/test", "POST", {"csrf": csrf}),
                 ]
             for path, method, data in attempts:
                 checked += 1
@@ -203,7 +230,17 @@ def _api_check(site: str, url: str, tree: Tree, pick: int) -> tuple[int, int, li
             accounts = {a["number"] for a in client.get("/api/v1/accounts", headers=headers).json()["items"]}
             if accounts != tree.customers_of(reseller):
                 leaked.append(f"r{reseller} lists accounts {sorted(accounts)}")
+            mine = _webhooks_of(url, reseller)
+            hooks = {str(h["id"]) for h in client.get("/api/v1/webhooks", headers=headers).json()["items"]}
+            if hooks != mine:
+                leaked.append(f"r{reseller} lists webhooks {sorted(hooks)}, owns {sorted(mine)}")
             attempts: list[tuple[str, str, object]] = []
+            for hook in sorted({str(i) for (i,) in execute(url, "SELECT id FROM webhooks")} - mine):
+                attempts += [
+                    ("GET", f"/api/v1/webhooks/{hook}", None),
+                    ("DELETE", f"/api/v1/webhooks/{hook}", None),
+                    ("POST", f"/api/v1/webhooks/{hook}/test", None),
+                ]
             forward = {"enabled": True, "destination": "endpoint:mallory"}
             for did in sorted(tree.all_dids() - tree.dids_of(reseller))[pick % 3 :][:4]:
                 attempts += [
