@@ -322,5 +322,9 @@ async def test_the_webhooks_page_adds_tests_and_removes_with_nothing_for_axe(
     reseller = await _login(browser, site, "res-a")
     await reseller.goto("/webhooks")
     assert await reseller.get_by_label("Reseller").count() == 0
+    await reseller.get_by_label("URL").fill(target.url("/reseller-a"))
+    await reseller.get_by_role("button", name="Add webhook").click()
+    await expect(reseller.get_by_role("cell", name=target.url("/reseller-a"))).to_be_visible()
+    await _shot(reseller, "webhooks-reseller")
     found += await _violations(reseller, "webhooks reseller")
     assert found == []

@@ -57,9 +57,15 @@ def _fuzz(url: str) -> list[str]:
         | st.fixed_dictionaries({}, optional={"after": _CURSOR, "before": _CURSOR, "order": _TEXT}),
         form=st.dictionaries(st.sampled_from(_FIELDS), _TEXT, max_size=12),
         switch=st.dictionaries(st.sampled_from(["enabled", "transfer", "active", "back"]), _TEXT),
+        hook=st.dictionaries(st.sampled_from(["url", "events", "reseller"]), _TEXT),
     )
     def requests(
-        who: int, segment: str, query: dict[str, str], form: dict[str, str], switch: dict[str, str]
+        who: int,
+        segment: str,
+        query: dict[str, str],
+        form: dict[str, str],
+        switch: dict[str, str],
+        hook: dict[str, str],
     ) -> None:
         client, csrf = sessions[who]
         name = quote(segment, safe="") or "x"
@@ -71,6 +77,14 @@ def _fuzz(url: str) -> list[str]:
         check(client, "POST", f"/dids/{name}/switch", data={"csrf": csrf, **switch})
         check(client, "POST", f"/accounts/{name}", data={"csrf": csrf, **switch})
         check(client, "POST", "/accounts/1001", data={"csrf": csrf, **switch})
+        check(client, "GET", "/webhooks", params=query)
+        check(client, "POST", "/webhooks", data={"csrf": csrf, **hook})
+        check(
+            client,
+            "POST",
+            f"/webhooks/{name}/{quote(hook.get('url', 'test'), safe='') or 'x'}",
+            data={"csrf": csrf},
+        )
         check(client, "POST", "/login", data={"csrf": segment, "username": segment, "password": segment})
 
     try:
@@ -82,8 +96,8 @@ def _fuzz(url: str) -> list[str]:
 
 
 async def test_no_page_answers_5xx_to_any_path_query_or_form(site: Site) -> None:
-    """Arbitrary DID and account path segments, listing queries, DID-form and switch fields, and
-    logins, as the admin and as a customer: every answer is below 500."""
+    """Arbitrary DID and account path segments, listing queries, DID-form and switch fields, Webhooks
+    forms and paths, and logins, as the admin and as a customer: every answer is below 500."""
     failures = await asyncio.to_thread(_fuzz, site.url)
     assert not failures, failures[:5]
 
