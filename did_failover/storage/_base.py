@@ -19,7 +19,7 @@ from did_failover.storage.base import Repository, current_actor
 
 Row = tuple[Any, ...]
 
-ATTEMPTS = 5
+ATTEMPTS = 8
 """How often an operation runs at most when it fails with Retry."""
 
 RETRIES: collections.Counter[str] = collections.Counter()
