@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -59,10 +60,19 @@ def fast_poll(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def deliver(repo: Repository) -> AsyncIterator[WebhookDelivery]:
-    worker = WebhookDelivery(repo, 2.0, LOOPBACK)
+    # 10 s: a CI machine that stalls this process for 2 s must not turn an answer into a retry
+    worker = WebhookDelivery(repo, 10.0, LOOPBACK)
     worker.start()
     yield worker
     await worker.close()
+
+
+def first_arrivals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records with each webhook-id's repeats dropped, as a receiver does."""
+    first: dict[str, dict[str, Any]] = {}
+    for record in records:
+        first.setdefault(record["id"], record)
+    return list(first.values())
 
 
 def call(did: str, account: str, n: int) -> CallRecord:
@@ -267,7 +277,7 @@ async def test_each_subscription_gets_only_its_scope(
         for who in ("admin", reseller):
             if who is not None:
                 expected[who].append(number)
-    worker = WebhookDelivery(repo, 2.0, LOOPBACK)
+    worker = WebhookDelivery(repo, 10.0, LOOPBACK)
     worker.start()
     try:
         for owner, target in targets.items():
@@ -276,7 +286,10 @@ async def test_each_subscription_gets_only_its_scope(
     finally:
         await worker.close()
     for owner, target in targets.items():
-        calls = [r["body"]["data"]["did"] for r in target.events("call.ended")]
+        # Delivery is at least once: an answer that came while this process stalled past the timeout
+        # (a loaded CI machine) is sent again, with the same id. A receiver drops the repeat by its
+        # id, as the README says; an event outside the scope has an id of its own and still fails.
+        calls = [r["body"]["data"]["did"] for r in first_arrivals(target.events("call.ended"))]
         changed = {r["body"]["data"]["did"] for r in target.events("change.made")}
         assert calls == expected[owner], owner
         assert changed == set(expected[owner]), owner

@@ -20,6 +20,9 @@ from tests.test_webhooks import call
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 SETTINGS = {"webhook_allow": "127.0.0.0/8", "webhook_timeout": "1"}
+"""A short timeout, so that the killed server's hold (2 x timeout + 5 s) runs out soon."""
+SHARED = {"webhook_allow": "127.0.0.0/8"}
+"""The default timeout (5 s): a loaded machine's stall rarely turns an answer into a retry."""
 
 
 async def _world(url: str, target: Receiver) -> None:
@@ -77,31 +80,37 @@ async def test_two_servers_deliver_every_event_normally_once(
     delivered (at least once), in id order; the repeats are counted."""
     target = await receiver()
     await _world(mysql_url, target)
-    first_server = await serve(mysql_url, **SETTINGS)
-    second_server = await serve(mysql_url, **SETTINGS)
+    first_server = await serve(mysql_url, **SHARED)
+    second_server = await serve(mysql_url, **SHARED)
     for batch in range(20):
         await _calls(mysql_url, [call("15550001", "1001", batch * 10 + n) for n in range(10)])
         await asyncio.sleep(0.05)
     await target.wait_for(200, timeout=60)
     await asyncio.sleep(1.5)  # time for a repeat to show up, were there one
     ids, first = _order(target)
-    holders = {
+    servers = (first_server, second_server)
+    failures_logged = {
         server.pid: sum(1 for line in server.lines() if line.get("event") == "webhook delivery failed")
-        for server in (first_server, second_server)
+        for server in servers
     }
-    delivered = [
-        await server.metric("did_failover_webhook_requests_total", result="delivered")
-        for server in (first_server, second_server)
-    ]
+    requests = {
+        result: [await s.metric("did_failover_webhook_requests_total", result=result) for s in servers]
+        for result in ("delivered", "failed")
+    }
     figures(
         events=200,
         requests=len(ids),
         repeats=len(ids) - len(first),
-        failures_logged=holders,
-        delivered_per_server=delivered,
+        failures_logged=failures_logged,
+        delivered_per_server=requests["delivered"],
+        failed_per_server=requests["failed"],
     )
-    assert sum(delivered) == len(ids)  # each request counted by the server that sent it
     assert len(first) == 200 and first == sorted(first)
     assert {r["body"]["data"]["uniqueid"] for r in target.events()} == {f"call-{n}" for n in range(200)}
     assert all(r["verified"] for r in target.events())
-    assert len(ids) - len(first) == 0  # normally once: one holder at a time
+    # One holder at a time: each event answered 2xx exactly once, whichever server sent it. Two
+    # holders at once would both get a 2xx for the same event.
+    assert sum(requests["delivered"]) == 200
+    # A repeat only follows a request that failed (an answer later than the timeout, the receiver
+    # having written it): normally none.
+    assert len(ids) - len(first) <= sum(requests["failed"])
