@@ -17,10 +17,16 @@ ACCOUNT_NUMBER = re.compile(r"[A-Za-z0-9_.-]{1,32}", re.ASCII)
 """An account number (the database column holds 32 characters)."""
 
 
+def is_digits(text: str) -> bool:
+    """True when `text` is one or more ASCII digits. `str.isdigit` alone also takes `²` and `①`,
+    which `int` refuses, so every digit check goes through here (or `whole_number`)."""
+    return text.isascii() and text.isdigit()
+
+
 def whole_number(text: str, digits: int) -> int | None:
     """`text` as a number when it is 1 to `digits` ASCII digits, None otherwise (`isdigit` alone
     takes `²`, which `int` refuses, and a thousand digits, which nothing here means)."""
-    return int(text) if 0 < len(text) <= digits and text.isascii() and text.isdigit() else None
+    return int(text) if len(text) <= digits and is_digits(text) else None
 
 
 def strip_plus(did: str) -> str:

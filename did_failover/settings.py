@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from did_failover.console import error
+from did_failover.numbers import is_digits, whole_number
 from fastagi.server import DEFAULT_PORT, IPNetwork, ServerConfig
 
 AGI_PORT = DEFAULT_PORT
@@ -51,13 +52,14 @@ def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
         host, port = value.split(":")
     else:
         host, port = value, str(default_port)
-    if host.isdigit():
+    if is_digits(host):
         raise ValueError(f"expected HOST:PORT, got {value!r}: a port alone (write 127.0.0.1:{host})")
-    if not host or not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
+    number = whole_number(port, 5)
+    if not host or number is None or number > 65535:
         raise ValueError(f"expected HOST:PORT, got {value!r}")
     if not _is_host(host):
         raise ValueError(f"expected HOST:PORT, got {value!r}: {host!r} is not an IP address or a host name")
-    return host, int(port)
+    return host, number
 
 
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
@@ -72,7 +74,7 @@ def _is_host(host: str) -> bool:
         return (
             len(host) <= 253
             and all(_HOST_LABEL.fullmatch(label) for label in labels)
-            and not all(label.isdigit() for label in labels)
+            and not all(is_digits(label) for label in labels)
         )
     return True
 

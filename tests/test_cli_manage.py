@@ -296,14 +296,19 @@ def test_import_is_all_or_nothing_and_names_every_bad_line(world: Run, repo_url:
         "15559999,,,,,,,30,keep,on\n"
         "15550001,,,,,,,0,keep,on\n"
         "15550002,,,,,,,30,keep,maybe\n"
+        "15550001,,,,,,,²,keep,on\n"
+        f"15550001,,,,,,,{'9' * 5000},keep,on\n"
     )
     before = dump(repo_url)
     result = world("transfer", "import", str(bad))
     assert result.code == 2
     lines = result.err.splitlines()
-    assert [line.split(":")[2].strip() for line in lines[:-1]] == ["line 3", "line 4", "line 5", "line 6"]
+    assert [line.split(":")[2].strip() for line in lines[:-1]] == [f"line {n}" for n in range(3, 9)]
     assert "busy" in lines[0] and "DID 15559999 not found" in lines[1]
-    assert lines[-1] == "did-failover: error: nothing imported: 4 bad rows"
+    # `²` passes str.isdigit and 5,000 digits pass int's limit no more: each a one-line refusal
+    assert all("timeout: must be a whole number of seconds 1..300" in line for line in lines[4:6])
+    assert len(lines[5]) < 200
+    assert lines[-1] == "did-failover: error: nothing imported: 6 bad rows"
     assert dump(repo_url) == before
 
     good = tmp_path / "good.csv"

@@ -429,3 +429,30 @@ async def test_a_connection_closed_while_idle_is_opened_again_at_once() -> None:
         poster.close()
         server.close()
     assert (served, poster.connections) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    "answer", [b"HTTP/1.1 \xb204 No Content\r\n\r\n", b"HTTP/1.1 204\r\nContent-Length: \xb2\r\n\r\n"]
+)
+async def test_a_status_or_length_of_other_digits_is_a_failure_not_a_crash(answer: bytes) -> None:
+    """`²` (0xB2 in the Latin-1 an answer is read in) passes `str.isdigit`: a receiver answering it
+    as its status gets a one-line failure, and the subscription its pause, instead of a ValueError
+    that ended the delivery task. As a Content-Length it makes the answer's body unread, so the
+    connection is not kept."""
+
+    async def answer_oddly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_oddly, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await post(f"http://127.0.0.1:{port}/hook", {"webhook-id": "1"}, b"{}", 2.0, LOOPBACK)
+    finally:
+        server.close()
+    if answer.startswith(b"HTTP/1.1 \xb2"):
+        assert result == "the answer is not HTTP"
+    else:
+        assert result is None

@@ -18,7 +18,7 @@ from did_failover.admin.validation import (
 )
 from did_failover.admin.views import TransferView
 from did_failover.errors import InputError
-from did_failover.numbers import account_number, did_number
+from did_failover.numbers import account_number, did_number, whole_number
 from did_failover.storage.records import (
     DEFAULT_CALLER_ID,
     DEFAULT_RING_TIMEOUT,
@@ -175,9 +175,12 @@ def _csv_row(
     destinations = {c: optional_forwards(record.get(c, ""), f"{where}: {c}") for c in FORWARDS}
     schedule = optional_schedule(record.get("schedule", ""), f"{where}: schedule")
     timeout_text = record["timeout"] or str(DEFAULT_TRANSFER_TIMEOUT)
-    if not timeout_text.isdecimal() or not timeout_text.isascii():
-        raise InputError(f"{where}: timeout: must be a whole number of seconds 1..300, got {timeout_text!r}")
-    timeout = seconds(int(timeout_text), f"{where}: timeout")
+    timeout_number = whole_number(timeout_text, 9)
+    if timeout_number is None:
+        raise InputError(
+            f"{where}: timeout: must be a whole number of seconds 1..300, got {timeout_text[:20]!r}"
+        )
+    timeout = seconds(timeout_number, f"{where}: timeout")
     caller_id = caller_id_mode(record["caller_id"] or DEFAULT_CALLER_ID, f"{where}: caller_id")
     status = record["status"].lower()
     if status not in ("on", "off"):

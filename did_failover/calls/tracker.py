@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from did_failover.logs import info_line
+from did_failover.numbers import whole_number
 from did_failover.storage.records import Attempt, CallRecord
 
 HANGUP_WAIT = 900.0
@@ -189,8 +190,8 @@ class CallTracker:
         else:
             call.transfer_dialstatus = dialstatus
         if dialstatus == "ANSWER":
-            talked = int(answered_ms) if answered_ms.isdigit() else 0
-            call.agi_answered = (datetime.now(UTC), talked, int(cause) if cause.isdigit() else None)
+            talked = whole_number(answered_ms, 18) or 0
+            call.agi_answered = (datetime.now(UTC), talked, whole_number(cause, 5))
 
     def finish(self, call: TrackedCall, result: str, leg: str | None, account: str | None) -> None:
         """The session ended: write now unless AMI will tell us when the channel hangs up."""
@@ -274,7 +275,7 @@ class CallTracker:
             return
         call.hangup_seen = True
         call.ended_at = datetime.now(UTC)
-        call.hangup_cause = int(cause) if cause.isdigit() else None
+        call.hangup_cause = whole_number(cause, 5)
         if call.answered_mono is not None and call.billsec is None:
             call.billsec = round(time.monotonic() - call.answered_mono)
         self._state(call, call.leg or "", "", "ended", cause=cause)

@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 
 from did_failover.errors import InvalidDestination
+from did_failover.numbers import is_digits
 from did_failover.routing.destinations import VOICEMAIL_CONTEXT, parse_destination
 from did_failover.settings import Settings
 
@@ -70,7 +71,7 @@ class DialTemplates:
         `extra` (a confirmed step's U())."""
         options = self.options
         if caller_id is not None:
-            if not caller_id.isdigit():
+            if not is_digits(caller_id):
                 raise InvalidDestination(f"caller ID {caller_id!r} is not a number")
             options += f"f({caller_id})"
         options += extra

@@ -11,7 +11,7 @@ from functools import lru_cache
 from did_failover.calls.tracker import CallTracker, TrackedCall
 from did_failover.errors import InvalidDestination, InvalidSchedule, StorageUnavailable
 from did_failover.logs import get_logger
-from did_failover.numbers import ACCOUNT_NUMBER, STORED_DID, strip_plus
+from did_failover.numbers import ACCOUNT_NUMBER, STORED_DID, strip_plus, whole_number
 from did_failover.routing.ahead import dial_ahead, final_assignments, read_leg, read_voicemail
 from did_failover.routing.cache import RouteCache
 from did_failover.routing.decision import (
@@ -339,4 +339,4 @@ def _utc_now() -> datetime:
 
 def _number(text: str | None) -> int:
     """A counter read from the channel; anything that is not a number counts as 0."""
-    return int(text) if text and text.isdigit() else 0
+    return (whole_number(text, 18) if text else None) or 0

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from did_failover.errors import InvalidDestination
+from did_failover.numbers import whole_number
 from did_failover.routing.decision import UNCONFIRMED, Dial, member_status
 from did_failover.routing.dialstring import DialTemplates
 from did_failover.routing.forwards import MEMBER_SEPARATOR
@@ -113,4 +114,5 @@ def _members_result(count: int) -> str:
 def _member_number(peer: str) -> int:
     """Which member answered, from DIALEDPEERNUMBER (`2@did-failover-member`); 0 when none."""
     number, _, context = peer.partition("@")
-    return int(number) if number.isdigit() and context.startswith(MEMBER_CONTEXT) else 0
+    member = whole_number(number, 3) if context.startswith(MEMBER_CONTEXT) else None
+    return member or 0

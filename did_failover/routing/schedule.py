@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from did_failover.errors import InvalidSchedule
+from did_failover.numbers import is_digits
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_RULES = 50
@@ -81,13 +82,7 @@ class Schedule:
 
 def _minutes(text: str, rule: str, end: bool) -> int:
     hours, colon, minutes = text.partition(":")
-    if (
-        colon
-        and len(hours) == 2
-        and len(minutes) == 2
-        and (hours + minutes).isascii()
-        and (hours + minutes).isdigit()
-    ):
+    if colon and len(hours) == 2 and len(minutes) == 2 and is_digits(hours + minutes):
         value = int(hours) * 60 + int(minutes)
         if int(minutes) < 60 and (value < 24 * 60 or (end and value == 24 * 60)):
             return value

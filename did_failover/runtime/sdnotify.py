@@ -9,6 +9,7 @@ import socket
 import time
 
 from did_failover.logs import get_logger
+from did_failover.numbers import whole_number
 
 log = get_logger("did_failover.runtime.sdnotify")
 
@@ -55,11 +56,12 @@ def watchdog_interval() -> float | None:
     """Seconds between WATCHDOG=1 pings (half of WATCHDOG_USEC), or None when no watchdog is asked for."""
     usec = os.environ.get("WATCHDOG_USEC", "")
     pid = os.environ.get("WATCHDOG_PID", "")
-    if not usec.isdigit() or int(usec) == 0:
+    interval = whole_number(usec, 20)
+    if not interval:
         return None
     if pid and pid != str(os.getpid()):
         return None  # meant for another process (e.g. a wrapper that exec'd us is not the main PID)
-    return int(usec) / 1_000_000 / 2
+    return interval / 1_000_000 / 2
 
 
 async def watchdog(interval: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from did_failover.errors import InputError, SchemaMismatch
+from did_failover.numbers import whole_number
 from did_failover.storage.base import SCHEMA_VERSION, Repository, acting_as, current_actor, schema_problem
 from did_failover.storage.records import (
     LOGIN_TOKEN,
@@ -107,6 +108,7 @@ def _host_port(text: str) -> tuple[str, int]:
         host, _, port = text.rpartition(":")
     if not host:
         raise InputError("database_url: expected mysql://USER:PASS@HOST:PORT[,HOST:PORT...]/DB")
-    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+    number = whole_number(port, 5)
+    if number is None or not 1 <= number <= 65535:
         raise InputError("database_url: the MySQL port must be a number 1..65535")
-    return host, int(port)
+    return host, number

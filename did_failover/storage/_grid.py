@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from did_failover.numbers import typed_number
+from did_failover.numbers import is_digits, typed_number
 from did_failover.storage._accounts import _ACCOUNT
 from did_failover.storage._dids import _DID, _TRANSFER, DIDQueries, _marks
 from did_failover.storage.records import DIDPage, PageKey, PageRows
@@ -181,7 +181,7 @@ class GridQueries(DIDQueries):
         matches: list[str] = []
         if accounts:
             matches.append(f"d.account_id IN ({_marks(accounts)})")
-        if not digits.isdigit():
+        if not is_digits(digits):
             suffixes = 0  # no number has anything but digits
         elif len(digits) >= 3:
             found = await db.fetch_one(
@@ -203,7 +203,7 @@ class GridQueries(DIDQueries):
             return "match", 0, True
         where.terms.append(f"({' OR '.join(matches)})")
         where.args.extend(accounts)
-        if digits.isdigit():
+        if is_digits(digits):
             if suffixes <= COUNT_CAP and len(digits) >= 3:
                 where.args.extend([digits, digits + ":"])
             else:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple
 
+from did_failover.numbers import whole_number
+
 AccountType = Literal["admin", "reseller", "customer"]
 CallerIdMode = Literal["keep", "did"]
 
@@ -151,7 +153,7 @@ class Attempt(NamedTuple):
         leg, _, step = head.partition("#")
         return cls(
             leg,
-            int(step) if step.isdigit() else 0,
+            whole_number(step, 9) or 0,
             destination,
             None if not status else "" if status == "-" else status,
         )

@@ -26,7 +26,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.limit:
+        # bytes.isdigit is ASCII only (str.isdigit would take `²`)
+        if not declared.isdigit() or len(declared) > 18 or int(declared) > self.limit:
             await self.too_large(scope)(scope, receive, send)
             return
         chunks, size = [], 0

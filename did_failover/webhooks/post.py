@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from did_failover import __version__
+from did_failover.numbers import whole_number
 from did_failover.webhooks.urls import UrlRefused, check_url, resolve
 from fastagi.server import IPNetwork
 
@@ -127,9 +128,9 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
     """The status of the answer, and whether the connection may carry the next request; the body is
     read and dropped."""
     parts = (await _read_line(reader)).decode("latin-1").split()
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    status = whole_number(parts[1], 3) if len(parts) >= 2 else None
+    if status is None or not parts[0].startswith("HTTP/"):
         raise _Closed("the answer is not HTTP")
-    status = int(parts[1])
     keep = parts[0] == "HTTP/1.1"
     length: int | None = None
     chunked = False
@@ -139,8 +140,8 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
             break
         name, _, value = line.partition(":")
         name, value = name.strip().lower(), value.strip().lower()
-        if name == "content-length" and value.isdigit():
-            length = int(value)
+        if name == "content-length" and whole_number(value, 18) is not None:
+            length = whole_number(value, 18)
         elif name == "transfer-encoding" and "chunked" in value:
             chunked = True
         elif name == "connection":
