@@ -151,12 +151,8 @@ class Attempt(NamedTuple):
         head, _, rest = text.partition(" ")
         destination, _, status = rest.partition(" ")
         leg, _, step = head.partition("#")
-        return cls(
-            leg,
-            whole_number(step, 9) or 0,
-            destination,
-            None if not status else "" if status == "-" else status,
-        )
+        shown_status = None if not status else "" if status == "-" else status
+        return cls(leg, whole_number(step, 9) or 0, destination, shown_status)
 
 
 def attempts_text(attempts: Sequence[Attempt]) -> str | None:
