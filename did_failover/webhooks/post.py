@@ -65,6 +65,9 @@ class Poster:
         except _Closed as exc:
             self.close()
             return str(exc)
+        except ssl.SSLCertVerificationError as exc:
+            self.close()  # says which: an unknown issuer, an expired certificate, another host name
+            return f"TLS failed: {exc.verify_message or exc.reason}"
         except ssl.SSLError as exc:
             self.close()
             return f"TLS failed: {exc.reason or exc}"

@@ -17,11 +17,15 @@ import pytest
 class Receiver:
     """One receiver process: its URL, the secrets it verifies with, and what it received."""
 
-    def __init__(self, directory: Path, name: str, status: int = 204, delay: float = 0.0) -> None:
+    def __init__(
+        self, directory: Path, name: str, status: int = 204, delay: float = 0.0, tls: Path | None = None
+    ) -> None:
         self.directory = directory
         self.name = name
         self.status = status
         self.delay = delay
+        self.tls = tls
+        """A PEM file of certificate and key: the receiver speaks https with it."""
         self.out = directory / f"{name}.jsonl"
         self.secrets_file = directory / f"{name}-secrets.json"
         self.portfile = directory / f"{name}.port"
@@ -33,6 +37,7 @@ class Receiver:
         self.portfile.unlink(missing_ok=True)
         args = [str(self.out), str(self.portfile), "--secrets", str(self.secrets_file)]
         args += ["--status", str(self.status), "--delay", str(self.delay), "--port", str(self.port)]
+        args += ["--tls", str(self.tls)] if self.tls else []
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.support.webhook_receiver", *args, cwd=os.getcwd()
         )
@@ -50,8 +55,8 @@ class Receiver:
             await self.proc.wait()
         self.proc = None
 
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def trust(self, secret: str, path: str = "/hook") -> None:
         """Verify requests to `path` with `secret` from now on."""
@@ -91,11 +96,12 @@ StartReceiver = Callable[..., Awaitable[Receiver]]
 
 @pytest.fixture
 async def receiver(tmp_path: Path) -> AsyncIterator[StartReceiver]:
-    """A factory: `await receiver(status=204, delay=0.0)` starts a receiver process, killed after the test."""
+    """A factory: `await receiver(status=204, delay=0.0, tls=None)` starts a receiver process, killed
+    after the test (`tls`: a PEM file of certificate and key, for https)."""
     started: list[Receiver] = []
 
-    async def start(status: int = 204, delay: float = 0.0) -> Receiver:
-        found = Receiver(tmp_path, f"receiver{len(started)}", status, delay)
+    async def start(status: int = 204, delay: float = 0.0, tls: Path | None = None) -> Receiver:
+        found = Receiver(tmp_path, f"receiver{len(started)}", status, delay, tls)
         started.append(found)
         await found.start()
         return found

@@ -1,16 +1,18 @@
 """A webhook receiver as a real process, for the webhook tests: `python -m tests.support.webhook_receiver
-OUT PORTFILE [--secrets FILE] [--status N] [--delay S]`.
+OUT PORTFILE [--secrets FILE] [--status N] [--delay S] [--tls CERT_AND_KEY]`.
 
 It listens on a free loopback port (written to PORTFILE), verifies each request with the
 `standardwebhooks` package against the secret FILE maps its path to (JSON {path: secret}, read at
 each request, so that a test can write it once the subscription has given the secret), appends one
 JSON line per request to OUT (id, timestamp, path, the client's port, verified, error, body) and
-answers --status (204) after --delay seconds, over HTTP/1.1 (the connection kept)."""
+answers --status (204) after --delay seconds, over HTTP/1.1 (the connection kept). With --tls it
+speaks https with the certificate and key of that PEM file."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +29,7 @@ def main() -> None:
     parser.add_argument("--status", type=int, default=204)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls", type=Path)
     args = parser.parse_args()
     lock = threading.Lock()
 
@@ -66,6 +69,10 @@ def main() -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Receiver)
     server.daemon_threads = True
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     temporary = args.portfile.with_suffix(".tmp")
     temporary.write_text(str(server.server_address[1]))
     temporary.rename(args.portfile)
