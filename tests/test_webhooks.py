@@ -21,6 +21,7 @@ from did_failover.admin.scope import Scope
 from did_failover.admin.service import Service
 from did_failover.errors import InputError
 from did_failover.storage import Repository, open_repository
+from did_failover.storage import _webhooks as webhook_storage
 from did_failover.storage.base import acting_as
 from did_failover.storage.records import Attempt, CallRecord, WebhookRow
 from did_failover.webhooks import delivery as delivery_module
@@ -154,10 +155,16 @@ async def test_events_it_does_not_ask_for_are_not_sent(
 
 
 async def test_receiver_down_gets_everything_once_back_in_order(
-    repo: Repository, service: Service, receiver: StartReceiver, deliver: WebhookDelivery, repo_url: str
+    repo: Repository,
+    service: Service,
+    receiver: StartReceiver,
+    deliver: WebhookDelivery,
+    repo_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Down: the subscription pauses (growing pauses, shown in the list); back (the pause run out,
-    simulated by moving next_attempt_at): every event arrives, in order, each once."""
+    """Down: the subscription pauses (growing pauses, shown in the list, with how far behind: a lower
+    bound past the events it counts); back (the pause run out, simulated by moving
+    next_attempt_at): every event arrives, in order, each once."""
     target = await receiver()
     hook = await service.add_webhook(Scope(), target.url(), "call.ended")
     target.trust(hook.secret)
@@ -167,7 +174,12 @@ async def test_receiver_down_gets_everything_once_back_in_order(
     view = (await service.list_webhooks(Scope()))[0]
     assert view.status == "retrying"
     assert view.row.last_error is not None and "cannot connect" in view.row.last_error
-    assert view.backlog.events == 40
+    assert (view.backlog.events, view.behind, view.as_dict()["behind_exact"]) == (40, "40", True)
+    with monkeypatch.context() as patched:
+        patched.setattr(webhook_storage, "BACKLOG_SCAN", 25)  # instead of numbering 10,000 events
+        capped = (await service.list_webhooks(Scope()))[0]
+    assert (capped.backlog.events, capped.behind, capped.as_dict()["behind_exact"]) == (25, "25+", False)
+    assert capped.backlog.oldest == view.backlog.oldest
     assert view.row.next_attempt_at is not None and view.row.next_attempt_at > datetime.now(UTC)
     await target.start()
     execute(repo_url, "UPDATE webhooks SET next_attempt_at = NULL")  # the pause is over

@@ -33,6 +33,11 @@ class WebhookView:
     status: WebhookStatus
 
     @property
+    def behind(self) -> str:
+        """The backlog as shown: `12`, or `10000+` when there are more than were counted."""
+        return f"{self.backlog.events}" if self.backlog.exact else f"{self.backlog.events}+"
+
+    @property
     def owner(self) -> str:
         """`admin`, or the reseller's account number."""
         return self.row.reseller or "admin"
@@ -51,6 +56,7 @@ class WebhookView:
             "owner": self.owner,
             "status": self.status,
             "behind": self.backlog.events,
+            "behind_exact": self.backlog.exact,
             "oldest_undelivered_at": stamp(self.backlog.oldest),
             "last_delivered_at": stamp(row.delivered_at),
             "failed_attempts": row.attempts,

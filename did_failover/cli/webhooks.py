@@ -34,7 +34,7 @@ async def webhook_list(service: Service, scope: Scope, args: argparse.Namespace)
             ",".join(v.row.events),
             v.owner,
             v.status + (f" ({v.row.attempts} failed)" if v.row.attempts else ""),
-            str(v.backlog.events),
+            v.behind,
             clock(v.backlog.oldest),
             v.row.last_error or "-",
         ]

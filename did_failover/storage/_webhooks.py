@@ -17,6 +17,11 @@ from did_failover.storage.records import (
     WebhookRow,
 )
 
+BACKLOG_SCAN = 10_000
+"""Numbered events after a subscription's cursor that `webhook_backlog` counts in; past them the count
+is a lower bound. A receiver down for a day at a high call rate leaves millions: counting them all
+took 1.6 s per 2 million events on MariaDB for each webhook of a `webhook list`; this takes 9 ms."""
+
 _WEBHOOK = """SELECT w.id, w.url, w.call_ended, w.change_made, r.number, w.secret, w.created_by,
  w.created_at, w.delivered_seq, w.delivered_at, w.attempts, w.next_attempt_at, w.failing_since,
  w.last_error, w.lease_owner, w.lease_until FROM webhooks w LEFT JOIN accounts r ON r.id = w.reseller_id"""
@@ -112,16 +117,20 @@ class WebhookQueries(HistoryQueries):
             return await db.execute("DELETE FROM webhooks WHERE id = ?", (int(webhook_id),)) > 0
 
     async def webhook_backlog(self, hook: WebhookRow) -> Backlog:
-        """How many of the events numbered so far `hook` has still to deliver, and the oldest's time."""
+        """How many of the events numbered so far `hook` has still to deliver, and the oldest's time:
+        counted among the BACKLOG_SCAN numbered events after its cursor, a lower bound (not exact)
+        when more were numbered."""
         clause, args = _events_filter(hook)
+        upper = hook.delivered_seq + BACKLOG_SCAN
         async with self._read() as db:
             row = await db.fetch_one(
-                f"SELECT COUNT(*), MIN(created_at) FROM webhook_events WHERE seq > ?{clause}",
-                (hook.delivered_seq, *args),
+                "SELECT COUNT(*), MIN(created_at), (SELECT last_seq FROM webhook_sequencer WHERE id = 1)"
+                f" FROM webhook_events WHERE seq > ? AND seq <= ?{clause}",
+                (hook.delivered_seq, upper, *args),
             )
-        if row is None or not row[0]:
-            return Backlog(0, None)
-        return Backlog(int(row[0]), _maybe_dt(row[1]))
+        count = int(row[0] or 0) if row else 0
+        exact = row is None or row[2] is None or int(row[2]) <= upper
+        return Backlog(count, _maybe_dt(row[1]) if row and count else None, exact)
 
     async def sequence_webhook_events(self, render: Callable[[EventSource], str], limit: int = 500) -> int:
         """Number the committed events that have no seq yet, in id order after the last seq given, with

@@ -331,10 +331,12 @@ class WebhookEvent:
 
 @dataclass(frozen=True, slots=True)
 class Backlog:
-    """What a subscription has still to deliver: how many events, the oldest one's time (None: none)."""
+    """What a subscription has still to deliver: how many events (at least that many unless `exact`),
+    the oldest one's time (None: none)."""
 
     events: int
     oldest: datetime | None
+    exact: bool = True
 
 
 @dataclass(frozen=True, slots=True)
