@@ -23,7 +23,8 @@ from did_failover.errors import InputError
 from did_failover.storage import Repository, open_repository
 from did_failover.storage import _webhooks as webhook_storage
 from did_failover.storage.base import acting_as
-from did_failover.storage.records import Attempt, CallRecord, WebhookRow
+from did_failover.storage.records import Attempt, CallRecord
+from did_failover.storage.webhook_records import WebhookRow
 from did_failover.webhooks import delivery as delivery_module
 from did_failover.webhooks import signing
 from did_failover.webhooks.delivery import WebhookDelivery, is_failing, retry_pause

@@ -13,7 +13,7 @@ from did_failover.admin._history import HistoryOperations
 from did_failover.admin.scope import Scope, scoped
 from did_failover.errors import Conflict, InputError, NotFound
 from did_failover.numbers import account_number, is_digits
-from did_failover.storage.records import WEBHOOK_KINDS, Backlog, WebhookKind, WebhookRow
+from did_failover.storage.webhook_records import WEBHOOK_KINDS, Backlog, WebhookKind, WebhookRow
 from did_failover.webhooks.delivery import is_failing, ping
 from did_failover.webhooks.signing import new_secret
 from did_failover.webhooks.urls import UrlRefused, check_url, resolve

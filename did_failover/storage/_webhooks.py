@@ -9,13 +9,7 @@ from typing import Any, cast
 
 from did_failover.storage._base import Executor, Row, _dt
 from did_failover.storage._history import _CALL_COLUMNS, HistoryQueries
-from did_failover.storage.records import (
-    Backlog,
-    EventSource,
-    WebhookEvent,
-    WebhookKind,
-    WebhookRow,
-)
+from did_failover.storage.webhook_records import Backlog, EventSource, WebhookEvent, WebhookKind, WebhookRow
 
 BACKLOG_SCAN = 10_000
 """Numbered events after a subscription's cursor that `webhook_backlog` counts in; past them the count

@@ -17,13 +17,11 @@ from typing import Self
 from did_failover.storage.records import (
     AccountRow,
     AccountType,
-    Backlog,
     CallRecord,
     ChangeRow,
     DIDPage,
     DIDRoute,
     DIDRow,
-    EventSource,
     NewDID,
     PageKey,
     Role,
@@ -31,10 +29,8 @@ from did_failover.storage.records import (
     TokenRow,
     TransferRow,
     UserRow,
-    WebhookEvent,
-    WebhookKind,
-    WebhookRow,
 )
+from did_failover.storage.webhook_records import Backlog, EventSource, WebhookEvent, WebhookKind, WebhookRow
 
 SCHEMA_VERSION = 7
 """Version of the schema this code reads and writes (the `schema_version` row).

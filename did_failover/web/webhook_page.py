@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from did_failover.errors import Forbidden, InputError, NotFound
-from did_failover.storage.records import WEBHOOK_KINDS
+from did_failover.storage.webhook_records import WEBHOOK_KINDS
 from did_failover.web import forms
 from did_failover.web.pages import Web, form_text, not_found, render
 

@@ -33,7 +33,7 @@ from did_failover.admin._history import ACCOUNT_FIELDS, shown_account
 from did_failover.errors import StorageUnavailable
 from did_failover.logs import get_logger
 from did_failover.storage.base import Repository
-from did_failover.storage.records import WebhookEvent, WebhookRow
+from did_failover.storage.webhook_records import WebhookEvent, WebhookRow
 from did_failover.webhooks import events, signing
 from did_failover.webhooks.post import Poster, post
 from fastagi.server import IPNetwork

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from did_failover.admin.views import call_dict, change_dict
-from did_failover.storage.records import CallRecord, EventSource
+from did_failover.storage.records import CallRecord
+from did_failover.storage.webhook_records import EventSource
 
 
 def render(source: EventSource) -> str:
