@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from did_failover.admin.scope import Scope
 from did_failover.admin.service import Service
-from did_failover.errors import InputError
+from did_failover.errors import Forbidden, InputError, NotFound
 from did_failover.storage import Repository, open_repository
 from did_failover.storage import _webhooks as webhook_storage
 from did_failover.storage.base import acting_as
@@ -244,7 +244,23 @@ def test_retry_pauses_grow_and_failing_after_a_day() -> None:
 
 def is_failing_since(since: datetime, now: datetime) -> bool:
     row = WebhookRow(
-        1, "http://x", ("call.ended",), None, "s", "", now, 0, None, 3, None, since, "x", None, None
+        1,
+        "http://x",
+        ("call.ended",),
+        None,
+        "s",
+        None,
+        None,
+        "",
+        now,
+        0,
+        None,
+        3,
+        None,
+        since,
+        "x",
+        None,
+        None,
     )
     return is_failing(row, now)
 
@@ -388,7 +404,7 @@ async def test_a_replay_is_refused_by_a_receiver_that_checks_the_timestamp(
     assert delivered["verified"]
     body = json.dumps(delivered["body"], separators=(",", ":")).encode()
     captured = int(delivered["timestamp"]) - 6 * 60  # as if captured six minutes ago
-    stale = signing.headers(hook.secret, delivered["id"], captured, body)
+    stale = signing.headers([hook.secret], delivered["id"], captured, body)
     fresh = {**stale, "webhook-timestamp": str(int(time.time()))}
     for headers in (stale, fresh):
         assert await post(target.url(), headers, body, 2.0, LOOPBACK) is None  # this receiver answers 204
@@ -469,3 +485,55 @@ async def test_a_status_or_length_of_other_digits_is_a_failure_not_a_crash(answe
         assert result == "the answer is not HTTP"
     else:
         assert result is None
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_for_a_day(
+    repo: Repository,
+    service: Service,
+    receiver: StartReceiver,
+    deliver: WebhookDelivery,
+    repo_url: str,
+) -> None:
+    """After `rotate` each request carries two signatures (Standard Webhooks' way to rotate): a
+    receiver still on the old secret and one already on the new both accept it. Once the day is over
+    (simulated by moving previous_until), only the new secret signs: the old one is refused."""
+    target = await receiver()
+    hook = await service.add_webhook(Scope(), target.url(), "call.ended")
+    target.trust(hook.secret)
+    rotated = await service.rotate_webhook(Scope(), hook.id)
+    assert rotated.secret != hook.secret and rotated.previous_secret == hook.secret
+    assert rotated.previous_until is not None
+    assert rotated.previous_until - datetime.now(UTC) > timedelta(hours=23, minutes=59)
+    shown = (await service.show_webhook(Scope(), hook.id)).as_dict()
+    assert shown["previous_secret_until"] is not None and "secret" not in shown
+
+    await repo.insert_calls([call("15550010", "1001", 1)])  # the receiver still on the old secret
+    await target.wait_for(1)
+    target.trust(rotated.secret)  # ... and now on the new one
+    await repo.insert_calls([call("15550010", "1001", 2)])
+    await target.wait_for(2)
+    assert [r["verified"] for r in target.events()] == [True, True]
+
+    execute(repo_url, "UPDATE webhooks SET previous_until = ?", ("2026-01-01 00:00:00",))  # a day later
+    assert (await service.show_webhook(Scope(), hook.id)).as_dict()["previous_secret_until"] is None
+    await repo.insert_calls([call("15550010", "1001", 3)])
+    await target.wait_for(3)
+    target.trust(hook.secret)  # a receiver that never switched
+    await repo.insert_calls([call("15550010", "1001", 4)])
+    got = await target.wait_for(4)
+    assert [r["verified"] for r in got] == [True, True, True, False]
+    assert "No matching signature" in got[3]["error"]
+
+
+async def test_only_the_owner_may_rotate_and_a_second_rotation_drops_the_first_secret(
+    repo: Repository, service: Service
+) -> None:
+    hook = await service.add_webhook(Scope(reseller="200"), "http://127.0.0.1:9/a", "call.ended")
+    with pytest.raises(NotFound):
+        await service.rotate_webhook(Scope(reseller="100"), hook.id)
+    with pytest.raises(Forbidden):
+        await service.rotate_webhook(Scope(customer="2001"), hook.id)
+    assert (await repo.get_webhook(hook.id)) == hook  # unchanged
+    first = await service.rotate_webhook(Scope(reseller="200"), hook.id)
+    second = await service.rotate_webhook(Scope(), hook.id)
+    assert second.previous_secret == first.secret and hook.secret not in second.secrets(datetime.now(UTC))

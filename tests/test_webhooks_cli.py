@@ -1,5 +1,5 @@
 # ruff: noqa: E501 - tables of refusals: one line per case reads better than wrapped ones
-"""`did-failover webhook add|list|remove|test` as a sysadmin types them, on both back ends, with a real
+"""`did-failover webhook add|list|remove|test|rotate` as a sysadmin types them, on both back ends, with a real
 receiver process for the ping."""
 
 from __future__ import annotations
@@ -68,9 +68,20 @@ async def test_add_list_test_remove(cli: Run, receiver: StartReceiver) -> None:
     assert ok(await run("webhook", "test", "1")).out == f"webhook 1: {target.url()} took the ping\n"
     assert target.records()[-1]["verified"] and target.records()[-1]["body"]["type"] == "ping"
     # another reseller's webhook does not exist for reseller 100
-    for command in ("test", "remove"):
+    for command in ("test", "rotate", "remove"):
         refused = await run("webhook", command, "2", "--as-reseller", "100")
         assert (refused.code, refused.err) == (2, "did-failover: error: webhook 2 not found\n")
+    rotated = ok(await run("webhook", "rotate", "1")).out.splitlines()
+    new_secret = rotated[0].rsplit(" ", 1)[1]
+    assert rotated[0].startswith("webhook 1: new signing secret (shown this once") and new_secret != secret
+    assert (
+        rotated[1].startswith("requests are signed with the old secret too until 20") and "UTC" in rotated[1]
+    )
+    assert new_secret not in ok(await run("webhook", "list", "--json")).out
+    assert ok(await run("webhook", "test", "1")).out.endswith("took the ping\n")  # the old secret verifies
+    target.trust(new_secret)
+    assert ok(await run("webhook", "test", "1")).out.endswith("took the ping\n")  # and so does the new
+    assert all(r["verified"] for r in target.records())
     assert ok(await run("webhook", "remove", "2", "--as-reseller", "200")).out.startswith("webhook 2 removed")
     await target.stop()
     failed = await run("webhook", "test", "1")

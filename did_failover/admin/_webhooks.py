@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from did_failover.admin._history import HistoryOperations
@@ -21,6 +21,8 @@ from fastagi.server import IPNetwork
 
 MAX_WEBHOOKS = 20
 """Subscriptions one owner (the admin, or one reseller) may have."""
+ROTATION_OVERLAP = timedelta(hours=24)
+"""How long a rotated-out secret still signs (beside the new one), for the receiver to switch over."""
 WebhookStatus = Literal["ok", "retrying", "failing"]
 
 
@@ -49,6 +51,7 @@ class WebhookView:
         def stamp(moment: datetime | None) -> str | None:
             return None if moment is None else moment.isoformat()
 
+        now = datetime.now(UTC)
         return {
             "id": row.id,
             "url": row.url,
@@ -63,6 +66,7 @@ class WebhookView:
             "failing_since": stamp(row.failing_since),
             "next_attempt_at": stamp(row.next_attempt_at),
             "last_error": row.last_error,
+            "previous_secret_until": stamp(row.previous_until if len(row.secrets(now)) > 1 else None),
             "created_by": row.created_by,
             "created_at": stamp(row.created_at),
         }
@@ -80,7 +84,7 @@ def parse_events(value: str | Sequence[str], field: str = "events") -> tuple[Web
 
 
 class WebhookOperations(HistoryOperations):
-    """Webhook subscriptions: add, list, remove and test."""
+    """Webhook subscriptions: add, list, remove, test and rotate the secret."""
 
     webhook_allow: tuple[IPNetwork, ...] = ()
     """DID_FAILOVER_WEBHOOK_ALLOW: the networks a webhook may reach besides public addresses."""
@@ -179,5 +183,16 @@ class WebhookOperations(HistoryOperations):
             await self.repo.webhook_due_now(hook.id)
         return hook, problem
 
+    @scoped(customer_may=False)
+    async def rotate_webhook(self, scope: Scope, webhook_id: int | str) -> WebhookRow:
+        """Give one of the scope's subscriptions a new signing secret (in the returned row, shown this
+        once). The old one signs too for ROTATION_OVERLAP, so that the receiver can switch over
+        without refusing a request; a secret replaced before that stops signing at once."""
+        hook = await self._webhook(scope, webhook_id)
+        rotated = await self.repo.rotate_webhook_secret(hook.id, new_secret(), ROTATION_OVERLAP)
+        if rotated is None:
+            raise NotFound(f"webhook {hook.id} not found")
+        return rotated
 
-__all__ = ["MAX_WEBHOOKS", "WebhookOperations", "WebhookView", "parse_events"]
+
+__all__ = ["MAX_WEBHOOKS", "ROTATION_OVERLAP", "WebhookOperations", "WebhookView", "parse_events"]

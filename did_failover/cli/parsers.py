@@ -212,6 +212,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         webhook, "test", webhooks.webhook_test, "send a signed ping now (and end a pause after failures)"
     )
     p.add_argument("id", metavar="ID")
+    p = leaf(
+        webhook,
+        "rotate",
+        webhooks.webhook_rotate,
+        "a new signing secret, printed once; the old one signs too for 24 h",
+    )
+    p.add_argument("id", metavar="ID")
 
     p = leaf(
         sub, "changes", commands.changes, "who changed which account, DID or transfer setting, newest first"

@@ -56,3 +56,11 @@ async def webhook_test(service: Service, scope: Scope, args: argparse.Namespace)
         error(f"webhook {hook.id}: the ping to {hook.url} failed: {problem}")
         raise SystemExit(EXIT_FAILED)
     print(f"webhook {hook.id}: {hook.url} took the ping")
+
+
+async def webhook_rotate(service: Service, scope: Scope, args: argparse.Namespace) -> None:
+    """`webhook rotate`: the new signing secret is printed this once."""
+    hook = await service.rotate_webhook(scope, args.id)
+    until = f" until {clock(hook.previous_until)} UTC" if hook.previous_until else ""
+    print(f"webhook {hook.id}: new signing secret (shown this once, give it to the receiver): {hook.secret}")
+    print(f"requests are signed with the old secret too{until}: switch the receiver over before then")

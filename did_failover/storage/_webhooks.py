@@ -4,7 +4,7 @@ numbers it in commit order, and the cursor and lease of each subscription (did_f
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from did_failover.storage._base import Executor, Row, _dt
@@ -18,7 +18,8 @@ took 1.6 s per 2 million events on MariaDB for each webhook of a `webhook list`;
 
 _WEBHOOK = """SELECT w.id, w.url, w.call_ended, w.change_made, r.number, w.secret, w.created_by,
  w.created_at, w.delivered_seq, w.delivered_at, w.attempts, w.next_attempt_at, w.failing_since,
- w.last_error, w.lease_owner, w.lease_until FROM webhooks w LEFT JOIN accounts r ON r.id = w.reseller_id"""
+ w.last_error, w.lease_owner, w.lease_until, w.previous_secret, w.previous_until
+ FROM webhooks w LEFT JOIN accounts r ON r.id = w.reseller_id"""
 
 _KIND_COLUMNS: dict[WebhookKind, str] = {"call.ended": "call_ended", "change.made": "change_made"}
 
@@ -35,6 +36,8 @@ def _webhook(row: Row) -> WebhookRow:
         events=events,
         reseller=row[4],
         secret=row[5],
+        previous_secret=row[16],
+        previous_until=_maybe_dt(row[17]),
         created_by=row[6],
         created_at=_dt(row[7]),
         delivered_seq=int(row[8]),
@@ -104,6 +107,19 @@ class WebhookQueries(HistoryQueries):
         async with self._read() as db:
             rows = await db.fetch_all(f"{_WEBHOOK}{clause} ORDER BY w.id", args)
         return [_webhook(row) for row in rows]
+
+    async def rotate_webhook_secret(
+        self, webhook_id: int, secret: str, overlap: timedelta
+    ) -> WebhookRow | None:
+        """Sign with `secret` from now on, and with the one it replaces too for `overlap`; the row
+        after, or None when there is no such subscription."""
+        async with self._write() as db:
+            changed = await db.execute(
+                "UPDATE webhooks SET previous_secret = secret, previous_until = ?, secret = ? WHERE id = ?",
+                (self._ts(datetime.now(UTC) + overlap), secret, int(webhook_id)),
+            )
+            row = await db.fetch_one(f"{_WEBHOOK} WHERE w.id = ?", (int(webhook_id),)) if changed else None
+        return None if row is None else _webhook(row)
 
     async def remove_webhook(self, webhook_id: int) -> bool:
         """Delete a subscription; False when there was none."""

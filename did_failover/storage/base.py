@@ -10,7 +10,7 @@ import abc
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -362,6 +362,13 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     async def list_webhooks(self, reseller: str | None = None) -> list[WebhookRow]:
         """Every subscription, or only `reseller`'s own, oldest first."""
+
+    @abc.abstractmethod
+    async def rotate_webhook_secret(
+        self, webhook_id: int, secret: str, overlap: timedelta
+    ) -> WebhookRow | None:
+        """Sign with `secret` from now on, and with the one it replaces too for `overlap`; the row
+        after, or None when there is no such subscription."""
 
     @abc.abstractmethod
     async def remove_webhook(self, webhook_id: int) -> bool:

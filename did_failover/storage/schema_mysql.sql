@@ -210,6 +210,7 @@ CREATE TABLE IF NOT EXISTS web_secrets (
 -- Webhooks); reseller_id NULL is the admin's (every event), else only that reseller's customers'.
 -- delivered_seq is how far the subscription has confirmed; a failed delivery sets next_attempt_at
 -- (a growing pause) and failing_since; a delivering process holds the row for lease_until.
+-- After a rotation the replaced secret (previous_secret) signs too, until previous_until.
 CREATE TABLE IF NOT EXISTS webhooks (
     id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     url VARCHAR(2000) NOT NULL,
@@ -217,6 +218,8 @@ CREATE TABLE IF NOT EXISTS webhooks (
     change_made TINYINT(1) NOT NULL DEFAULT 0,
     reseller_id INT UNSIGNED NULL,
     secret VARCHAR(128) NOT NULL,
+    previous_secret VARCHAR(128) NULL,
+    previous_until DATETIME(3) NULL,
     created_by VARCHAR(64) NOT NULL DEFAULT '',
     created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     delivered_seq BIGINT UNSIGNED NOT NULL DEFAULT 0,

@@ -178,6 +178,7 @@ CREATE TABLE IF NOT EXISTS web_secrets (
 -- Webhooks); reseller_id NULL is the admin's (every event), else only that reseller's customers'.
 -- delivered_seq is how far the subscription has confirmed; a failed delivery sets next_attempt_at
 -- (a growing pause) and failing_since; a delivering process holds the row for lease_until.
+-- After a rotation the replaced secret (previous_secret) signs too, until previous_until.
 CREATE TABLE IF NOT EXISTS webhooks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     url TEXT NOT NULL,
@@ -185,6 +186,8 @@ CREATE TABLE IF NOT EXISTS webhooks (
     change_made INTEGER NOT NULL DEFAULT 0 CHECK (change_made IN (0, 1)),
     reseller_id INTEGER NULL REFERENCES accounts (id),
     secret TEXT NOT NULL,
+    previous_secret TEXT NULL,
+    previous_until TEXT NULL,
     created_by TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
     delivered_seq INTEGER NOT NULL DEFAULT 0,

@@ -23,6 +23,9 @@ class WebhookRow:
     reseller: str | None
     """The reseller whose customers' events it gets; None: the admin's, every event."""
     secret: str
+    previous_secret: str | None
+    """The secret a rotation replaced: it signs too (a second signature) until `previous_until`."""
+    previous_until: datetime | None
     created_by: str
     created_at: datetime
     delivered_seq: int
@@ -35,6 +38,13 @@ class WebhookRow:
     last_error: str | None
     lease_owner: str | None
     lease_until: datetime | None
+
+    def secrets(self, now: datetime) -> tuple[str, ...]:
+        """The secrets a request sent at `now` is signed with: the current one, and the replaced one
+        while it is still valid."""
+        if self.previous_secret and self.previous_until is not None and now < self.previous_until:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """The API's webhook subscriptions (/api/v1/webhooks): list, add (the secret is in the answer, this
-once), show, remove and test; admins and resellers only (a customer gets 403)."""
+once), show, remove, test and rotate the secret (the new one in the answer, this once); admins and
+resellers only (a customer gets 403)."""
 
 from __future__ import annotations
 
@@ -48,10 +49,17 @@ async def webhook_test(request: Request, api: Api) -> Response:
     return JSONResponse({"id": hook.id, "delivered": problem is None, "error": problem})
 
 
+async def webhook_rotate(request: Request, api: Api) -> Response:
+    hook = await api.service.rotate_webhook(api.scope, request.path_params["id"])
+    shown = await api.service.show_webhook(api.scope, hook.id)
+    return JSONResponse({**shown.as_dict(), "secret": hook.secret})
+
+
 def routes(endpoint: Callable[[Handler], Callable[[Request], Awaitable[Response]]]) -> list[Route]:
     """The /webhooks routes, each handler wrapped in the API's `endpoint` (authentication, errors)."""
     return [
         Route("/webhooks", endpoint(webhooks), methods=["GET", "POST"]),
         Route("/webhooks/{id}", endpoint(webhook), methods=["GET", "DELETE"]),
         Route("/webhooks/{id}/test", endpoint(webhook_test), methods=["POST"]),
+        Route("/webhooks/{id}/rotate", endpoint(webhook_rotate), methods=["POST"]),
     ]

@@ -206,7 +206,8 @@ SPEC: dict[str, Any] = {
                     "oldest_undelivered_at": {"type": ["string", "null"]}, "last_delivered_at": {"type": ["string", "null"]},
                     "failed_attempts": {"type": "integer"}, "failing_since": {"type": ["string", "null"]}, "next_attempt_at": {"type": ["string", "null"]},
                     "last_error": {"type": ["string", "null"]}, "created_by": {"type": "string"}, "created_at": {"type": "string"},
-                    "secret": {"type": "string", "description": "the signing secret (whsec_...): in the answer to POST only, this once"},
+                    "secret": {"type": "string", "description": "the signing secret (whsec_...): in the answer to the POST that adds it or rotates it only, this once"},
+                    "previous_secret_until": {"type": ["string", "null"], "description": "after a rotation: until when the replaced secret signs too (a second signature)"},
                 },
             },
             "NewWebhook": {
@@ -297,6 +298,10 @@ SPEC: dict[str, Any] = {
         "/webhooks/{id}/test": {
             "parameters": [_WEBHOOK_PARAM],
             "post": {"summary": "Send a signed ping now (a ping answered ends a pause after failures)", "security": _AUTH, "responses": {"200": _json("PingResult"), **_errors(401, 403, 404, 422)}},
+        },
+        "/webhooks/{id}/rotate": {
+            "parameters": [_WEBHOOK_PARAM],
+            "post": {"summary": "A new signing secret, in the answer this once; the replaced one signs too for 24 hours", "security": _AUTH, "responses": {"200": _json("Webhook"), **_errors(401, 403, 404, 422)}},
         },
         "/changes": {"get": {
             "summary": "Change log, newest first", "security": _AUTH,

@@ -1,5 +1,6 @@
 """The Webhooks page (admins and resellers; a customer gets 404): the list with how far behind each
-subscription is, the add form (the signing secret is shown once, in the answer), remove and test."""
+subscription is, the add form (the signing secret is shown once, in the answer), remove, test and
+rotate the secret (the new one shown once, the old one signing 24 hours more)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _EMPTY_FORM = {"url": "", "events": list(WEBHOOK_KINDS), "reseller": ""}
 
 
 async def webhooks(request: Request, web: Web) -> Response:
-    """The Webhooks page (admins and resellers): the list, the add form, remove and test."""
+    """The Webhooks page (admins and resellers): the list, the add form, remove, test and rotate."""
     login = request.state.login
     if login.user.role == "customer":
         return not_found(request)
@@ -46,6 +47,8 @@ async def webhooks(request: Request, web: Web) -> Response:
             elif action == "test":
                 hook, problem = await web.service.test_webhook(login.scope, webhook_id)
                 values["tested"] = (hook, problem)
+            elif action == "rotate":
+                values["rotated"] = await web.service.rotate_webhook(login.scope, webhook_id)
             else:
                 return not_found(request)
         except (NotFound, Forbidden):

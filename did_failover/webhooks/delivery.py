@@ -66,9 +66,11 @@ def is_failing(hook: WebhookRow, now: datetime) -> bool:
     return hook.failing_since is not None and now - hook.failing_since >= FAILING_AFTER
 
 
-def request(secret: str, message_id: str, body: bytes) -> dict[str, str]:
-    """The signed headers of one request sent now."""
-    return signing.headers(secret, message_id, int(time.time()), body)
+def request(hook: WebhookRow, message_id: str, body: bytes) -> dict[str, str]:
+    """The signed headers of one request to `hook` sent now (two signatures just after a rotation)."""
+    now = time.time()
+    keys = hook.secrets(datetime.fromtimestamp(now, UTC))
+    return signing.headers(keys, message_id, int(now), body)
 
 
 class WebhookDelivery:
@@ -161,8 +163,21 @@ class WebhookDelivery:
         """The last event the receiver took; written to the database at most that late."""
         written = time.monotonic()
         poster = Poster(hook.url, self.timeout, self.allow)
+        batches = 0
         try:
             while True:
+                if batches:
+                    # each batch after the first signs with the secrets as they are now (a rotation)
+                    fresh = await self.repo.get_webhook(hook.id)
+                    if fresh is None:
+                        return  # removed meanwhile
+                    hook = dataclasses.replace(
+                        hook,
+                        secret=fresh.secret,
+                        previous_secret=fresh.previous_secret,
+                        previous_until=fresh.previous_until,
+                    )
+                batches += 1
                 after = dataclasses.replace(hook, delivered_seq=confirmed)
                 batch, last = await self.repo.webhook_events(after, BATCH)
                 for event in batch:
@@ -221,7 +236,7 @@ class WebhookDelivery:
         if hook.reseller is not None and event.kind == "change.made":
             data = await self._hide_outside(hook.reseller, data)
         body = events.body(event.kind, event.created_at, data)
-        return await poster.post(request(hook.secret, str(event.seq), body), body)
+        return await poster.post(request(hook, str(event.seq), body), body)
 
     async def _hide_outside(self, reseller: str, data: dict[str, Any]) -> dict[str, Any]:
         """A change's data as `reseller` may see it, as on its change log: an account number outside
@@ -241,4 +256,4 @@ async def ping(hook: WebhookRow, timeout: float, allow: Sequence[IPNetwork]) -> 
     now = datetime.now(UTC)
     body = events.ping_body(hook.id, now)
     message_id = f"ping_{random.randrange(16**12):012x}"
-    return await post(hook.url, request(hook.secret, message_id, body), body, timeout, allow)
+    return await post(hook.url, request(hook, message_id, body), body, timeout, allow)

@@ -1,5 +1,7 @@
 """Standard Webhooks signatures (https://www.standardwebhooks.com): a `whsec_` secret of 32 random
-bytes, and `v1,` + base64(HMAC-SHA256(secret, "{id}.{timestamp}.{body}")) in `webhook-signature`."""
+bytes, and `v1,` + base64(HMAC-SHA256(secret, "{id}.{timestamp}.{body}")) in `webhook-signature`.
+While a rotated-out secret is still valid, the header carries both signatures, separated by a space
+(the spec's way to rotate): a receiver that knows either secret accepts the request."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 PREFIX = "whsec_"
 
@@ -24,10 +27,10 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers of one request."""
+def headers(keys: Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The three Standard Webhooks headers of one request, signed with each secret of `keys`."""
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(secret, message_id, timestamp, body),
+        "webhook-signature": " ".join(signature(key, message_id, timestamp, body) for key in keys),
     }

@@ -169,6 +169,7 @@ def _check(site: str, url: str, tree: Tree, pick: int) -> tuple[int, int, list[s
                 attempts += [
                     (f"/webhooks/{hook}/remove", "POST", {"csrf": csrf}),
                     (f"/webhooks/{hook}/test", "POST", {"csrf": csrf}),
+                    (f"/webhooks/{hook}/rotate", "POST", {"csrf": csrf}),
                 ]
             for path, method, data in attempts:
                 checked += 1
@@ -240,6 +241,7 @@ def _api_check(site: str, url: str, tree: Tree, pick: int) -> tuple[int, int, li
                     ("GET", f"/api/v1/webhooks/{hook}", None),
                     ("DELETE", f"/api/v1/webhooks/{hook}", None),
                     ("POST", f"/api/v1/webhooks/{hook}/test", None),
+                    ("POST", f"/api/v1/webhooks/{hook}/rotate", None),
                 ]
             forward = {"enabled": True, "destination": "endpoint:mallory"}
             for did in sorted(tree.all_dids() - tree.dids_of(reseller))[pick % 3 :][:4]:

@@ -70,7 +70,7 @@ async def test_the_page_per_role(repo_url: str, start_site: StartSite) -> None:
         assert "127.0.0.1:9/b" not in page.text and 'name="reseller"' not in page.text
         token = csrf_of(page.text)
         before = dump(site.database_url)["webhooks"]
-        for action in ("remove", "test"):
+        for action in ("remove", "test", "rotate"):
             assert (await client.post(f"/webhooks/1/{action}", data={"csrf": token})).status_code == 404
         refused = await client.post("/webhooks", data={"url": "http://127.0.0.1:9/a", "events": "call.ended"})
         assert refused.status_code == 403
@@ -80,6 +80,14 @@ async def test_the_page_per_role(repo_url: str, start_site: StartSite) -> None:
         none = await client.post("/webhooks", data={"csrf": token, "url": "http://127.0.0.1:9/a"})
         assert "Events: name at least one event" in none.text
         assert dump(site.database_url)["webhooks"] == before
+    async with contextlib.aclosing(await site.login("res-b")) as owner:
+        page = await owner.get("/webhooks")
+        assert 'aria-label="Give webhook 1 a new signing secret"' in page.text
+        rotated = await owner.post("/webhooks/1/rotate", data={"csrf": csrf_of(page.text)})
+        assert rotated.status_code == 200 and "has a new signing secret, shown this once" in rotated.text
+        secret = html.unescape(re.search(r'id="webhook-secret">([^<]+)<', rotated.text).group(1))  # type: ignore[union-attr]
+        assert secret.startswith("whsec_") and secret not in (await owner.get("/webhooks")).text
+        before = dump(site.database_url)["webhooks"]
     async with contextlib.aclosing(await site.login("cust-a1")) as customer:
         token = csrf_of((await customer.get("/dids")).text)
         assert (await customer.get("/webhooks")).status_code == 404
@@ -113,11 +121,22 @@ async def test_the_api(repo_url: str, start_site: StartSite, receiver: StartRece
         assert api_error(await client.get(f"/api/v1/webhooks/{hook['id']}", headers=res_a), 404)
         assert api_error(await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=res_a), 404)
         assert api_error(await client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=res_a), 404)
+        assert api_error(await client.post(f"/api/v1/webhooks/{hook['id']}/rotate", headers=res_a), 404)
+        assert api_error(await client.post(f"/api/v1/webhooks/{hook['id']}/rotate", headers=customer), 403)
+        assert (await client.get(f"/api/v1/webhooks/{hook['id']}", headers=root)).json()[
+            "previous_secret_until"
+        ] is None
         assert api_error(await client.get("/api/v1/webhooks", headers=customer), 403)
         ping = await client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=root)
         assert ping.json() == {"id": hook["id"], "delivered": True, "error": None}
+        rotated = await client.post(f"/api/v1/webhooks/{hook['id']}/rotate", headers=root)
+        assert rotated.status_code == 200, rotated.text
+        assert rotated.json()["secret"] != hook["secret"] and rotated.json()["previous_secret_until"]
+        assert "secret" not in (await client.get(f"/api/v1/webhooks/{hook['id']}", headers=root)).json()
+        target.trust(rotated.json()["secret"])  # the receiver switched over: the ping still verifies
+        assert (await client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=root)).json()["delivered"]
         pings = [r for r in target.records() if r["body"]["type"] == "ping"]
-        assert len(pings) == 1 and pings[0]["verified"]
+        assert len(pings) == 2 and all(p["verified"] for p in pings)
         for body, status, field, message in [
             ({"url": "gopher://x", "events": ["call.ended"]}, 422, "url", "url: must start with http"),
             ({"url": "http://10.0.0.1/", "events": ["call.ended"]}, 422, "url", "url: 10.0.0.1 is a private"),
