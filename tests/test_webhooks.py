@@ -5,6 +5,7 @@ at least once; a receiver down receives everything once back; scope as a propert
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import itertools
 import json
@@ -425,39 +426,42 @@ async def test_one_connection_carries_a_run_of_deliveries(
     assert len({r["peer_port"] for r in got}) <= 2  # one run, or two if a tick split it
 
 
-async def test_a_connection_closed_while_idle_is_opened_again_at_once() -> None:
-    """A receiver that closes the connection after each answer without saying so (as a keep-alive
-    timeout does): the next request finds it closed and goes out on a new one, not as a failure.
-    A socket server stands in: a real receiver closes idle connections only after its own timeout."""
-    served = 0
+@contextlib.asynccontextmanager
+async def stand_in(answer: bytes) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A socket server standing in for a receiver where a real one cannot be made to misbehave: it
+    reads each request whole, writes `answer` as it is and closes the connection without saying so.
+    Yields its URL and the heads of the requests it served."""
+    served: list[bytes] = []
 
     async def answer_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal served
         head = await reader.readuntil(b"\r\n\r\n")
-        length = int(
-            next(
-                v
-                for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
-                if k.lower() == b"content-length"
-            )
-        )
-        await reader.readexactly(length)
-        served += 1
-        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        fields = (line.partition(b":") for line in head.split(b"\r\n"))
+        await reader.readexactly(int(next(v for k, _, v in fields if k.lower() == b"content-length")))
+        served.append(head)
+        writer.write(answer)
         await writer.drain()
         writer.close()
 
     server = await asyncio.start_server(answer_and_close, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    poster = Poster(f"http://127.0.0.1:{port}/hook", 2.0, LOOPBACK)
     try:
-        for _ in range(3):
-            assert await poster.post({"webhook-id": "1"}, b"{}") is None
-            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook", served
     finally:
-        poster.close()
         server.close()
-    assert (served, poster.connections) == (3, 3)
+
+
+async def test_a_connection_closed_while_idle_is_opened_again_at_once() -> None:
+    """A receiver that closes the connection after each answer without saying so (as a keep-alive
+    timeout does): the next request finds it closed and goes out on a new one, not as a failure.
+    A socket server stands in: a real receiver closes idle connections only after its own timeout."""
+    async with stand_in(b"HTTP/1.1 204 No Content\r\n\r\n") as (url, served):
+        poster = Poster(url, 2.0, LOOPBACK)
+        try:
+            for _ in range(3):
+                assert await poster.post({"webhook-id": "1"}, b"{}") is None
+                await asyncio.sleep(0.05)
+        finally:
+            poster.close()
+    assert (len(served), poster.connections) == (3, 3)
 
 
 @pytest.mark.parametrize(
@@ -468,19 +472,8 @@ async def test_a_status_or_length_of_other_digits_is_a_failure_not_a_crash(answe
     as its status gets a one-line failure, and the subscription its pause, instead of a ValueError
     that ended the delivery task. As a Content-Length it makes the answer's body unread, so the
     connection is not kept."""
-
-    async def answer_oddly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(answer_oddly, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        result = await post(f"http://127.0.0.1:{port}/hook", {"webhook-id": "1"}, b"{}", 2.0, LOOPBACK)
-    finally:
-        server.close()
+    async with stand_in(answer) as (url, _):
+        result = await post(url, {"webhook-id": "1"}, b"{}", 2.0, LOOPBACK)
     if answer.startswith(b"HTTP/1.1 \xb2"):
         assert result == "the answer is not HTTP"
     else:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from did_failover.admin._history import HistoryOperations
 from did_failover.admin.scope import Scope, scoped
 from did_failover.errors import Conflict, InputError, NotFound
-from did_failover.numbers import account_number, is_digits
+from did_failover.numbers import account_number, whole_number
 from did_failover.storage.webhook_records import WEBHOOK_KINDS, Backlog, WebhookKind, WebhookRow
 from did_failover.webhooks.delivery import is_failing, ping
 from did_failover.webhooks.signing import new_secret
@@ -159,9 +159,10 @@ class WebhookOperations(HistoryOperations):
 
     async def _webhook(self, scope: Scope, webhook_id: int | str) -> WebhookRow:
         number = str(webhook_id).strip()
-        if not is_digits(number) or len(number) > 18:
+        found = whole_number(number, 18)
+        if found is None:
             raise InputError(f"not a webhook id: {number[:20]!r}", "id")
-        hook = await self.repo.get_webhook(int(number))
+        hook = await self.repo.get_webhook(found)
         if hook is None or (scope.reseller is not None and hook.reseller != scope.reseller):
             raise NotFound(f"webhook {number} not found")
         return hook

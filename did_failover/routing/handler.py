@@ -339,4 +339,4 @@ def _utc_now() -> datetime:
 
 def _number(text: str | None) -> int:
     """A counter read from the channel; anything that is not a number counts as 0."""
-    return (whole_number(text, 18) if text else None) or 0
+    return whole_number(text or "", 18) or 0

@@ -97,11 +97,7 @@ class App:
             look_ahead=not settings.ami_url,
         )
         self.server = agi_server(settings, {ROUTE: self.handler}, self.close)
-        self.webhooks = (
-            WebhookDelivery(repository, settings.webhook_timeout, settings.webhook_allow)
-            if settings.webhook_delivery
-            else None
-        )
+        self.webhooks = WebhookDelivery.from_settings(repository, settings)
         self.metrics = Metrics(
             self.server,
             self.handler,

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from did_failover.numbers import whole_number
+
 MAX_BODY = 64 * 1024
 """Bytes a request body may hold: the largest form or JSON body of the page and the API is a few KiB."""
 
@@ -25,9 +27,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        # bytes.isdigit is ASCII only (str.isdigit would take `²`)
-        if not declared.isdigit() or len(declared) > 18 or int(declared) > self.limit:
+        declared = whole_number(dict(scope["headers"]).get(b"content-length", b"0").decode("latin-1"), 18)
+        if declared is None or declared > self.limit:
             await self.too_large(scope)(scope, receive, send)
             return
         chunks, size = [], 0

@@ -58,11 +58,7 @@ async def _serve(settings: Settings) -> int:
         webhook_timeout=settings.webhook_timeout,
     )
     sweeper: asyncio.Task[None] | None = None
-    webhooks = (
-        WebhookDelivery(repo, settings.webhook_timeout, settings.webhook_allow)
-        if settings.webhook_delivery
-        else None
-    )
+    webhooks = WebhookDelivery.from_settings(repo, settings)
 
     async def start() -> Web:
         nonlocal sweeper

@@ -32,6 +32,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from did_failover.admin._history import ACCOUNT_FIELDS, shown_account
 from did_failover.errors import StorageUnavailable
 from did_failover.logs import get_logger
+from did_failover.settings import Settings
 from did_failover.storage.base import Repository
 from did_failover.storage.webhook_records import WebhookEvent, WebhookRow
 from did_failover.webhooks import events, signing
@@ -75,6 +76,13 @@ def request(hook: WebhookRow, message_id: str, body: bytes) -> dict[str, str]:
 
 class WebhookDelivery:
     """Numbers new events and delivers them to the subscriptions this process holds."""
+
+    @classmethod
+    def from_settings(cls, repo: Repository, settings: Settings) -> WebhookDelivery | None:
+        """The delivery of a `serve` or `web` process, or None when DID_FAILOVER_WEBHOOK_DELIVERY is off."""
+        return (
+            cls(repo, settings.webhook_timeout, settings.webhook_allow) if settings.webhook_delivery else None
+        )
 
     def __init__(self, repo: Repository, timeout: float, allow: Sequence[IPNetwork]) -> None:
         self.repo = repo
@@ -163,21 +171,8 @@ class WebhookDelivery:
         """The last event the receiver took; written to the database at most that late."""
         written = time.monotonic()
         poster = Poster(hook.url, self.timeout, self.allow)
-        batches = 0
         try:
             while True:
-                if batches:
-                    # each batch after the first signs with the secrets as they are now (a rotation)
-                    fresh = await self.repo.get_webhook(hook.id)
-                    if fresh is None:
-                        return  # removed meanwhile
-                    hook = dataclasses.replace(
-                        hook,
-                        secret=fresh.secret,
-                        previous_secret=fresh.previous_secret,
-                        previous_until=fresh.previous_until,
-                    )
-                batches += 1
                 after = dataclasses.replace(hook, delivered_seq=confirmed)
                 batch, last = await self.repo.webhook_events(after, BATCH)
                 for event in batch:
@@ -205,6 +200,16 @@ class WebhookDelivery:
                     if max(confirmed, last) > hook.delivered_seq:
                         await self._confirm(hook, max(confirmed, last))
                     return
+                # more to come: the next batch signs with the secrets as they are now (a rotation)
+                fresh = await self.repo.get_webhook(hook.id)
+                if fresh is None:
+                    return  # removed meanwhile
+                hook = dataclasses.replace(
+                    hook,
+                    secret=fresh.secret,
+                    previous_secret=fresh.previous_secret,
+                    previous_until=fresh.previous_until,
+                )
         except StorageUnavailable as exc:
             log.warning("webhook delivery stopped: database unreachable", webhook=hook.id, error=str(exc))
         finally:

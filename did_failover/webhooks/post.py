@@ -143,8 +143,8 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
             break
         name, _, value = line.partition(":")
         name, value = name.strip().lower(), value.strip().lower()
-        if name == "content-length" and whole_number(value, 18) is not None:
-            length = whole_number(value, 18)
+        if name == "content-length" and (declared := whole_number(value, 18)) is not None:
+            length = declared
         elif name == "transfer-encoding" and "chunked" in value:
             chunked = True
         elif name == "connection":
